@@ -1,0 +1,77 @@
+"""Batch, dossier and page as plain frozen records.
+
+These are the shapes the rest of the system talks in; the ORM rows in
+``storage.metadata`` are converted to them at the store's boundary so that no caller
+holds a live database session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class DossierStatus(StrEnum):
+    RECEIVED = "received"  # original stored, nothing processed yet
+    PROCESSING = "processing"
+    ARCHIVED = "archived"  # searchable PDF and metadata stored; the dossier may be served
+    FAILED = "failed"  # see ``error``; the original is kept and the dossier can be retried
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    batch_id: str
+    created_at: datetime
+    lang: str
+    source_count: int
+    uploaded_by: str | None = None
+    counter_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    index: int  # 0-based position in the dossier, the paper order
+    width_px: int
+    height_px: int
+    dpi: float
+    rotation: int = 0  # clockwise degrees applied to make the page upright
+    skew_deg: float = 0.0
+    blank: bool = False
+    ocr_confidence: float | None = None  # mean word confidence, 0-100
+    text_source: str = "ocr"  # "ocr", or "pdf" when the page already carried text
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DossierInfo:
+    dossier_id: str
+    batch_id: str
+    source_name: str
+    status: DossierStatus
+    page_count: int
+    created_at: datetime
+    updated_at: datetime
+    dossier_code: str | None = None
+    original_sha256: str | None = None
+    original_size: int | None = None
+    media_type: str | None = None
+    error: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    pages: tuple[PageInfo, ...] = ()
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON shape of ``sohoa list``/``show`` and the batch report."""
+        return {
+            "dossier_id": self.dossier_id,
+            "batch_id": self.batch_id,
+            "source": self.source_name,
+            "status": str(self.status),
+            "pages": self.page_count,
+            "dossier_code": self.dossier_code,
+            "fields": dict(self.fields),
+            "error": self.error,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }

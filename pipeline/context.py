@@ -1,0 +1,20 @@
+"""The small frozen object every page stage receives alongside its input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageContext:
+    source_name: str  # what the user calls the file: used in every error message
+    page_index: int  # 0-based
+    lang: str = "vie"
+    ocr_dpi: int = 300
+    ocr_timeout_s: float = 180.0
+    max_page_pixels: int = 200_000_000
+    default_dpi: float = 300.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.source_name} page {self.page_index + 1}"

@@ -1,0 +1,72 @@
+"""One exception hierarchy for all of sohoa, each class with its process exit code.
+
+Messages are written for the person at the counter: one line naming the file and the
+problem. ``app.cli`` is the one place that turns them into output and exit codes.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    UNEXPECTED = 1
+    USAGE = 2
+    BAD_INPUT = 3
+    DOSSIER_FAILED = 4
+    NOT_FOUND = 5
+    STORAGE = 6
+    OCR_ENGINE = 7
+    INTERRUPTED = 130
+
+
+class SohoaError(Exception):
+    """Base of every error sohoa raises on purpose."""
+
+    exit_code: ExitCode = ExitCode.UNEXPECTED
+
+    def __init__(self, message: str) -> None:
+        # Collapse to one line: a multi-line error in a counter log is an error nobody reads.
+        super().__init__(" ".join(message.split()))
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class BadInputError(SohoaError):
+    """The file itself is unusable: empty, corrupt, encrypted, unsupported, too large."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+    def __init__(self, source: str, problem: str) -> None:
+        self.source = source
+        self.problem = problem
+        super().__init__(f"{source}: {problem}")
+
+
+class OcrEngineError(SohoaError):
+    """Tesseract is missing, lacks a language, crashed or timed out."""
+
+    exit_code = ExitCode.OCR_ENGINE
+
+
+class OcrTimeoutError(OcrEngineError):
+    pass
+
+
+class StorageError(SohoaError):
+    exit_code = ExitCode.STORAGE
+
+
+class ObjectNotFoundError(StorageError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class DossierNotFoundError(SohoaError):
+    exit_code = ExitCode.NOT_FOUND
+
+    def __init__(self, dossier_id: str) -> None:
+        self.dossier_id = dossier_id
+        super().__init__(f"no dossier with id {dossier_id!r}")

@@ -1,0 +1,331 @@
+"""Load: recognise an input file and turn it into page images, one page at a time.
+
+The original file is never modified; callers store it byte for byte before loading.
+Pages are loaded individually (``load_page``) so no stage holds a whole batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+import pikepdf
+from PIL import Image, ImageSequence, UnidentifiedImageError
+
+from pipeline import poppler
+from pipeline.context import PageContext
+from pipeline.errors import BadInputError
+
+# We check sizes ourselves (with a clearer message), so PIL's own bomb guard is off.
+Image.MAX_IMAGE_PIXELS = None
+
+# A page "has text" when the PDF already carries at least this many visible characters:
+# such pages are not OCRed again (their text is better than any OCR of their rendering).
+MIN_EXISTING_TEXT_CHARS = 40
+
+SNIFF_BYTES = 1024
+
+
+class MediaType(StrEnum):
+    PDF = "application/pdf"
+    TIFF = "image/tiff"
+    JPEG = "image/jpeg"
+    PNG = "image/png"
+
+
+class ColourMode(StrEnum):
+    COLOUR = "colour"
+    GREY = "grey"
+    BILEVEL = "bilevel"
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """An input file, recognised by its content (never by its name)."""
+
+    path: Path
+    name: str  # as the user gave it, for messages and metadata only
+    media_type: MediaType
+    page_count: int
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedPage:
+    index: int
+    image: np.ndarray  # uint8, (H, W) grey or (H, W, 3) BGR — OpenCV's convention
+    dpi: float
+    colour_mode: ColourMode
+    dpi_assumed: bool = False
+    existing_text: str | None = None  # PDF pages that already carry text
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+
+def sniff_media_type(head: bytes) -> MediaType | None:
+    if head.startswith(b"\xff\xd8\xff"):
+        return MediaType.JPEG
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return MediaType.PNG
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return MediaType.TIFF
+    # Some producers put junk before the header; readers accept it within the first KiB.
+    if b"%PDF-" in head[:SNIFF_BYTES]:
+        return MediaType.PDF
+    return None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def inspect_source(
+    path: Path, *, name: str | None = None, max_pages: int = 2000, max_bytes: int = 1 << 30
+) -> SourceDocument:
+    """Recognise ``path`` and count its pages, or raise :class:`BadInputError`."""
+    shown = name or path.name
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as stream:
+            head = stream.read(SNIFF_BYTES)
+    except FileNotFoundError:
+        raise BadInputError(shown, "file not found") from None
+    except IsADirectoryError:
+        raise BadInputError(shown, "is a directory, not a file") from None
+    except OSError as exc:
+        raise BadInputError(shown, f"cannot read file ({exc.strerror or exc})") from None
+    if size == 0:
+        raise BadInputError(shown, "empty file (0 bytes)")
+    if size > max_bytes:
+        raise BadInputError(shown, f"file too large ({size} bytes, limit {max_bytes})")
+    media_type = sniff_media_type(head)
+    if media_type is None:
+        raise BadInputError(shown, f"not a PDF, TIFF, JPEG or PNG file ({_describe(head)})")
+    if media_type is MediaType.PDF:
+        page_count = _pdf_page_count(path, shown)
+    else:
+        page_count = _image_frame_count(path, shown)
+    if page_count == 0:
+        raise BadInputError(shown, "contains no pages")
+    if page_count > max_pages:
+        raise BadInputError(shown, f"too many pages ({page_count}, limit {max_pages})")
+    return SourceDocument(
+        path=path,
+        name=shown,
+        media_type=media_type,
+        page_count=page_count,
+        size=size,
+        sha256=file_sha256(path),
+    )
+
+
+def load_page(source: SourceDocument, context: PageContext) -> LoadedPage:
+    """Decode one page of ``source`` at its own resolution."""
+    if not 0 <= context.page_index < source.page_count:
+        raise IndexError(f"{context.label}: no such page")
+    if source.media_type is MediaType.PDF:
+        return _load_pdf_page(source, context)
+    return _load_image_frame(source, context)
+
+
+# --- images -------------------------------------------------------------------------------
+
+
+def _image_frame_count(path: Path, shown: str) -> int:
+    try:
+        with Image.open(path) as image:
+            return int(getattr(image, "n_frames", 1))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise BadInputError(shown, f"corrupt or unreadable image ({exc})") from None
+
+
+def _load_image_frame(source: SourceDocument, context: PageContext) -> LoadedPage:
+    try:
+        with Image.open(source.path) as image:
+            frame = image
+            if context.page_index:
+                frame = ImageSequence.Iterator(image)[context.page_index]
+            width, height = frame.size
+            if width * height > context.max_page_pixels:
+                raise BadInputError(
+                    source.name,
+                    f"page {context.page_index + 1} is {width}x{height} pixels, "
+                    f"over the limit of {context.max_page_pixels} pixels",
+                )
+            dpi, assumed = _image_dpi(frame.info, context.default_dpi)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                frame.load()
+            pixels, mode = pil_to_array(frame)
+    except BadInputError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise BadInputError(
+            source.name, f"page {context.page_index + 1} cannot be decoded ({exc})"
+        ) from None
+    _check_minimum_size(source.name, context, pixels)
+    return LoadedPage(
+        index=context.page_index, image=pixels, dpi=dpi, colour_mode=mode, dpi_assumed=assumed
+    )
+
+
+def _image_dpi(info: dict[str, object], default_dpi: float) -> tuple[float, bool]:
+    raw = info.get("dpi")
+    if isinstance(raw, tuple) and raw:
+        try:
+            value = float(raw[0])
+        except (TypeError, ValueError):
+            value = 0.0
+        # Some writers store 1 or 72 "dpi" meaning "unknown"; no counter scanner works there.
+        if 100.0 <= value <= 2400.0:
+            return value, False
+    return default_dpi, True
+
+
+def pil_to_array(image: Image.Image) -> tuple[np.ndarray, ColourMode]:
+    """PIL image in any mode -> uint8 grey or BGR array, plus what the scan was."""
+    mode = image.mode
+    if mode == "1":
+        return np.asarray(image.convert("L")), ColourMode.BILEVEL
+    if mode == "L":
+        return np.asarray(image), ColourMode.GREY
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        data = np.asarray(image, dtype=np.float64)
+        top = data.max() or 1.0
+        scale = 255.0 / (65535.0 if top > 255 else 255.0)
+        return np.clip(data * scale, 0, 255).astype(np.uint8), ColourMode.GREY
+    if mode in ("LA", "PA", "RGBA", "P") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba).convert("RGB")
+    elif mode != "RGB":
+        image = image.convert("RGB")  # CMYK, YCbCr, LAB ...
+    rgb = np.asarray(image)
+    return np.ascontiguousarray(rgb[:, :, ::-1]), ColourMode.COLOUR
+
+
+def _check_minimum_size(name: str, context: PageContext, pixels: np.ndarray) -> None:
+    if pixels.shape[0] < 16 or pixels.shape[1] < 16:
+        raise BadInputError(
+            name,
+            f"page {context.page_index + 1} is only {pixels.shape[1]}x{pixels.shape[0]} pixels,"
+            " too small to be a scanned page",
+        )
+
+
+# --- PDF ----------------------------------------------------------------------------------
+
+
+def _pdf_page_count(path: Path, shown: str) -> int:
+    try:
+        with pikepdf.open(path) as pdf:
+            return len(pdf.pages)
+    except pikepdf.PasswordError:
+        raise BadInputError(shown, "encrypted PDF: it needs a password to open") from None
+    except (pikepdf.PdfError, OSError, ValueError, RuntimeError) as exc:
+        raise BadInputError(shown, f"corrupt or truncated PDF ({_first_line(exc)})") from None
+
+
+def pdf_page_geometry(pdf_page: pikepdf.Page) -> tuple[float, float, int]:
+    """Visible width and height in points (before /Rotate) and the page's /Rotate."""
+    box = [float(v) for v in pdf_page.cropbox]
+    width, height = abs(box[2] - box[0]), abs(box[3] - box[1])
+    rotate = int(pdf_page.obj.get("/Rotate", 0)) % 360
+    return width, height, rotate
+
+
+def _largest_image_dpi(pdf_page: pikepdf.Page, width_pt: float, height_pt: float) -> float | None:
+    best: tuple[int, int] | None = None
+    try:
+        for image in pdf_page.images.values():
+            size = (int(image.get("/Width", 0)), int(image.get("/Height", 0)))
+            if best is None or size[0] * size[1] > best[0] * best[1]:
+                best = size
+    except (pikepdf.PdfError, ValueError, TypeError):
+        return None
+    if best is None or min(best) <= 0:
+        return None
+    # Scans fill the page, perhaps rotated: compare long side with long side.
+    long_px = max(best)
+    long_in = max(width_pt, height_pt) / 72.0
+    return long_px / long_in if long_in > 0 else None
+
+
+def _load_pdf_page(source: SourceDocument, context: PageContext) -> LoadedPage:
+    number = context.page_index + 1
+    try:
+        with pikepdf.open(source.path) as pdf:
+            pdf_page = pdf.pages[context.page_index]
+            width_pt, height_pt, _rotate = pdf_page_geometry(pdf_page)
+            image_dpi = _largest_image_dpi(pdf_page, width_pt, height_pt)
+    except pikepdf.PasswordError:
+        raise BadInputError(source.name, "encrypted PDF: it needs a password to open") from None
+    except (pikepdf.PdfError, OSError, ValueError, RuntimeError) as exc:
+        raise BadInputError(
+            source.name, f"page {number} is corrupt ({_first_line(exc)})"
+        ) from None
+    dpi = float(round(image_dpi)) if image_dpi else context.default_dpi
+    # Never render beyond 600 dpi (nothing is scanned finer) nor below 150 (unreadable).
+    dpi = min(max(dpi, 150.0), 600.0)
+    if width_pt * height_pt * (dpi / 72.0) ** 2 > context.max_page_pixels:
+        raise BadInputError(
+            source.name,
+            f"page {number} is {width_pt:.0f}x{height_pt:.0f} pt; at {dpi:.0f} dpi that is over "
+            f"the limit of {context.max_page_pixels} pixels",
+        )
+    rendered = poppler.render_page(
+        source.path, page_number=number, dpi=dpi, source_name=source.name
+    )
+    pixels, mode = pil_to_array(rendered)
+    if image_dpi is not None:
+        mode = _pdf_image_colour_mode(pixels, mode)
+    existing = poppler.page_text(source.path, page_number=number, source_name=source.name)
+    has_text = len("".join(existing.split())) >= MIN_EXISTING_TEXT_CHARS
+    _check_minimum_size(source.name, context, pixels)
+    return LoadedPage(
+        index=context.page_index,
+        image=pixels,
+        dpi=dpi,
+        colour_mode=mode,
+        dpi_assumed=image_dpi is None,
+        existing_text=existing if has_text else None,
+    )
+
+
+def _pdf_image_colour_mode(pixels: np.ndarray, mode: ColourMode) -> ColourMode:
+    """Poppler always renders RGB; tell grey scans apart by their pixels."""
+    if mode is not ColourMode.COLOUR or pixels.ndim != 3:
+        return mode
+    sample = pixels[:: max(1, pixels.shape[0] // 256), :: max(1, pixels.shape[1] // 256)]
+    spread = sample.max(axis=2).astype(np.int16) - sample.min(axis=2).astype(np.int16)
+    return ColourMode.COLOUR if float(np.percentile(spread, 99)) > 24 else ColourMode.GREY
+
+
+def _describe(head: bytes) -> str:
+    if not head.strip():
+        return "content is blank"
+    try:
+        head.decode("utf-8")
+        return "looks like a text file"
+    except UnicodeDecodeError:
+        return f"content starts with {head[:8].hex(' ')}"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
