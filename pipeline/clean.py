@@ -217,9 +217,7 @@ def clean_page(page: LoadedPage, context: PageContext) -> CleanedPage:
     small = cv2.resize(normalised, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
     small_mask = ink_mask(small)
     blank, ink_ratio = is_blank(small_mask, page.dpi * factor)
-    orientation = (
-        Orientation(0, 0.0, 0.0) if blank else detect_orientation(text_like(small_mask))
-    )
+    orientation = Orientation(0, 0.0, 0.0) if blank else detect_orientation(text_like(small_mask))
 
     height, width = normalised.shape
     turned = (

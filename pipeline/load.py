@@ -276,9 +276,7 @@ def _load_pdf_page(source: SourceDocument, context: PageContext) -> LoadedPage:
     except pikepdf.PasswordError:
         raise BadInputError(source.name, "encrypted PDF: it needs a password to open") from None
     except (pikepdf.PdfError, OSError, ValueError, RuntimeError) as exc:
-        raise BadInputError(
-            source.name, f"page {number} is corrupt ({_first_line(exc)})"
-        ) from None
+        raise BadInputError(source.name, f"page {number} is corrupt ({_first_line(exc)})") from None
     dpi = float(round(image_dpi)) if image_dpi else context.default_dpi
     # Never render beyond 600 dpi (nothing is scanned finer) nor below 150 (unreadable).
     dpi = min(max(dpi, 150.0), 600.0)

@@ -1,0 +1,222 @@
+"""The per-page pipeline: an explicit ordered list of steps, each able to say if it applies.
+
+A page goes load -> (text already in the PDF | clean -> OCR) -> write outputs. Steps share
+one mutable :class:`PageJob`; the caller gets back a small frozen :class:`PageOutcome`
+naming the files written to ``work_dir``, never pixels.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from pipeline.assemble import PageLayer
+from pipeline.clean import CleanedPage, clean_page
+from pipeline.context import PageContext
+from pipeline.load import ColourMode, LoadedPage, SourceDocument, load_page
+from pipeline.ocr import PageOcr, ocr_page
+
+# The legal minimum for digitised copies (NĐ 30/2020, TT 01/2019/TT-BNV).
+MIN_ARCHIVE_DPI = 200.0
+PREVIEW_MAX_SIDE = 2000  # page images kept for viewing and review, not the archive
+
+
+@dataclass
+class PageJob:
+    source: SourceDocument
+    context: PageContext
+    work_dir: Path
+    preview_quality: int = 85
+    loaded: LoadedPage | None = None
+    cleaned: CleanedPage | None = None
+    ocr: PageOcr | None = None
+    text: str = ""
+    text_source: str = "ocr"
+    warnings: list[str] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def path(self, suffix: str) -> Path:
+        return self.work_dir / f"page-{self.context.page_index + 1:04d}{suffix}"
+
+
+@dataclass(frozen=True)
+class PageOutcome:
+    layer: PageLayer
+    text_path: Path
+    ocr_json_path: Path
+    preview_path: Path
+    colour_mode: str
+    blank: bool
+    mean_confidence: float | None
+    text_source: str
+    skew_deg: float
+    warnings: tuple[str, ...]
+
+
+class PageStep(Protocol):
+    name: str
+
+    def able_to_run(self, job: PageJob) -> bool: ...
+
+    def run(self, job: PageJob) -> None: ...
+
+
+class LoadStep:
+    name = "load"
+
+    def able_to_run(self, job: PageJob) -> bool:
+        return True
+
+    def run(self, job: PageJob) -> None:
+        job.loaded = page = load_page(job.source, job.context)
+        if page.dpi_assumed:
+            job.warnings.append(f"resolution not recorded in the file; assumed {page.dpi:.0f} dpi")
+        elif page.dpi < MIN_ARCHIVE_DPI - 1:
+            job.warnings.append(
+                f"scanned at {page.dpi:.0f} dpi, under the {MIN_ARCHIVE_DPI:.0f} dpi required"
+            )
+        if page.colour_mode is not ColourMode.COLOUR:
+            job.warnings.append(f"scan is {page.colour_mode}, colour is required for the archive")
+
+
+class ExistingTextStep:
+    """PDF pages that already carry text keep it: OCR of their rendering can only be worse."""
+
+    name = "existing-text"
+
+    def able_to_run(self, job: PageJob) -> bool:
+        return job.loaded is not None and job.loaded.existing_text is not None
+
+    def run(self, job: PageJob) -> None:
+        assert job.loaded is not None and job.loaded.existing_text is not None
+        job.text = job.loaded.existing_text.strip()
+        job.text_source = "pdf"
+
+
+class CleanStep:
+    name = "clean"
+
+    def able_to_run(self, job: PageJob) -> bool:
+        return job.loaded is not None and job.text_source == "ocr"
+
+    def run(self, job: PageJob) -> None:
+        assert job.loaded is not None
+        job.cleaned = clean_page(job.loaded, job.context)
+
+
+class OcrStep:
+    name = "ocr"
+
+    def able_to_run(self, job: PageJob) -> bool:
+        return job.cleaned is not None
+
+    def run(self, job: PageJob) -> None:
+        assert job.cleaned is not None
+        job.ocr = ocr_page(job.cleaned, job.context)
+        job.text = job.ocr.text
+
+
+class WriteOutputsStep:
+    name = "write"
+
+    def able_to_run(self, job: PageJob) -> bool:
+        return job.loaded is not None
+
+    def run(self, job: PageJob) -> None:
+        assert job.loaded is not None
+        text_path = job.path(".txt")
+        text_path.write_text(job.text, encoding="utf-8")
+        job.files["text"] = text_path
+        ocr_path = job.path(".ocr.json")
+        ocr_path.write_text(json.dumps(self._ocr_record(job), ensure_ascii=False), encoding="utf-8")
+        job.files["ocr_json"] = ocr_path
+        preview_path = job.path(".jpg")
+        _write_preview(job.loaded.image, preview_path, job.preview_quality)
+        job.files["preview"] = preview_path
+
+    @staticmethod
+    def _ocr_record(job: PageJob) -> dict[str, object]:
+        record: dict[str, object] = {
+            "index": job.context.page_index,
+            "text_source": job.text_source,
+        }
+        if job.ocr is not None:
+            record.update(job.ocr.to_json())
+        else:
+            record["text"] = job.text
+        if job.cleaned is not None:
+            record["rotation"] = job.cleaned.rotation
+            record["skew_deg"] = round(job.cleaned.skew_deg, 3)
+            record["to_cleaned"] = [round(v, 6) for v in job.cleaned.to_cleaned.ravel()]
+        record["warnings"] = list(job.warnings)
+        return record
+
+
+PAGE_STEPS: tuple[PageStep, ...] = (
+    LoadStep(),
+    ExistingTextStep(),
+    CleanStep(),
+    OcrStep(),
+    WriteOutputsStep(),
+)
+
+
+def _write_preview(image: np.ndarray, path: Path, quality: int) -> None:
+    longest = max(image.shape[:2])
+    if longest > PREVIEW_MAX_SIDE:
+        factor = PREVIEW_MAX_SIDE / longest
+        image = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    if not cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, quality]):
+        raise OSError(f"could not write {path}")
+
+
+def process_page(
+    source: SourceDocument,
+    context: PageContext,
+    work_dir: Path,
+    *,
+    preview_quality: int = 85,
+    steps: tuple[PageStep, ...] = PAGE_STEPS,
+) -> PageOutcome:
+    """Run every applicable step for one page; files land in ``work_dir``."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    job = PageJob(
+        source=source, context=context, work_dir=work_dir, preview_quality=preview_quality
+    )
+    for step in steps:
+        if step.able_to_run(job):
+            step.run(job)
+    loaded, cleaned = job.loaded, job.cleaned
+    assert loaded is not None
+    to_cleaned = cleaned.to_cleaned if cleaned is not None else np.eye(3)
+    cleaned_h, cleaned_w = (
+        cleaned.image.shape[:2] if cleaned is not None else (loaded.height, loaded.width)
+    )
+    layer = PageLayer(
+        index=context.page_index,
+        dpi=loaded.dpi,
+        width_px=loaded.width,
+        height_px=loaded.height,
+        rotation=cleaned.rotation if cleaned is not None else 0,
+        to_cleaned=tuple(float(v) for v in to_cleaned.ravel()),
+        cleaned_width_px=int(cleaned_w),
+        cleaned_height_px=int(cleaned_h),
+        ocr_json=job.files["ocr_json"] if job.ocr is not None and job.ocr.words else None,
+    )
+    return PageOutcome(
+        layer=layer,
+        text_path=job.files["text"],
+        ocr_json_path=job.files["ocr_json"],
+        preview_path=job.files["preview"],
+        colour_mode=str(loaded.colour_mode),
+        blank=cleaned.blank if cleaned is not None else False,
+        mean_confidence=job.ocr.mean_confidence if job.ocr is not None else None,
+        text_source=job.text_source,
+        skew_deg=cleaned.skew_deg if cleaned is not None else 0.0,
+        warnings=tuple(job.warnings),
+    )

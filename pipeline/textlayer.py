@@ -1,0 +1,222 @@
+"""The invisible text layer: OCR words drawn in a glyphless font over the page image.
+
+Why our own instead of Tesseract's PDF renderer: text extraction (pdftotext, search
+indexers) splits and scrambles lines whose glyphs are rotated by a few degrees, and a
+counter scan is always a little skewed. Here every OCR line is written straight along
+the page's reading axis on one baseline, so extraction reads whole lines in order; the
+deskew angle only moves where the line sits, never tilts it.
+
+Font: a Type0/CIDFontType2 font with Identity-H encoding, where each character code is
+the UTF-16 code unit and a ToUnicode CMap maps it back, so every Vietnamese letter (NFC)
+survives extraction. The embedded TrueType program has one empty glyph (generated once).
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pikepdf
+
+FONT_RESOURCE = "/SohoaOCR"
+ADVANCE = 500  # glyph advance in 1/1000 em; all glyphs are alike
+ASCENT, DESCENT = 800, -200
+
+
+@dataclass(frozen=True)
+class LineBox:
+    """One OCR line in cleaned-image pixels: words in reading order with their x extents."""
+
+    words: tuple[tuple[str, float, float], ...]  # (text, left, right)
+    top: float
+    bottom: float
+
+
+def lines_from_words(
+    words: Sequence[Sequence[object]], groups: Sequence[tuple[int, int, int]]
+) -> list[LineBox]:
+    """Group words (text, left, top, width, height, ...) by their (block, par, line) key."""
+    lines: list[LineBox] = []
+    current: list[Sequence[object]] = []
+    current_key: tuple[int, int, int] | None = None
+
+    def flush() -> None:
+        if not current:
+            return
+        tops = [float(w[2]) for w in current]  # type: ignore[arg-type]
+        bottoms = [float(w[2]) + float(w[4]) for w in current]  # type: ignore[arg-type]
+        lines.append(
+            LineBox(
+                words=tuple(
+                    (str(w[0]), float(w[1]), float(w[1]) + float(w[3]))  # type: ignore[arg-type]
+                    for w in current
+                ),
+                top=min(tops),
+                bottom=max(bottoms),
+            )
+        )
+
+    for word, key in zip(words, groups, strict=True):
+        if key != current_key:
+            flush()
+            current = []
+            current_key = key
+        current.append(word)
+    flush()
+    return lines
+
+
+def _snap(vector: np.ndarray) -> np.ndarray:
+    """The axis direction nearest to ``vector``, keeping its length (removes deskew tilt)."""
+    length = float(np.hypot(vector[0], vector[1]))
+    if abs(vector[0]) >= abs(vector[1]):
+        return np.array([np.sign(vector[0]) * length, 0.0])
+    return np.array([0.0, np.sign(vector[1]) * length])
+
+
+def _utf16_hex(text: str) -> str:
+    # Characters outside the BMP would need surrogate pairs the identity CMap cannot map.
+    safe = "".join(
+        ch if ord(ch) < 0x10000 and not 0xD800 <= ord(ch) <= 0xDFFF else "\ufffd" for ch in text
+    )
+    return safe.encode("utf-16-be").hex().upper()
+
+
+def _num(value: float) -> str:
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
+def text_layer_content(lines: Sequence[LineBox], cleaned_to_user: np.ndarray) -> bytes:
+    """Content stream drawing ``lines`` (cleaned px) invisibly in PDF user space."""
+    linear = cleaned_to_user[:2, :2]
+    # Directions of the cleaned image's x axis (reading) and its "up" (-y), snapped to axes.
+    along = _snap(linear @ np.array([1.0, 0.0]))  # user units per cleaned pixel, reading dir
+    up = _snap(linear @ np.array([0.0, -1.0]))
+    unit_along = along / np.hypot(*along)
+    unit_up = up / np.hypot(*up)
+    parts = [f"BT\n3 Tr\n{FONT_RESOURCE} 1 Tf\n"]
+    for line in lines:
+        height_px = max(line.bottom - line.top, 1.0)
+        size_px = height_px  # the em box spans the line box
+        baseline_px = line.bottom + DESCENT / 1000.0 * size_px
+        first_left = line.words[0][1]
+        last_right = line.words[-1][2]
+        centre_px = np.array([(first_left + last_right) / 2.0, baseline_px, 1.0])
+        # Where the line's centre really is on the original (deskew included) ...
+        centre_user = (cleaned_to_user @ centre_px)[:2]
+        size_user = float(np.hypot(*up)) * size_px
+        for index, (text, left, right) in enumerate(line.words):
+            word = text + (" " if index < len(line.words) - 1 else "")
+            # ... and each word at its offset along the (untilted) line from that centre.
+            offset_px = left - (first_left + last_right) / 2.0
+            origin = centre_user + along * offset_px
+            width_user = float(np.hypot(*along)) * max(right - left, 1.0)
+            if index < len(line.words) - 1:
+                # The trailing space reaches to the next word, so the line has no holes.
+                width_user = float(np.hypot(*along)) * max(line.words[index + 1][1] - left, 1.0)
+            natural = len(word) * ADVANCE / 1000.0 * size_user
+            stretch = width_user / natural if natural > 0 else 1.0
+            a, b = unit_along * size_user * stretch
+            c, d = unit_up * size_user
+            parts.append(
+                f"{_num(a)} {_num(b)} {_num(c)} {_num(d)} {_num(origin[0])} {_num(origin[1])} Tm "
+                f"<{_utf16_hex(word)}> Tj\n"
+            )
+    parts.append("ET\n")
+    return "".join(parts).encode("ascii")
+
+
+@lru_cache(maxsize=1)
+def glyphless_truetype() -> bytes:
+    """A TrueType font with empty glyphs: it draws nothing, it only gives text a shape."""
+    from fontTools.fontBuilder import FontBuilder
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+
+    builder = FontBuilder(1000, isTTF=True)
+    names = [".notdef", "space"]
+    builder.setupGlyphOrder(names)
+    builder.setupCharacterMap({0x20: "space"})
+    empty = TTGlyphPen(None).glyph()
+    builder.setupGlyf({name: empty for name in names})
+    builder.setupHorizontalMetrics({name: (ADVANCE, 0) for name in names})
+    builder.setupHorizontalHeader(ascent=ASCENT, descent=DESCENT)
+    builder.setupNameTable({"familyName": "SohoaGlyphless", "styleName": "Regular"})
+    builder.setupOS2(
+        sTypoAscender=ASCENT, sTypoDescender=DESCENT, usWinAscent=ASCENT, usWinDescent=-DESCENT
+    )
+    builder.setupPost()
+    buffer = io.BytesIO()
+    builder.save(buffer)
+    return buffer.getvalue()
+
+
+def _to_unicode_cmap() -> bytes:
+    ranges = [
+        f"<{high:02X}00> <{high:02X}FF> <{high:02X}00>"
+        for high in range(256)
+        if not 0xD8 <= high <= 0xDF
+    ]
+    body = []
+    for start in range(0, len(ranges), 100):  # at most 100 entries per block (spec)
+        chunk = ranges[start : start + 100]
+        body.append(f"{len(chunk)} beginbfrange\n" + "\n".join(chunk) + "\nendbfrange")
+    return (
+        "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
+        "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
+        "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
+        "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n"
+        + "\n".join(body)
+        + "\nendcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n"
+    ).encode("ascii")
+
+
+def make_font(pdf: pikepdf.Pdf) -> pikepdf.Dictionary:
+    """The Type0 font object, to be shared by every page of ``pdf``."""
+    program = glyphless_truetype()
+    font_file = pikepdf.Stream(pdf, program)
+    font_file.Length1 = len(program)
+    descriptor = pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.FontDescriptor,
+            FontName=pikepdf.Name("/SohoaGlyphless"),
+            Flags=5,  # fixed pitch, symbolic
+            FontBBox=[0, DESCENT, ADVANCE, ASCENT],
+            ItalicAngle=0,
+            Ascent=ASCENT,
+            Descent=DESCENT,
+            CapHeight=ASCENT,
+            StemV=80,
+            FontFile2=font_file,
+        )
+    )
+    # Every character code maps to glyph 1 (the empty "space" glyph).
+    cid_to_gid = pikepdf.Stream(pdf, zlib.compress(b"\x00\x01" * 65536, 9))
+    cid_to_gid.Filter = pikepdf.Name.FlateDecode
+    cid_font = pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Font,
+            Subtype=pikepdf.Name.CIDFontType2,
+            BaseFont=pikepdf.Name("/SohoaGlyphless"),
+            CIDSystemInfo=pikepdf.Dictionary(
+                Registry=pikepdf.String("Adobe"), Ordering=pikepdf.String("Identity"), Supplement=0
+            ),
+            FontDescriptor=descriptor,
+            DW=ADVANCE,
+            CIDToGIDMap=cid_to_gid,
+        )
+    )
+    return pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Font,
+            Subtype=pikepdf.Name.Type0,
+            BaseFont=pikepdf.Name("/SohoaGlyphless"),
+            Encoding=pikepdf.Name("/Identity-H"),
+            DescendantFonts=[cid_font],
+            ToUnicode=pikepdf.Stream(pdf, _to_unicode_cmap()),
+        )
+    )
