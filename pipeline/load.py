@@ -238,7 +238,9 @@ def _pdf_page_count(path: Path, shown: str) -> int:
     except pikepdf.PasswordError:
         raise BadInputError(shown, "encrypted PDF: it needs a password to open") from None
     except (pikepdf.PdfError, OSError, ValueError, RuntimeError) as exc:
-        raise BadInputError(shown, f"corrupt or truncated PDF ({_first_line(exc)})") from None
+        raise BadInputError(
+            shown, f"corrupt or truncated PDF ({_first_line(exc, path)})"
+        ) from None
 
 
 def pdf_page_geometry(pdf_page: pikepdf.Page) -> tuple[float, float, int]:
@@ -324,6 +326,10 @@ def _describe(head: bytes) -> str:
         return f"content starts with {head[:8].hex(' ')}"
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+def _first_line(exc: BaseException, path: Path | None = None) -> str:
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    # qpdf prefixes its messages with the full path; the user already sees the file name.
+    if path is not None:
+        text = text.replace(f"{path}: ", "").replace(str(path), path.name)
+    return text

@@ -1,0 +1,1 @@
+"""User entry points: the ``sohoa`` command line (and later the HTTP service)."""

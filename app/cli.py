@@ -1,0 +1,281 @@
+"""The ``sohoa`` command line. Errors become one line on stderr and an exit code, here only."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from config import Settings, load_settings
+from models import BatchInfo, DossierInfo, DossierStatus
+from pipeline.errors import ExitCode, SohoaError
+from storage import keys
+
+log = logging.getLogger("sohoa")
+
+
+def _new_batch_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def _stores(settings: Settings) -> tuple[Any, Any]:
+    from flows.runtime import metadata_store, object_store
+
+    return metadata_store(settings), object_store(settings)
+
+
+def _print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+# --- process ------------------------------------------------------------------------------
+
+
+def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
+    from app.prefect_env import configure_prefect
+    from app.progress import ProgressBar
+    from pipeline.tesseract import check_languages
+
+    lang = args.lang or settings.lang
+    check_languages(lang)  # fail fast, before anything is queued
+    configure_prefect(settings, verbose=args.verbose)
+    from flows.batch import run_batch
+    from flows.steps import SourceRef
+
+    meta, _objects = _stores(settings)
+    batch_id = _new_batch_id()
+    sources = [SourceRef(path=str(Path(f).absolute()), name=f) for f in args.files]
+    meta.create_batch(
+        BatchInfo(
+            batch_id=batch_id,
+            created_at=datetime.now(UTC),
+            lang=lang,
+            source_count=len(sources),
+            uploaded_by=os.environ.get("USER"),
+        )
+    )
+    log.info("batch %s: %d file(s)", batch_id, len(sources))
+    engine_error: str | None = None
+    with ProgressBar(lambda: meta.batch_progress(batch_id)):
+        try:
+            run_batch(settings, batch_id, sources, lang)
+        except SohoaError:
+            raise
+        except Exception as exc:  # the orchestrator itself failed; dossiers stay resumable
+            engine_error = f"processing engine failed: {type(exc).__name__}: {exc}"
+    dossiers = meta.batch_dossiers(batch_id)
+    by_position = {d.dossier_id: d for d in dossiers}
+    report: dict[str, Any] = {"batch_id": batch_id, "dossiers": [], "errors": []}
+    for position, source in enumerate(sources):
+        dossier = by_position.get(f"{batch_id}-{position + 1:03d}")
+        if dossier is None:
+            report["errors"].append({"source": source.name, "error": engine_error or "not processed"})
+            continue
+        report["dossiers"].append(
+            {
+                "dossier_id": dossier.dossier_id,
+                "source": dossier.source_name,
+                "status": str(dossier.status),
+                "pages": dossier.page_count,
+                "dossier_code": dossier.dossier_code,
+                "fields": dossier.fields,
+            }
+        )
+        if dossier.status is not DossierStatus.ARCHIVED:
+            error = dossier.error or engine_error or f"ended {dossier.status}"
+            report["errors"].append({"source": dossier.source_name, "error": error})
+    for error in report["errors"]:
+        sys.stderr.write(f"sohoa: error: {error['error']}\n")
+    if args.json:
+        _print_json(report)
+    else:
+        for item in report["dossiers"]:
+            code = item["dossier_code"] or "-"
+            sys.stdout.write(
+                f"{item['status']:<10} {item['dossier_id']}  {item['pages']:>3} page(s)  "
+                f"{code}  {item['source']}\n"
+            )
+    if engine_error and len(report["errors"]) == len(sources):
+        return ExitCode.UNEXPECTED
+    if not report["errors"]:
+        return ExitCode.OK
+    failed = [d for d in dossiers if d.status is not DossierStatus.ARCHIVED]
+    bad_input_only = all(d.page_count == 0 for d in failed) and not engine_error
+    return ExitCode.BAD_INPUT if bad_input_only else ExitCode.DOSSIER_FAILED
+
+
+# --- get / list / show --------------------------------------------------------------------
+
+
+def cmd_get(args: argparse.Namespace, settings: Settings) -> int:
+    meta, objects = _stores(settings)
+    dossier: DossierInfo = meta.get_dossier(args.dossier_id)
+    artefact = args.artefact
+    if artefact == "original":
+        key = meta.original_key(dossier.dossier_id)
+        if not key:
+            raise SohoaError(f"dossier {dossier.dossier_id} has no stored original")
+    else:
+        if dossier.status is not DossierStatus.ARCHIVED:
+            raise SohoaError(
+                f"dossier {dossier.dossier_id} is not archived (status {dossier.status}"
+                + (f": {dossier.error}" if dossier.error else "")
+                + ")"
+            )
+        key = {
+            "pdf": keys.pdf_key,
+            "text": keys.text_key,
+            "fields": keys.fields_key,
+        }[artefact](dossier.dossier_id)
+    data = objects.get_bytes(key)
+    if args.output in (None, "-"):
+        if artefact in ("pdf", "original") and sys.stdout.isatty() and args.output is None:
+            raise SohoaError(f"{artefact} is binary: give -o FILE (or -o - to force stdout)")
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        target = Path(args.output)
+        tmp = target.with_name(target.name + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+        log.info("wrote %s (%d bytes)", target, len(data))
+    return ExitCode.OK
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    meta, _ = _stores(settings)
+    status = DossierStatus(args.status) if args.status else None
+    dossiers = meta.list_dossiers(status=status, limit=args.limit, offset=args.offset)
+    if args.json:
+        _print_json({"dossiers": [d.summary() for d in dossiers]})
+        return ExitCode.OK
+    for d in dossiers:
+        sys.stdout.write(
+            f"{d.dossier_id}  {d.status:<10} {d.page_count:>3} page(s)  "
+            f"{d.dossier_code or '-'}  {d.source_name}\n"
+        )
+    return ExitCode.OK
+
+
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    meta, _ = _stores(settings)
+    dossier = meta.get_dossier(args.dossier_id)
+    events = meta.events(dossier.dossier_id)
+    data = dossier.summary()
+    data["original"] = {
+        "sha256": dossier.original_sha256,
+        "size": dossier.original_size,
+        "media_type": dossier.media_type,
+    }
+    data["page_details"] = [
+        {
+            "index": p.index,
+            "width_px": p.width_px,
+            "height_px": p.height_px,
+            "dpi": p.dpi,
+            "rotation": p.rotation,
+            "skew_deg": p.skew_deg,
+            "blank": p.blank,
+            "ocr_confidence": None if p.ocr_confidence is None else round(p.ocr_confidence, 1),
+            "text_source": p.text_source,
+            "warnings": list(p.warnings),
+        }
+        for p in dossier.pages
+    ]
+    data["events"] = [{"at": at.isoformat(), "status": s, "message": m} for at, s, m in events]
+    if args.json:
+        _print_json(data)
+        return ExitCode.OK
+    out = sys.stdout
+    out.write(f"dossier   {dossier.dossier_id}\nsource    {dossier.source_name}\n")
+    out.write(f"status    {dossier.status}\npages     {dossier.page_count}\n")
+    out.write(f"code      {dossier.dossier_code or '-'}\n")
+    if dossier.error:
+        out.write(f"error     {dossier.error}\n")
+    for name, value in dossier.fields.items():
+        out.write(f"field     {name} = {value}\n")
+    for page in data["page_details"]:
+        flags = " blank" if page["blank"] else ""
+        warn = f"  ! {'; '.join(page['warnings'])}" if page["warnings"] else ""
+        out.write(
+            f"page {page['index'] + 1:>3}  {page['width_px']}x{page['height_px']} @ {page['dpi']:.0f} dpi"
+            f"  rot {page['rotation']}  skew {page['skew_deg']:+.1f}  conf {page['ocr_confidence']}"
+            f"{flags}{warn}\n"
+        )
+    return ExitCode.OK
+
+
+# --- entry --------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sohoa", description="Digitise scanned dossiers into searchable, archived PDFs."
+    )
+    parser.add_argument("--data-dir", help="where objects and the database live (SOHOA_DATA_DIR)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    process = commands.add_parser("process", help="process files as one batch, one dossier each")
+    process.add_argument("files", nargs="+", metavar="FILE")
+    process.add_argument("--lang", help="Tesseract language(s), default SOHOA_LANG or 'vie'")
+    process.add_argument("--json", action="store_true", help="print one JSON report on stdout")
+    process.set_defaults(handler=cmd_process)
+
+    get = commands.add_parser("get", help="fetch an artefact of a dossier")
+    get.add_argument("dossier_id")
+    what = get.add_mutually_exclusive_group(required=True)
+    for name in ("pdf", "original", "text", "fields"):
+        what.add_argument(f"--{name}", dest="artefact", action="store_const", const=name)
+    get.add_argument("-o", "--output", help="file to write ('-' for stdout)")
+    get.set_defaults(handler=cmd_get)
+
+    listing = commands.add_parser("list", help="list stored dossiers, newest first")
+    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--status", choices=[s.value for s in DossierStatus])
+    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--offset", type=int, default=0)
+    listing.set_defaults(handler=cmd_list)
+
+    show = commands.add_parser("show", help="show one dossier with its pages and history")
+    show.add_argument("dossier_id")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=cmd_show)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="sohoa: %(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        overrides: dict[str, object] = {}
+        if args.data_dir:
+            overrides["data_dir"] = Path(args.data_dir)
+        settings = load_settings(**overrides)
+        code = int(args.handler(args, settings))
+    except SohoaError as exc:
+        sys.stderr.write(f"sohoa: error: {exc.message}\n")
+        code = int(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("sohoa: interrupted; stored originals are kept\n")
+        code = int(ExitCode.INTERRUPTED)
+    except ValueError as exc:  # invalid settings from the environment, bad ids
+        sys.stderr.write(f"sohoa: error: {' '.join(str(exc).split())[:500]}\n")
+        code = int(ExitCode.USAGE)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Thin Prefect flows: wire the pure ``pipeline`` stages to ``storage``."""

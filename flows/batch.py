@@ -1,0 +1,127 @@
+"""The batch flow: receive every file, process pages in parallel, archive each dossier.
+
+Works with no Prefect server (an ephemeral one is started in-process) and with
+``PREFECT_API_URL`` pointing at a server. Tasks exchange ids and small frozen records.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from config import Settings
+from flows import steps
+from flows.runtime import metadata_store
+from models import DossierStatus
+from pipeline.errors import BadInputError, OcrEngineError, StorageError
+
+log = logging.getLogger("sohoa.flows")
+
+
+def _retry_on_io(_task: Any, _task_run: Any, state: Any) -> bool:
+    """Retry what a second try can fix (disk, network, store); not bad input or OCR bugs."""
+    try:
+        state.result()
+    except (BadInputError, OcrEngineError):
+        return False
+    except (OSError, StorageError):
+        return True
+    except Exception:
+        return False
+    return False
+
+
+_task_options: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay_seconds": [1, 5],
+    "retry_condition_fn": _retry_on_io,
+    "cache_policy": NO_CACHE,
+    "persist_result": False,
+}
+
+
+@task(name="receive-source", **_task_options)
+def receive_source_task(
+    settings: Settings, batch_id: str, dossier_id: str, position: int, source: steps.SourceRef
+) -> steps.ReceivedDossier:
+    return steps.receive_source(settings, batch_id, dossier_id, position, source)
+
+
+@task(name="process-page", **_task_options)
+def process_page_task(
+    settings: Settings, received: steps.ReceivedDossier, index: int, lang: str
+) -> steps.PageDone:
+    return steps.process_one_page(settings, received, index, lang)
+
+
+@task(name="archive-dossier", **_task_options)
+def archive_dossier_task(
+    settings: Settings, received: steps.ReceivedDossier, pages: list[steps.PageDone]
+) -> None:
+    steps.archive_dossier(settings, received, pages)
+
+
+def _fail(settings: Settings, dossier_id: str, message: str) -> None:
+    log.info("dossier %s failed: %s", dossier_id, message)
+    metadata_store(settings).set_status(dossier_id, DossierStatus.FAILED, message)
+
+
+@flow(name="sohoa-batch", log_prints=False, persist_result=False)
+def process_batch(
+    settings: Settings, batch_id: str, sources: list[steps.SourceRef], lang: str
+) -> list[str]:
+    """Process one batch; returns the dossier ids in input order."""
+    dossier_ids = [f"{batch_id}-{position + 1:03d}" for position in range(len(sources))]
+    received_futures = [
+        receive_source_task.submit(settings, batch_id, dossier_id, position, source)
+        for position, (dossier_id, source) in enumerate(zip(dossier_ids, sources, strict=True))
+    ]
+    meta = metadata_store(settings)
+    page_futures: list[tuple[steps.ReceivedDossier, list[PrefectFuture[steps.PageDone]]]] = []
+    for dossier_id, source, future in zip(dossier_ids, sources, received_futures, strict=True):
+        try:
+            received = future.result()
+        except Exception as exc:
+            _fail(settings, dossier_id, steps.describe_error(exc, source.name))
+            continue
+        if received.error is not None:
+            log.info("dossier %s refused: %s", dossier_id, received.error)
+            continue
+        meta.set_status(dossier_id, DossierStatus.PROCESSING)
+        futures = [
+            process_page_task.submit(settings, received, index, lang)
+            for index in range(received.page_count)
+        ]
+        page_futures.append((received, futures))
+
+    archive_futures: list[tuple[steps.ReceivedDossier, PrefectFuture[None]]] = []
+    for received, futures in page_futures:
+        pages: list[steps.PageDone] = []
+        failure: str | None = None
+        for future in futures:
+            try:
+                pages.append(future.result())
+            except Exception as exc:
+                failure = failure or steps.describe_error(exc, received.source_name)
+        if failure is not None:
+            _fail(settings, received.dossier_id, failure)
+            continue
+        archive_futures.append((received, archive_dossier_task.submit(settings, received, pages)))
+
+    for received, future in archive_futures:
+        try:
+            future.result()
+        except Exception as exc:
+            _fail(settings, received.dossier_id, steps.describe_error(exc, received.source_name))
+    return dossier_ids
+
+
+def run_batch(settings: Settings, batch_id: str, sources: list[steps.SourceRef], lang: str) -> list[str]:
+    runner = ThreadPoolTaskRunner(max_workers=settings.workers)  # type: ignore[var-annotated]
+    configured = process_batch.with_options(task_runner=runner)
+    return configured(settings, batch_id, sources, lang)

@@ -1,0 +1,39 @@
+"""Process-wide handles to the stores, built once from the frozen settings."""
+
+from __future__ import annotations
+
+import threading
+
+from config import Settings
+from storage.metadata import MetadataStore
+from storage.objects import LocalObjectStore, ObjectStore
+
+_lock = threading.Lock()
+_metadata: dict[str, MetadataStore] = {}
+_objects: dict[str, ObjectStore] = {}
+
+
+def metadata_store(settings: Settings) -> MetadataStore:
+    url = settings.resolved_database_url
+    with _lock:
+        if url not in _metadata:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            _metadata[url] = MetadataStore(url)
+        return _metadata[url]
+
+
+def object_store(settings: Settings) -> ObjectStore:
+    key = str(settings.objects_dir)
+    with _lock:
+        if key not in _objects:
+            _objects[key] = LocalObjectStore(settings.objects_dir)
+        return _objects[key]
+
+
+def reset() -> None:
+    """Forget cached stores (tests switch data dirs)."""
+    with _lock:
+        for store in _metadata.values():
+            store.close()
+        _metadata.clear()
+        _objects.clear()

@@ -1,0 +1,99 @@
+"""Extract: the dossier's fields from its text.
+
+For now this reads the dossier code (mã hồ sơ, TT 01/2018/TT-VPCP Art. 19) tolerantly:
+OCR confuses O/0, I/l/1 and drops or doubles dots, so candidates are normalised before
+the strict pattern is applied. Richer fields (QR, citizen ID, forms) build on this shape.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+# V1V2V3.Z1Z2.Y1Y2.MX1X2-YYMMDD-XXXX, e.g. 000.17.22.H56-210531-0001
+DOSSIER_CODE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4}$")
+# Loose: digits and their look-alikes, any separators, the agency letter anywhere sensible.
+_LOOSE_CODE = re.compile(
+    r"([0-9OoIl]{3})\s*[.,·]\s*([0-9OoIl]{2})\s*[.,·]\s*([0-9OoIl]{2})\s*[.,·]\s*"
+    r"([A-Za-z])\s*([0-9OoIl]{2})\s*[-–—_]\s*([0-9OoIl]{6})\s*[-–—_]\s*([0-9OoIl]{4})"
+)
+_DIGIT_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1"})
+
+
+@dataclass(frozen=True)
+class Field:
+    value: str
+    source: str  # "ocr", "qr", "pdf"
+    confidence: float  # 0..1
+    needs_review: bool = False
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "source": self.source,
+            "confidence": round(self.confidence, 3),
+            "needs_review": self.needs_review,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class ExtractedFields:
+    fields: dict[str, Field] = field(default_factory=dict)
+
+    @property
+    def values(self) -> dict[str, str]:
+        return {name: f.value for name, f in self.fields.items()}
+
+    @property
+    def dossier_code(self) -> str | None:
+        found = self.fields.get("dossier_code")
+        return found.value if found else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: f.to_json() for name, f in self.fields.items()}
+
+
+def _valid_date(yymmdd: str) -> bool:
+    month, day = int(yymmdd[2:4]), int(yymmdd[4:6])
+    return 1 <= month <= 12 and 1 <= day <= 31
+
+
+def find_dossier_codes(text: str) -> list[tuple[str, bool]]:
+    """Every dossier code in ``text``: (normalised code, needed correction)."""
+    found: list[tuple[str, bool]] = []
+    for match in _LOOSE_CODE.finditer(unicodedata.normalize("NFC", text)):
+        raw = match.group(0)
+        groups = [g.translate(_DIGIT_LOOKALIKES) for g in match.groups()]
+        letter = match.group(4).upper()
+        code = f"{groups[0]}.{groups[1]}.{groups[2]}.{letter}{groups[4]}-{groups[5]}-{groups[6]}"
+        if DOSSIER_CODE.match(code) and _valid_date(groups[5]):
+            corrected = re.sub(r"\s", "", raw) != code
+            found.append((code, corrected))
+    return found
+
+
+def extract_fields(text: str, *, source: str = "ocr") -> ExtractedFields:
+    fields: dict[str, Field] = {}
+    codes = find_dossier_codes(text)
+    if codes:
+        distinct = list(dict.fromkeys(code for code, _ in codes))
+        code, corrected = codes[0]
+        note = None
+        needs_review = corrected
+        if corrected:
+            note = "OCR characters corrected to digits"
+        if len(distinct) > 1:
+            needs_review = True
+            note = f"several dossier codes found: {', '.join(distinct[:5])}"
+        fields["dossier_code"] = Field(
+            value=code,
+            source=source,
+            confidence=0.6 if needs_review else 0.9,
+            needs_review=needs_review,
+            note=note,
+        )
+    return ExtractedFields(fields)

@@ -1,0 +1,1 @@
+"""Where things are kept: objects (files) and metadata (rows)."""
