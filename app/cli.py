@@ -259,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="sohoa: %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    # One line per HTTP call to the local Prefect API is noise even in verbose mode.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         overrides: dict[str, object] = {}
         if args.data_dir:

@@ -65,41 +65,56 @@ def dossier_work_dir(settings: Settings, dossier_id: str) -> Path:
     return settings.work_dir / keys.check_id(dossier_id)
 
 
+def _inspect(settings: Settings, path: Path, name: str) -> tuple[SourceDocument | None, str | None]:
+    try:
+        document = inspect_source(
+            path, name=name, max_pages=settings.max_pages_per_file, max_bytes=settings.max_file_bytes
+        )
+    except SohoaError as exc:
+        return None, exc.message
+    return document, None
+
+
 def receive_source(
     settings: Settings, batch_id: str, dossier_id: str, position: int, source: SourceRef
 ) -> ReceivedDossier:
-    """Keep the original byte for byte first, then find out what it is."""
+    """Keep the original byte for byte first, then find out what it is.
+
+    Idempotent: once an original is stored for a dossier, that stored copy is the truth;
+    a re-run inspects it again and never replaces it, whatever is at ``source.path`` now.
+    """
     meta = metadata_store(settings)
     objects = object_store(settings)
     meta.add_dossier(dossier_id, batch_id, position, source.name)
-    path = Path(source.path)
-    try:
-        document = inspect_source(
-            path,
-            name=source.name,
-            max_pages=settings.max_pages_per_file,
-            max_bytes=settings.max_file_bytes,
-        )
-        media_type: str | None = str(document.media_type)
-        error = None
-    except SohoaError as exc:
-        document, media_type, error = None, None, exc.message
-    key = keys.original_key(dossier_id, media_type)
-    if path.is_file():
-        if objects.exists(key):
-            stored = objects.stat(key)  # write-once: a re-run never replaces an original
-        else:
-            stored = objects.put_file(key, path, media_type or "application/octet-stream")
-        size, sha = stored.size, stored.sha256
+    existing_key = meta.original_key(dossier_id)
+    if existing_key and objects.exists(existing_key):
+        local = dossier_work_dir(settings, dossier_id) / f"received{Path(existing_key).suffix}"
+        stored = objects.get_file(existing_key, local)
+        document, error = _inspect(settings, local, source.name)
+        key = existing_key
     else:
-        size, sha = 0, ""
+        path = Path(source.path)
+        document, error = _inspect(settings, path, source.name)
+        key = keys.original_key(dossier_id, str(document.media_type) if document else None)
+        if not path.is_file():
+            meta.set_status(dossier_id, DossierStatus.FAILED, error)
+            return ReceivedDossier(dossier_id, source.name, key, "", 0, None, 0, error)
+        stored = objects.put_file(key, path, str(document.media_type) if document else "application/octet-stream")
+    media_type = str(document.media_type) if document else None
     page_count = document.page_count if document else 0
     meta.record_original(
-        dossier_id, key=key, sha256=sha, size=size, media_type=media_type, page_count=page_count
+        dossier_id,
+        key=key,
+        sha256=stored.sha256,
+        size=stored.size,
+        media_type=media_type,
+        page_count=page_count,
     )
     if error is not None:
         meta.set_status(dossier_id, DossierStatus.FAILED, error)
-    return ReceivedDossier(dossier_id, source.name, key, sha, size, media_type, page_count, error)
+    return ReceivedDossier(
+        dossier_id, source.name, key, stored.sha256, stored.size, media_type, page_count, error
+    )
 
 
 def _local_source(settings: Settings, received: ReceivedDossier) -> SourceDocument:

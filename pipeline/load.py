@@ -251,21 +251,45 @@ def pdf_page_geometry(pdf_page: pikepdf.Page) -> tuple[float, float, int]:
     return width, height, rotate
 
 
-def _largest_image_dpi(pdf_page: pikepdf.Page, width_pt: float, height_pt: float) -> float | None:
-    best: tuple[int, int] | None = None
+def _largest_image(
+    pdf_page: pikepdf.Page, width_pt: float, height_pt: float
+) -> tuple[float, ColourMode] | None:
+    """Resolution and colour mode of the page's largest image (the scan), if any."""
+    best: pikepdf.Object | None = None
+    best_pixels = 0
     try:
-        for image in pdf_page.images.values():
-            size = (int(image.get("/Width", 0)), int(image.get("/Height", 0)))
-            if best is None or size[0] * size[1] > best[0] * best[1]:
-                best = size
+        for image in pdf_page.get_images().values():
+            pixels = int(image.get("/Width", 0)) * int(image.get("/Height", 0))
+            if pixels > best_pixels:
+                best, best_pixels = image, pixels
+        if best is None:
+            return None
+        size = (int(best.get("/Width", 0)), int(best.get("/Height", 0)))
+        mode = _pdf_colour_mode(best)
     except (pikepdf.PdfError, ValueError, TypeError):
         return None
-    if best is None or min(best) <= 0:
-        return None
     # Scans fill the page, perhaps rotated: compare long side with long side.
-    long_px = max(best)
     long_in = max(width_pt, height_pt) / 72.0
-    return long_px / long_in if long_in > 0 else None
+    if min(size) <= 0 or long_in <= 0:
+        return None
+    return max(size) / long_in, mode
+
+
+def _pdf_colour_mode(image: pikepdf.Object) -> ColourMode:
+    if bool(image.get("/ImageMask", False)) or int(image.get("/BitsPerComponent", 8)) == 1:
+        return ColourMode.BILEVEL
+    space = image.get("/ColorSpace")
+    if isinstance(space, pikepdf.Array) and len(space) > 0:
+        family = str(space[0])
+        if family == "/ICCBased":
+            components = int(space[1].get("/N", 3))
+            return ColourMode.GREY if components == 1 else ColourMode.COLOUR
+        if family == "/Indexed":
+            return ColourMode.COLOUR
+        space = space[0]
+    if str(space) in ("/DeviceGray", "/CalGray"):
+        return ColourMode.GREY
+    return ColourMode.COLOUR
 
 
 def _load_pdf_page(source: SourceDocument, context: PageContext) -> LoadedPage:
@@ -274,11 +298,12 @@ def _load_pdf_page(source: SourceDocument, context: PageContext) -> LoadedPage:
         with pikepdf.open(source.path) as pdf:
             pdf_page = pdf.pages[context.page_index]
             width_pt, height_pt, _rotate = pdf_page_geometry(pdf_page)
-            image_dpi = _largest_image_dpi(pdf_page, width_pt, height_pt)
+            scan = _largest_image(pdf_page, width_pt, height_pt)
     except pikepdf.PasswordError:
         raise BadInputError(source.name, "encrypted PDF: it needs a password to open") from None
     except (pikepdf.PdfError, OSError, ValueError, RuntimeError) as exc:
         raise BadInputError(source.name, f"page {number} is corrupt ({_first_line(exc)})") from None
+    image_dpi = scan[0] if scan else None
     dpi = float(round(image_dpi)) if image_dpi else context.default_dpi
     # Never render beyond 600 dpi (nothing is scanned finer) nor below 150 (unreadable).
     dpi = min(max(dpi, 150.0), 600.0)
@@ -292,8 +317,8 @@ def _load_pdf_page(source: SourceDocument, context: PageContext) -> LoadedPage:
         source.path, page_number=number, dpi=dpi, source_name=source.name
     )
     pixels, mode = pil_to_array(rendered)
-    if image_dpi is not None:
-        mode = _pdf_image_colour_mode(pixels, mode)
+    if scan is not None:
+        mode = scan[1]  # the scan's own colour space, not poppler's RGB rendering
     existing = poppler.page_text(source.path, page_number=number, source_name=source.name)
     has_text = len("".join(existing.split())) >= MIN_EXISTING_TEXT_CHARS
     _check_minimum_size(source.name, context, pixels)
@@ -305,15 +330,6 @@ def _load_pdf_page(source: SourceDocument, context: PageContext) -> LoadedPage:
         dpi_assumed=image_dpi is None,
         existing_text=existing if has_text else None,
     )
-
-
-def _pdf_image_colour_mode(pixels: np.ndarray, mode: ColourMode) -> ColourMode:
-    """Poppler always renders RGB; tell grey scans apart by their pixels."""
-    if mode is not ColourMode.COLOUR or pixels.ndim != 3:
-        return mode
-    sample = pixels[:: max(1, pixels.shape[0] // 256), :: max(1, pixels.shape[1] // 256)]
-    spread = sample.max(axis=2).astype(np.int16) - sample.min(axis=2).astype(np.int16)
-    return ColourMode.COLOUR if float(np.percentile(spread, 99)) > 24 else ColourMode.GREY
 
 
 def _describe(head: bytes) -> str:

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from config import Settings
+from flows import runtime
+from tests import synth
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_report_header() -> list[str]:
+    return [f"tesseract: {shutil.which('tesseract')}, pdftotext: {shutil.which('pdftotext')}"]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    runtime.reset()
+    yield Settings(data_dir=tmp_path / "data", workers=2)
+    runtime.reset()
+
+
+@pytest.fixture(scope="session")
+def samples_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A few generated scans shared by the tests (built once per session)."""
+    root = tmp_path_factory.mktemp("samples")
+    pages = [
+        synth.degrade(
+            synth.render_page(synth.corpus_lines(14, seed), dpi=200, font_pt=11),
+            spec,
+            seed,
+        )
+        for seed, spec in enumerate(
+            [
+                synth.Degradation(noise_sigma=6),
+                synth.Degradation(rotation=180, skew_deg=2.5, noise_sigma=6),
+                synth.Degradation(rotation=90, skew_deg=-4, jpeg_quality=60),
+            ]
+        )
+    ]
+    synth.save_pdf(pages, root / "three-pages.pdf")
+    synth.save_tiff(pages[:2], root / "two-pages.tiff")
+    pages[0].image.save(root / "page.jpg", quality=90, dpi=(200, 200))
+    pages[2].image.save(root / "page.png", dpi=(200, 200))
+    (root / "truth").mkdir()
+    for index, page in enumerate(pages):
+        (root / "truth" / f"{index}.txt").write_text(page.text, encoding="utf-8")
+    (root / "not-a-pdf.pdf").write_text("Xin chào, this is plain text\n", encoding="utf-8")
+    (root / "zero.pdf").write_bytes(b"")
+    data = (root / "three-pages.pdf").read_bytes()
+    (root / "truncated.pdf").write_bytes(data[: len(data) // 3][:2000])
+    return root
+
+
+@pytest.fixture(scope="session")
+def truth(samples_dir: Path) -> list[str]:
+    return [
+        (samples_dir / "truth" / f"{i}.txt").read_text(encoding="utf-8") for i in range(3)
+    ]
+
+
+def bgr(page: synth.SynthPage) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(page.image.convert("RGB"))[:, :, ::-1])
+
+
+@pytest.fixture(autouse=True)
+def _quiet_prefect(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")

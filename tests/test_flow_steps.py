@@ -1,0 +1,67 @@
+"""The work each Prefect task does, run as plain functions against real stores."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from config import Settings
+from flows import steps
+from flows.runtime import metadata_store, object_store
+from models import BatchInfo, DossierStatus
+from pipeline.extract import extract_fields
+from storage import keys
+from tests import synth
+
+
+@pytest.fixture(autouse=True)
+def batch(settings: Settings) -> None:
+    metadata_store(settings).create_batch(BatchInfo("b1", datetime.now(UTC), "vie", 3))
+
+
+def test_receive_process_archive(settings: Settings, samples_dir: Path, truth: list[str]) -> None:
+    source = steps.SourceRef(path=str(samples_dir / "two-pages.tiff"), name="two-pages.tiff")
+    received = steps.receive_source(settings, "b1", "b1-001", 0, source)
+    assert received.error is None and received.page_count == 2
+    objects = object_store(settings)
+    assert objects.get_bytes(received.original_key) == (samples_dir / "two-pages.tiff").read_bytes()
+
+    pages = [steps.process_one_page(settings, received, i, "vie") for i in range(2)]
+    # Assembly must work from the object store alone (another machine): drop the work dir.
+    shutil.rmtree(steps.dossier_work_dir(settings, "b1-001"))
+    steps.archive_dossier(settings, received, pages)
+
+    info = metadata_store(settings).get_dossier("b1-001")
+    assert info.status is DossierStatus.ARCHIVED
+    assert info.dossier_code == extract_fields("\f".join(truth[:2])).dossier_code
+    assert [p.rotation for p in info.pages] == [0, 180]
+    text = objects.get_bytes(keys.text_key("b1-001")).decode()
+    for reference, page_text in zip(truth[:2], text.split("\f"), strict=True):
+        assert synth.char_error_rate(reference, page_text) < 0.02
+    assert objects.get_bytes(keys.pdf_key("b1-001")).startswith(b"%PDF-")
+    assert json.loads(objects.get_bytes(keys.fields_key("b1-001")))
+    assert objects.exists(keys.page_image_key("b1-001", 1))
+    assert not steps.dossier_work_dir(settings, "b1-001").exists()  # cleaned up
+
+
+def test_bad_file_fails_but_original_is_kept(settings: Settings, samples_dir: Path) -> None:
+    bad = samples_dir / "not-a-pdf.pdf"
+    received = steps.receive_source(settings, "b1", "b1-002", 1, steps.SourceRef(str(bad), "not-a-pdf.pdf"))
+    assert received.error and "not-a-pdf.pdf" in received.error
+    info = metadata_store(settings).get_dossier("b1-002")
+    assert info.status is DossierStatus.FAILED and info.error == received.error
+    assert object_store(settings).get_bytes(received.original_key) == bad.read_bytes()
+
+
+def test_receiving_twice_never_replaces_the_original(settings: Settings, samples_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "scan.jpg"
+    shutil.copy(samples_dir / "page.jpg", path)
+    first = steps.receive_source(settings, "b1", "b1-003", 2, steps.SourceRef(str(path), "scan.jpg"))
+    path.write_bytes(b"changed on disk after upload")
+    again = steps.receive_source(settings, "b1", "b1-003", 2, steps.SourceRef(str(path), "scan.jpg"))
+    assert again.sha256 == first.sha256
+    assert object_store(settings).get_bytes(first.original_key) == (samples_dir / "page.jpg").read_bytes()

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pikepdf
+import pytest
+
+from pipeline.assemble import DocumentInfo, assemble_searchable_pdf
+from pipeline.clean import clean_page
+from pipeline.context import PageContext
+from pipeline.errors import OcrEngineError
+from pipeline.load import inspect_source, load_page
+from pipeline.ocr import ocr_page, parse_tsv
+from pipeline.page import process_page
+from pipeline.tesseract import check_languages
+from tests import synth
+
+
+def pdftotext(path: Path, page: int | None = None) -> str:
+    args = ["pdftotext", "-enc", "UTF-8"]
+    if page is not None:
+        args += ["-f", str(page), "-l", str(page)]
+    return subprocess.run([*args, str(path), "-"], capture_output=True, check=True).stdout.decode()
+
+
+def test_ocr_reads_vietnamese_with_boxes_and_confidences(samples_dir: Path, truth: list[str]) -> None:
+    source = inspect_source(samples_dir / "page.jpg")
+    context = PageContext(source_name=source.name, page_index=0)
+    result = ocr_page(clean_page(load_page(source, context), context), context)
+    assert synth.char_error_rate(truth[0], result.text) < 0.02
+    assert result.words and all(w.width > 0 and w.height > 0 for w in result.words)
+    assert 0 < (result.mean_confidence or 0) <= 100
+    assert "Nguyễn" in result.text or "hồ sơ" in result.text
+
+
+def test_missing_language_is_a_clear_engine_error() -> None:
+    with pytest.raises(OcrEngineError, match="not installed: klingon"):
+        check_languages("vie+klingon")
+
+
+def test_tsv_parsing_groups_lines_and_normalises() -> None:
+    header = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext"
+    decomposed = "Nguye\u0302\u0303n"
+    rows = [
+        header,
+        "5\t1\t1\t1\t1\t1\t10\t10\t50\t20\t91.5\t" + decomposed,
+        "5\t1\t1\t1\t1\t2\t70\t10\t40\t20\t88\tVăn",
+        "5\t1\t1\t1\t2\t1\t10\t40\t30\t20\t-1\t ",
+        "5\t1\t1\t1\t2\t2\t10\t40\t30\t20\t77\tA",
+    ]
+    words, text = parse_tsv("\n".join(rows))
+    assert text == "Nguyễn Văn\nA"
+    assert words[0].text == "Nguyễn" and len(words[0].text) == 6  # NFC
+
+
+@pytest.mark.parametrize("name", ["three-pages.pdf", "two-pages.tiff", "page.png"])
+def test_searchable_pdf_reads_back_in_order_over_untouched_images(
+    tmp_path: Path, samples_dir: Path, truth: list[str], name: str
+) -> None:
+    source = inspect_source(samples_dir / name)
+    outcomes = [
+        process_page(source, PageContext(source_name=name, page_index=i), tmp_path / "work")
+        for i in range(source.page_count)
+    ]
+    output = tmp_path / "out.pdf"
+    assemble_searchable_pdf(source, [o.layer for o in outcomes], output, DocumentInfo(title="t"))
+    expected = [truth[2]] if name == "page.png" else truth[: source.page_count]
+    for number, reference in enumerate(expected, start=1):
+        assert synth.char_error_rate(reference, pdftotext(output, number)) < 0.02
+    with pikepdf.open(output) as pdf:
+        assert len(pdf.pages) == source.page_count
+        assert pdf.pdf_version >= "1.4"
+        rotations = [int(p.obj.get("/Rotate", 0)) for p in pdf.pages]
+        assert rotations == [o.layer.rotation for o in outcomes]
+        if name == "page.png":
+            # lossless source stays lossless, at its own pixel size
+            image = next(iter(pdf.pages[0].get_images().values()))
+            assert image.Filter == pikepdf.Name.FlateDecode
+            assert (int(image.Width), int(image.Height)) == (outcomes[0].layer.width_px, outcomes[0].layer.height_px)
+
+
+def test_jpeg_scan_is_embedded_byte_for_byte(tmp_path: Path, samples_dir: Path) -> None:
+    source = inspect_source(samples_dir / "page.jpg")
+    outcome = process_page(source, PageContext(source_name="page.jpg", page_index=0), tmp_path)
+    output = tmp_path / "out.pdf"
+    assemble_searchable_pdf(source, [outcome.layer], output, DocumentInfo(title="t"))
+    with pikepdf.open(output) as pdf:
+        image = next(iter(pdf.pages[0].get_images().values()))
+        assert image.read_raw_bytes() == (samples_dir / "page.jpg").read_bytes()
+
+
+def test_pdf_input_pages_are_copied_not_re_encoded(tmp_path: Path, samples_dir: Path) -> None:
+    path = samples_dir / "three-pages.pdf"
+    source = inspect_source(path)
+    outcomes = [
+        process_page(source, PageContext(source_name="x", page_index=i), tmp_path)
+        for i in range(source.page_count)
+    ]
+    output = tmp_path / "out.pdf"
+    assemble_searchable_pdf(source, [o.layer for o in outcomes], output, DocumentInfo(title="t"))
+    with pikepdf.open(path) as original, pikepdf.open(output) as result:
+        for before, after in zip(original.pages, result.pages, strict=True):
+            a = next(iter(before.get_images().values())).read_raw_bytes()
+            b = next(iter(after.get_images().values())).read_raw_bytes()
+            assert a == b

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from models import BatchInfo, DossierStatus, PageInfo
+from pipeline.errors import DossierNotFoundError, ObjectNotFoundError, StorageError
+from storage import keys
+from storage.metadata import MetadataStore
+from storage.objects import LocalObjectStore, MemoryObjectStore, ObjectStore
+
+
+@pytest.fixture(params=["local", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    return LocalObjectStore(tmp_path / "objects") if request.param == "local" else MemoryObjectStore()
+
+
+def test_put_get_roundtrip_with_digest(store: ObjectStore, tmp_path: Path) -> None:
+    source = tmp_path / "in.bin"
+    source.write_bytes(b"\x00\x01 original bytes")
+    stored = store.put_file("dossiers/d1/original.pdf", source)
+    assert stored.size == len(source.read_bytes())
+    assert stored.sha256 == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert store.get_bytes("dossiers/d1/original.pdf") == source.read_bytes()
+    copy = store.get_file("dossiers/d1/original.pdf", tmp_path / "out" / "copy.bin")
+    assert copy.sha256 == stored.sha256
+    assert store.exists("dossiers/d1/original.pdf")
+    assert store.list("dossiers/d1/") == ["dossiers/d1/original.pdf"]
+    assert store.stat("dossiers/d1/original.pdf") == stored
+
+
+def test_missing_and_invalid_keys(store: ObjectStore) -> None:
+    with pytest.raises(ObjectNotFoundError):
+        store.get_bytes("dossiers/none/text.txt")
+    for bad in ("../escape", "/abs/key", "a//b", "a/./b"):
+        with pytest.raises(StorageError):
+            store.put_bytes(bad, b"x")
+
+
+def test_keys_are_deterministic_and_never_from_user_names() -> None:
+    assert keys.pdf_key("b1-001") == "dossiers/b1-001/dossier.pdf"
+    assert keys.original_key("b1-001", "image/png") == "dossiers/b1-001/original.png"
+    assert keys.original_key("b1-001", None) == "dossiers/b1-001/original.bin"
+    assert keys.page_image_key("b1-001", 0) == "dossiers/b1-001/pages/0001.jpg"
+    with pytest.raises(ValueError):
+        keys.pdf_key("../../etc")
+
+
+def test_local_writes_are_atomic(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path)
+    store.put_bytes("a/b.txt", b"one")
+    store.put_bytes("a/b.txt", b"two")
+    assert store.get_bytes("a/b.txt") == b"two"
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["b.txt"]
+
+
+def test_metadata_lifecycle(tmp_path: Path) -> None:
+    meta = MetadataStore(f"sqlite:///{tmp_path / 'm.db'}")
+    meta.create_batch(BatchInfo("b1", datetime.now(UTC), "vie", 1))
+    meta.add_dossier("b1-001", "b1", 0, "scan.pdf")
+    meta.add_dossier("b1-001", "b1", 0, "scan.pdf")  # idempotent
+    meta.record_original("b1-001", key="k", sha256="s", size=3, media_type="application/pdf", page_count=2)
+    meta.set_status("b1-001", DossierStatus.PROCESSING)
+    meta.record_page("b1-001", PageInfo(0, 100, 200, 300.0, rotation=180, blank=False, ocr_confidence=91.0))
+    meta.record_page("b1-001", PageInfo(0, 100, 200, 300.0, rotation=90))  # rerun: replaced
+    meta.record_page("b1-001", PageInfo(1, 100, 200, 300.0, blank=True, warnings=("low dpi",)))
+    assert meta.batch_progress("b1") == (2, 2)
+    meta.mark_archived("b1-001", dossier_code="000.00.00.H49-230101-0001", fields={"dossier_code": "x"})
+    info = meta.get_dossier("b1-001")
+    assert info.status is DossierStatus.ARCHIVED
+    assert [p.rotation for p in info.pages] == [90, 0]
+    assert info.pages[1].warnings == ("low dpi",)
+    assert info.fields == {"dossier_code": "x"}
+    assert [d.dossier_id for d in meta.list_dossiers()] == ["b1-001"]
+    assert meta.list_dossiers(status=DossierStatus.FAILED) == []
+    history = [status for _, status, _ in meta.events("b1-001")]
+    assert history == ["received", "processing", "archived"]
+    with pytest.raises(DossierNotFoundError):
+        meta.get_dossier("nope")
