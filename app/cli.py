@@ -76,7 +76,9 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
     for position, source in enumerate(sources):
         dossier = by_position.get(f"{batch_id}-{position + 1:03d}")
         if dossier is None:
-            report["errors"].append({"source": source.name, "error": engine_error or "not processed"})
+            report["errors"].append(
+                {"source": source.name, "error": engine_error or "not processed"}
+            )
             continue
         report["dossiers"].append(
             {
@@ -205,7 +207,8 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         flags = " blank" if page["blank"] else ""
         warn = f"  ! {'; '.join(page['warnings'])}" if page["warnings"] else ""
         out.write(
-            f"page {page['index'] + 1:>3}  {page['width_px']}x{page['height_px']} @ {page['dpi']:.0f} dpi"
+            f"page {page['index'] + 1:>3}  {page['width_px']}x{page['height_px']}"
+            f" @ {page['dpi']:.0f} dpi"
             f"  rot {page['rotation']}  skew {page['skew_deg']:+.1f}  conf {page['ocr_confidence']}"
             f"{flags}{warn}\n"
         )

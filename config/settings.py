@@ -30,13 +30,15 @@ class Settings(BaseSettings):
     ocr_dpi: int = Field(
         default=300, ge=150, le=600, description="Resolution OCR works at; low scans are upsampled."
     )
-    page_timeout_s: float = Field(default=180.0, gt=0, description="Upper bound for OCR of one page.")
+    page_timeout_s: float = Field(
+        default=180.0, gt=0, description="Upper bound for OCR of one page."
+    )
     max_pages_per_file: int = Field(default=2000, ge=1)
     max_file_bytes: int = Field(default=1024 * 1024 * 1024, ge=1)
     max_page_pixels: int = Field(
         default=200_000_000,
         ge=1,
-        description="Refuse images larger than this (decompression bombs); A0 at 600 dpi is ~140 MP.",
+        description="Refuse larger images (decompression bombs); A0 at 600 dpi is ~140 MP.",
     )
     default_dpi: float = Field(default=300.0, gt=0, description="Assumed when a file carries none.")
     page_image_quality: int = Field(default=85, ge=30, le=100)

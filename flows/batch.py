@@ -83,9 +83,11 @@ def process_batch(
     ]
     meta = metadata_store(settings)
     page_futures: list[tuple[steps.ReceivedDossier, list[PrefectFuture[steps.PageDone]]]] = []
-    for dossier_id, source, future in zip(dossier_ids, sources, received_futures, strict=True):
+    for dossier_id, source, received_future in zip(
+        dossier_ids, sources, received_futures, strict=True
+    ):
         try:
-            received = future.result()
+            received = received_future.result()
         except Exception as exc:
             _fail(settings, dossier_id, steps.describe_error(exc, source.name))
             continue
@@ -103,9 +105,9 @@ def process_batch(
     for received, futures in page_futures:
         pages: list[steps.PageDone] = []
         failure: str | None = None
-        for future in futures:
+        for page_future in futures:
             try:
-                pages.append(future.result())
+                pages.append(page_future.result())
             except Exception as exc:
                 failure = failure or steps.describe_error(exc, received.source_name)
         if failure is not None:
@@ -113,15 +115,17 @@ def process_batch(
             continue
         archive_futures.append((received, archive_dossier_task.submit(settings, received, pages)))
 
-    for received, future in archive_futures:
+    for received, archive_future in archive_futures:
         try:
-            future.result()
+            archive_future.result()
         except Exception as exc:
             _fail(settings, received.dossier_id, steps.describe_error(exc, received.source_name))
     return dossier_ids
 
 
-def run_batch(settings: Settings, batch_id: str, sources: list[steps.SourceRef], lang: str) -> list[str]:
-    runner = ThreadPoolTaskRunner(max_workers=settings.workers)  # type: ignore[var-annotated]
+def run_batch(
+    settings: Settings, batch_id: str, sources: list[steps.SourceRef], lang: str
+) -> list[str]:
+    runner: Any = ThreadPoolTaskRunner(max_workers=settings.workers)
     configured = process_batch.with_options(task_runner=runner)
     return configured(settings, batch_id, sources, lang)

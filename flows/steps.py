@@ -68,7 +68,10 @@ def dossier_work_dir(settings: Settings, dossier_id: str) -> Path:
 def _inspect(settings: Settings, path: Path, name: str) -> tuple[SourceDocument | None, str | None]:
     try:
         document = inspect_source(
-            path, name=name, max_pages=settings.max_pages_per_file, max_bytes=settings.max_file_bytes
+            path,
+            name=name,
+            max_pages=settings.max_pages_per_file,
+            max_bytes=settings.max_file_bytes,
         )
     except SohoaError as exc:
         return None, exc.message
@@ -99,7 +102,9 @@ def receive_source(
         if not path.is_file():
             meta.set_status(dossier_id, DossierStatus.FAILED, error)
             return ReceivedDossier(dossier_id, source.name, key, "", 0, None, 0, error)
-        stored = objects.put_file(key, path, str(document.media_type) if document else "application/octet-stream")
+        stored = objects.put_file(
+            key, path, str(document.media_type) if document else "application/octet-stream"
+        )
     media_type = str(document.media_type) if document else None
     page_count = document.page_count if document else 0
     meta.record_original(

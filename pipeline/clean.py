@@ -133,7 +133,7 @@ def _updown_evidence(xs: np.ndarray, ys: np.ndarray, angle_deg: float) -> float:
     theta = np.deg2rad(angle_deg)
     projected = -np.sin(theta) * xs + np.cos(theta) * ys
     projected -= projected.min()
-    profile = np.bincount(projected.astype(np.int64)).astype(np.float64)
+    profile: np.ndarray = np.bincount(projected.astype(np.int64)).astype(np.float64)
     if profile.size < 8 or profile.max() <= 0:
         return 0.0
     in_line = profile > profile.max() * 0.04
@@ -156,14 +156,14 @@ def _updown_evidence(xs: np.ndarray, ys: np.ndarray, angle_deg: float) -> float:
 
 def detect_orientation(mask: np.ndarray) -> Orientation:
     """Find clockwise rotation (0/90/180/270) and residual skew from an ink mask."""
-    ys, xs = np.nonzero(mask)
-    if xs.size < 50:
+    rows, cols = np.nonzero(mask)
+    if cols.size < 50:
         return Orientation(0, 0.0, 0.0)
-    if xs.size > MAX_ANALYSIS_POINTS:
-        pick = np.random.default_rng(0).choice(xs.size, MAX_ANALYSIS_POINTS, replace=False)
-        xs, ys = xs[pick], ys[pick]
-    xs = xs.astype(np.float64)
-    ys = ys.astype(np.float64)
+    if cols.size > MAX_ANALYSIS_POINTS:
+        pick = np.random.default_rng(0).choice(cols.size, MAX_ANALYSIS_POINTS, replace=False)
+        rows, cols = rows[pick], cols[pick]
+    xs = cols.astype(np.float64)
+    ys = rows.astype(np.float64)
     height = float(mask.shape[0])
     # Candidate 0: as scanned. Candidate 90: turned 90 clockwise, (x, y) -> (H - y, x).
     angle_0, score_0 = _best_angle(xs, ys)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pikepdf
@@ -157,7 +159,7 @@ def _image_frame_count(path: Path, shown: str) -> int:
 def _load_image_frame(source: SourceDocument, context: PageContext) -> LoadedPage:
     try:
         with Image.open(source.path) as image:
-            frame = image
+            frame: Image.Image = image
             if context.page_index:
                 frame = ImageSequence.Iterator(image)[context.page_index]
             width, height = frame.size
@@ -184,7 +186,7 @@ def _load_image_frame(source: SourceDocument, context: PageContext) -> LoadedPag
     )
 
 
-def _image_dpi(info: dict[str, object], default_dpi: float) -> tuple[float, bool]:
+def _image_dpi(info: Mapping[Any, Any], default_dpi: float) -> tuple[float, bool]:
     raw = info.get("dpi")
     if isinstance(raw, tuple) and raw:
         try:
@@ -238,9 +240,7 @@ def _pdf_page_count(path: Path, shown: str) -> int:
     except pikepdf.PasswordError:
         raise BadInputError(shown, "encrypted PDF: it needs a password to open") from None
     except (pikepdf.PdfError, OSError, ValueError, RuntimeError) as exc:
-        raise BadInputError(
-            shown, f"corrupt or truncated PDF ({_first_line(exc, path)})"
-        ) from None
+        raise BadInputError(shown, f"corrupt or truncated PDF ({_first_line(exc, path)})") from None
 
 
 def pdf_page_geometry(pdf_page: pikepdf.Page) -> tuple[float, float, int]:

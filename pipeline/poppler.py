@@ -40,7 +40,7 @@ def render_page(path: Path, *, page_number: int, dpi: float, source_name: str) -
     try:
         images = convert_from_path(
             path,
-            dpi=dpi,
+            dpi=round(dpi),
             first_page=page_number,
             last_page=page_number,
             fmt="ppm",

@@ -39,7 +39,9 @@ def dossier_prefix(dossier_id: str) -> str:
 
 
 def original_key(dossier_id: str, media_type: str | None) -> str:
-    return f"{dossier_prefix(dossier_id)}original{ORIGINAL_EXTENSIONS.get(media_type or '', '.bin')}"
+    return (
+        f"{dossier_prefix(dossier_id)}original{ORIGINAL_EXTENSIONS.get(media_type or '', '.bin')}"
+    )
 
 
 def page_image_key(dossier_id: str, index: int) -> str:

@@ -28,7 +28,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    sessionmaker,
+)
 
 from models import BatchInfo, DossierInfo, DossierStatus, PageInfo
 from pipeline.errors import DossierNotFoundError, StorageError
@@ -213,7 +220,9 @@ class MetadataStore:
             row.media_type, row.page_count = media_type, page_count
             row.updated_at = _now()
 
-    def set_status(self, dossier_id: str, status: DossierStatus, message: str | None = None) -> None:
+    def set_status(
+        self, dossier_id: str, status: DossierStatus, message: str | None = None
+    ) -> None:
         with self._session() as session:
             row = self._row(session, dossier_id)
             row.status = status
@@ -275,7 +284,9 @@ class MetadataStore:
     def batch_dossiers(self, batch_id: str) -> list[DossierInfo]:
         with self._session() as session:
             rows = session.scalars(
-                select(DossierRow).where(DossierRow.batch_id == batch_id).order_by(DossierRow.position)
+                select(DossierRow)
+                .where(DossierRow.batch_id == batch_id)
+                .order_by(DossierRow.position)
             ).all()
             return [_to_info(row, with_pages=False) for row in rows]
 
@@ -298,7 +309,9 @@ class MetadataStore:
     def events(self, dossier_id: str) -> list[tuple[datetime, str, str | None]]:
         with self._session() as session:
             rows = session.scalars(
-                select(EventRow).where(EventRow.dossier_id == dossier_id).order_by(EventRow.event_id)
+                select(EventRow)
+                .where(EventRow.dossier_id == dossier_id)
+                .order_by(EventRow.event_id)
             ).all()
             return [(r.at, r.status, r.message) for r in rows]
 

@@ -31,9 +31,13 @@ class StoredObject:
 
 
 class ObjectStore(Protocol):
-    def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> StoredObject: ...
+    def put_file(
+        self, key: str, path: Path, content_type: str = "application/octet-stream"
+    ) -> StoredObject: ...
 
-    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> StoredObject: ...
+    def put_bytes(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> StoredObject: ...
 
     def get_bytes(self, key: str) -> bytes: ...
 
@@ -100,14 +104,18 @@ class LocalObjectStore:
             raise StorageError(f"cannot store {key} ({exc.strerror or exc})") from exc
         return StoredObject(key, size, digest.hexdigest())
 
-    def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> StoredObject:
+    def put_file(
+        self, key: str, path: Path, content_type: str = "application/octet-stream"
+    ) -> StoredObject:
         def chunks() -> Iterator[bytes]:
             with path.open("rb") as stream:
                 yield from iter(lambda: stream.read(CHUNK), b"")
 
         return self._atomic_write(key, chunks)
 
-    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> StoredObject:
+    def put_bytes(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> StoredObject:
         return self._atomic_write(key, lambda: [data])
 
     def get_bytes(self, key: str) -> bytes:
@@ -163,12 +171,16 @@ class MemoryObjectStore:
         self._objects: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
-    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> StoredObject:
+    def put_bytes(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> StoredObject:
         with self._lock:
             self._objects[_check_key(key)] = bytes(data)
         return StoredObject(key, len(data), hashlib.sha256(data).hexdigest())
 
-    def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> StoredObject:
+    def put_file(
+        self, key: str, path: Path, content_type: str = "application/octet-stream"
+    ) -> StoredObject:
         return self.put_bytes(key, path.read_bytes(), content_type)
 
     def get_bytes(self, key: str) -> bytes:

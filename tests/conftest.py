@@ -59,9 +59,7 @@ def samples_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def truth(samples_dir: Path) -> list[str]:
-    return [
-        (samples_dir / "truth" / f"{i}.txt").read_text(encoding="utf-8") for i in range(3)
-    ]
+    return [(samples_dir / "truth" / f"{i}.txt").read_text(encoding="utf-8") for i in range(3)]
 
 
 def bgr(page: synth.SynthPage) -> np.ndarray:

@@ -99,7 +99,7 @@ def render_page(
     height = int(page_mm[1] / 25.4 * dpi)
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
-    font = ImageFont.truetype(font_path or find_font("sans"), int(round(font_pt * dpi / 72)))
+    font = ImageFont.truetype(font_path or find_font("sans"), round(font_pt * dpi / 72))
     margin = int(margin_mm / 25.4 * dpi)
     line_height = int(font_pt * dpi / 72 * 1.6)
     y = margin
@@ -148,6 +148,23 @@ class Degradation:
     speckles: int = 0
 
 
+# A mixed degraded set: one page per kind of trouble a counter scan has.
+MIXED_DEGRADATIONS = [
+    Degradation(noise_sigma=6),
+    Degradation(rotation=180, noise_sigma=8),
+    Degradation(skew_deg=4, noise_sigma=6),
+    Degradation(rotation=90, skew_deg=-2, noise_sigma=6),
+    Degradation(blur_sigma=1.0, noise_sigma=5),
+    Degradation(jpeg_quality=45, noise_sigma=4),
+    Degradation(dark_border_px=50, gradient=0.35, background=225),
+    Degradation(rotation=270, skew_deg=3, speckles=300),
+    Degradation(skew_deg=-7, noise_sigma=10),
+    Degradation(rotation=180, skew_deg=1.5, blur_sigma=0.7, jpeg_quality=60),
+    Degradation(background=205, noise_sigma=12),
+    Degradation(rotation=90, dark_border_px=40, jpeg_quality=55),
+]
+
+
 def degrade(page: SynthPage, spec: Degradation, seed: int = 0) -> SynthPage:
     rng = np.random.default_rng(seed)
     img = np.asarray(page.image).astype(np.float32)
@@ -160,9 +177,7 @@ def degrade(page: SynthPage, spec: Degradation, seed: int = 0) -> SynthPage:
         h, w = img.shape[:2]
         m = cv2.getRotationMatrix2D((w / 2, h / 2), spec.skew_deg, 1.0)
         fill = float(spec.background)
-        img = cv2.warpAffine(
-            img, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=(fill, fill, fill)
-        )
+        img = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=(fill, fill, fill))
     if spec.blur_sigma:
         img = cv2.GaussianBlur(img, (0, 0), spec.blur_sigma)
     if spec.speckles:
@@ -187,6 +202,22 @@ def degrade(page: SynthPage, spec: Degradation, seed: int = 0) -> SynthPage:
         out.save(buf, "JPEG", quality=spec.jpeg_quality)
         out = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
     return SynthPage(image=out, lines=page.lines, dpi=page.dpi, meta={"degradation": spec})
+
+
+def mixed_degraded_pages(count: int = 12, *, dpi: int = 200, seed: int = 100) -> list[SynthPage]:
+    """``count`` pages cycling through MIXED_DEGRADATIONS, fonts and sizes."""
+    fonts = available_fonts()
+    pages = []
+    for index in range(count):
+        base = render_page(
+            corpus_lines(16, seed=seed + index),
+            dpi=dpi,
+            font_path=fonts[index % len(fonts)],
+            font_pt=(10, 11, 12)[index % 3],
+        )
+        spec = MIXED_DEGRADATIONS[index % len(MIXED_DEGRADATIONS)]
+        pages.append(degrade(base, spec, seed=index))
+    return pages
 
 
 def save_pdf(pages: list[SynthPage], path: Path, *, jpeg_quality: int = 85) -> None:
@@ -234,8 +265,6 @@ def _levenshtein(a: str, b: str) -> int:
     for i, ca in enumerate(a, 1):
         current = [i]
         for j, cb in enumerate(b, 1):
-            current.append(
-                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
-            )
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
         previous = current
     return previous[-1]

@@ -15,21 +15,6 @@ from tests import synth
 
 pytestmark = pytest.mark.slow
 
-TWELVE_PAGE_SPECS = [
-    synth.Degradation(noise_sigma=6),
-    synth.Degradation(rotation=180, noise_sigma=8),
-    synth.Degradation(skew_deg=4, noise_sigma=6),
-    synth.Degradation(rotation=90, skew_deg=-2, noise_sigma=6),
-    synth.Degradation(blur_sigma=1.0, noise_sigma=5),
-    synth.Degradation(jpeg_quality=45, noise_sigma=4),
-    synth.Degradation(dark_border_px=50, gradient=0.35, background=225),
-    synth.Degradation(rotation=270, skew_deg=3, speckles=300),
-    synth.Degradation(skew_deg=-7, noise_sigma=10),
-    synth.Degradation(rotation=180, skew_deg=1.5, blur_sigma=0.7, jpeg_quality=60),
-    synth.Degradation(background=205, noise_sigma=12),
-    synth.Degradation(rotation=90, dark_border_px=40, jpeg_quality=55),
-]
-
 
 @dataclass
 class Run:
@@ -39,7 +24,11 @@ class Run:
 
 
 def sohoa(data_dir: Path, *args: str) -> Run:
-    env = {**os.environ, "SOHOA_DATA_DIR": str(data_dir), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env = {
+        **os.environ,
+        "SOHOA_DATA_DIR": str(data_dir),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
     env.pop("PREFECT_API_URL", None)
     done = subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
@@ -53,19 +42,12 @@ def sohoa(data_dir: Path, *args: str) -> Run:
 
 
 @pytest.fixture(scope="module")
-def batch(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> tuple[Path, Run, list[str]]:
+def batch(
+    tmp_path_factory: pytest.TempPathFactory, samples_dir: Path
+) -> tuple[Path, Run, list[str]]:
     """One real `sohoa process` over a 12-page degraded scan, a TIFF and three bad files."""
     root = tmp_path_factory.mktemp("cli")
-    pages = []
-    fonts = synth.available_fonts()
-    for index, spec in enumerate(TWELVE_PAGE_SPECS):
-        base = synth.render_page(
-            synth.corpus_lines(16, seed=100 + index),
-            dpi=200,
-            font_path=fonts[index % len(fonts)],
-            font_pt=(10, 11, 12)[index % 3],
-        )
-        pages.append(synth.degrade(base, spec, seed=index))
+    pages = synth.mixed_degraded_pages(12)
     synth.save_pdf(pages, root / "twelve.pdf")
     files = [
         str(root / "twelve.pdf"),
@@ -78,7 +60,9 @@ def batch(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> tuple[
     return root / "data", run, [p.text for p in pages]
 
 
-def test_process_reports_every_file_in_order_and_exits_non_zero(batch: tuple[Path, Run, list[str]]) -> None:
+def test_process_reports_every_file_in_order_and_exits_non_zero(
+    batch: tuple[Path, Run, list[str]],
+) -> None:
     _, run, _ = batch
     assert run.code == 3, run.stderr
     report = json.loads(run.stdout)  # stdout is exactly one JSON object
@@ -87,7 +71,7 @@ def test_process_reports_every_file_in_order_and_exits_non_zero(batch: tuple[Pat
     assert sources == ["twelve.pdf", "not-a-pdf.pdf", "two-pages.tiff", "zero.pdf", "truncated.pdf"]
     statuses = [d["status"] for d in report["dossiers"]]
     assert statuses == ["archived", "failed", "archived", "failed", "failed"]
-    assert [d["pages"] for d in report["dossiers"]][0] == 12
+    assert report["dossiers"][0]["pages"] == 12
     for dossier in report["dossiers"]:
         assert set(dossier) >= {"dossier_id", "source", "status", "pages", "dossier_code", "fields"}
     errors = {Path(e["source"]).name: e["error"] for e in report["errors"]}
@@ -117,7 +101,9 @@ def test_twelve_page_degraded_scan_reads_back_from_the_pdf(
     assert sum(rates) / len(rates) < 0.01
 
 
-def test_get_list_show(batch: tuple[Path, Run, list[str]], tmp_path: Path, samples_dir: Path) -> None:
+def test_get_list_show(
+    batch: tuple[Path, Run, list[str]], tmp_path: Path, samples_dir: Path
+) -> None:
     data, run, _ = batch
     report = json.loads(run.stdout)
     tiff = report["dossiers"][2]

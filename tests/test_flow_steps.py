@@ -50,18 +50,29 @@ def test_receive_process_archive(settings: Settings, samples_dir: Path, truth: l
 
 def test_bad_file_fails_but_original_is_kept(settings: Settings, samples_dir: Path) -> None:
     bad = samples_dir / "not-a-pdf.pdf"
-    received = steps.receive_source(settings, "b1", "b1-002", 1, steps.SourceRef(str(bad), "not-a-pdf.pdf"))
+    received = steps.receive_source(
+        settings, "b1", "b1-002", 1, steps.SourceRef(str(bad), "not-a-pdf.pdf")
+    )
     assert received.error and "not-a-pdf.pdf" in received.error
     info = metadata_store(settings).get_dossier("b1-002")
     assert info.status is DossierStatus.FAILED and info.error == received.error
     assert object_store(settings).get_bytes(received.original_key) == bad.read_bytes()
 
 
-def test_receiving_twice_never_replaces_the_original(settings: Settings, samples_dir: Path, tmp_path: Path) -> None:
+def test_receiving_twice_never_replaces_the_original(
+    settings: Settings, samples_dir: Path, tmp_path: Path
+) -> None:
     path = tmp_path / "scan.jpg"
     shutil.copy(samples_dir / "page.jpg", path)
-    first = steps.receive_source(settings, "b1", "b1-003", 2, steps.SourceRef(str(path), "scan.jpg"))
+    first = steps.receive_source(
+        settings, "b1", "b1-003", 2, steps.SourceRef(str(path), "scan.jpg")
+    )
     path.write_bytes(b"changed on disk after upload")
-    again = steps.receive_source(settings, "b1", "b1-003", 2, steps.SourceRef(str(path), "scan.jpg"))
+    again = steps.receive_source(
+        settings, "b1", "b1-003", 2, steps.SourceRef(str(path), "scan.jpg")
+    )
     assert again.sha256 == first.sha256
-    assert object_store(settings).get_bytes(first.original_key) == (samples_dir / "page.jpg").read_bytes()
+    assert (
+        object_store(settings).get_bytes(first.original_key)
+        == (samples_dir / "page.jpg").read_bytes()
+    )

@@ -61,7 +61,9 @@ def test_type_is_recognised_by_content_not_name(tmp_path: Path, samples_dir: Pat
         ("truncated.pdf", "corrupt or truncated PDF"),
     ],
 )
-def test_bad_files_give_one_line_naming_the_file(samples_dir: Path, name: str, problem: str) -> None:
+def test_bad_files_give_one_line_naming_the_file(
+    samples_dir: Path, name: str, problem: str
+) -> None:
     with pytest.raises(BadInputError) as caught:
         inspect_source(samples_dir / name)
     message = caught.value.message
@@ -122,7 +124,9 @@ def test_pdf_page_with_text_keeps_its_text(tmp_path: Path) -> None:
     pdf = pikepdf.new()
     page = pdf.add_blank_page(page_size=(595, 842))
     font = pdf.make_indirect(
-        pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica)
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
+        )
     )
     page.obj.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font))
     page.obj.Contents = pdf.make_stream(

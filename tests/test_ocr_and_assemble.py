@@ -24,7 +24,9 @@ def pdftotext(path: Path, page: int | None = None) -> str:
     return subprocess.run([*args, str(path), "-"], capture_output=True, check=True).stdout.decode()
 
 
-def test_ocr_reads_vietnamese_with_boxes_and_confidences(samples_dir: Path, truth: list[str]) -> None:
+def test_ocr_reads_vietnamese_with_boxes_and_confidences(
+    samples_dir: Path, truth: list[str]
+) -> None:
     source = inspect_source(samples_dir / "page.jpg")
     context = PageContext(source_name=source.name, page_index=0)
     result = ocr_page(clean_page(load_page(source, context), context), context)
@@ -40,7 +42,8 @@ def test_missing_language_is_a_clear_engine_error() -> None:
 
 
 def test_tsv_parsing_groups_lines_and_normalises() -> None:
-    header = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext"
+    columns = "level page_num block_num par_num line_num word_num left top width height conf text"
+    header = "\t".join(columns.split())
     decomposed = "Nguye\u0302\u0303n"
     rows = [
         header,
@@ -77,7 +80,10 @@ def test_searchable_pdf_reads_back_in_order_over_untouched_images(
             # lossless source stays lossless, at its own pixel size
             image = next(iter(pdf.pages[0].get_images().values()))
             assert image.Filter == pikepdf.Name.FlateDecode
-            assert (int(image.Width), int(image.Height)) == (outcomes[0].layer.width_px, outcomes[0].layer.height_px)
+            assert (int(image.Width), int(image.Height)) == (
+                outcomes[0].layer.width_px,
+                outcomes[0].layer.height_px,
+            )
 
 
 def test_jpeg_scan_is_embedded_byte_for_byte(tmp_path: Path, samples_dir: Path) -> None:

@@ -15,7 +15,9 @@ from storage.objects import LocalObjectStore, MemoryObjectStore, ObjectStore
 
 @pytest.fixture(params=["local", "memory"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
-    return LocalObjectStore(tmp_path / "objects") if request.param == "local" else MemoryObjectStore()
+    return (
+        LocalObjectStore(tmp_path / "objects") if request.param == "local" else MemoryObjectStore()
+    )
 
 
 def test_put_get_roundtrip_with_digest(store: ObjectStore, tmp_path: Path) -> None:
@@ -62,13 +64,19 @@ def test_metadata_lifecycle(tmp_path: Path) -> None:
     meta.create_batch(BatchInfo("b1", datetime.now(UTC), "vie", 1))
     meta.add_dossier("b1-001", "b1", 0, "scan.pdf")
     meta.add_dossier("b1-001", "b1", 0, "scan.pdf")  # idempotent
-    meta.record_original("b1-001", key="k", sha256="s", size=3, media_type="application/pdf", page_count=2)
+    meta.record_original(
+        "b1-001", key="k", sha256="s", size=3, media_type="application/pdf", page_count=2
+    )
     meta.set_status("b1-001", DossierStatus.PROCESSING)
-    meta.record_page("b1-001", PageInfo(0, 100, 200, 300.0, rotation=180, blank=False, ocr_confidence=91.0))
+    meta.record_page(
+        "b1-001", PageInfo(0, 100, 200, 300.0, rotation=180, blank=False, ocr_confidence=91.0)
+    )
     meta.record_page("b1-001", PageInfo(0, 100, 200, 300.0, rotation=90))  # rerun: replaced
     meta.record_page("b1-001", PageInfo(1, 100, 200, 300.0, blank=True, warnings=("low dpi",)))
     assert meta.batch_progress("b1") == (2, 2)
-    meta.mark_archived("b1-001", dossier_code="000.00.00.H49-230101-0001", fields={"dossier_code": "x"})
+    meta.mark_archived(
+        "b1-001", dossier_code="000.00.00.H49-230101-0001", fields={"dossier_code": "x"}
+    )
     info = meta.get_dossier("b1-001")
     assert info.status is DossierStatus.ARCHIVED
     assert [p.rotation for p in info.pages] == [90, 0]

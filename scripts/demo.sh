@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Set everything up, then digitise the bundled sample dossier and show what came out.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export SOHOA_DATA_DIR="${SOHOA_DATA_DIR:-$PWD/sohoa-data}"
+export PREFECT_SERVER_ANALYTICS_ENABLED=false
+
+echo "== sohoa process samples/dossier-sample.pdf" >&2
+.venv/bin/sohoa process --json samples/dossier-sample.pdf | tee "$SOHOA_DATA_DIR.last-batch.json"
+dossier=$(.venv/bin/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["dossiers"][0]["dossier_id"])' "$SOHOA_DATA_DIR.last-batch.json")
+rm -f "$SOHOA_DATA_DIR.last-batch.json"
+
+echo "== sohoa show $dossier" >&2
+.venv/bin/sohoa show "$dossier"
+mkdir -p "$SOHOA_DATA_DIR/out"
+.venv/bin/sohoa get "$dossier" --pdf -o "$SOHOA_DATA_DIR/out/$dossier.pdf"
+echo "== searchable PDF: $SOHOA_DATA_DIR/out/$dossier.pdf; its text layer (pdftotext) begins:" >&2
+pdftotext -enc UTF-8 "$SOHOA_DATA_DIR/out/$dossier.pdf" - | head -n 15

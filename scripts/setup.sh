@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Install everything sohoa needs on a fresh Debian/Ubuntu machine: system packages
+# (Tesseract with Vietnamese, poppler, qpdf, ghostscript, fonts) and a Python venv in
+# .venv with sohoa installed (pinned by requirements.lock). Safe to run again: it only
+# does what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  tesseract-ocr tesseract-ocr-vie tesseract-ocr-osd tesseract-ocr-eng
+  poppler-utils qpdf ghostscript
+  fonts-dejavu-core fonts-liberation2
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ! python3 -m venv --help >/dev/null 2>&1; then missing+=(python3-venv); fi
+if ((${#missing[@]})); then
+  echo "setup: installing system packages: ${missing[*]}" >&2
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv" >&2
+  "$PYTHON" -m venv .venv
+fi
+
+# Reinstall only when the dependency files change.
+stamp=".venv/.sohoa-install-stamp"
+want="$(cat pyproject.toml requirements.lock 2>/dev/null | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setup: installing Python packages into .venv" >&2
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q -c requirements.lock -e ".[dev]"
+  echo "$want" > "$stamp"
+fi
+echo "setup: ready ($(.venv/bin/sohoa --help >/dev/null && echo 'sohoa installed'))" >&2

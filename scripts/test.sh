@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set everything up, then run the linters and the whole test suite (CI runs exactly this).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PREFECT_SERVER_ANALYTICS_ENABLED=false
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+.venv/bin/python -m pytest -n 2 --durations=10 "$@"
