@@ -110,3 +110,34 @@ def test_pdf_input_pages_are_copied_not_re_encoded(tmp_path: Path, samples_dir: 
             a = next(iter(before.get_images().values())).read_raw_bytes()
             b = next(iter(after.get_images().values())).read_raw_bytes()
             assert a == b
+
+
+def test_mixed_pdf_keeps_typed_text_and_ocrs_the_scan(tmp_path: Path, samples_dir: Path) -> None:
+    """A typed page is not OCRed again (no doubled text); the scanned page gets a text layer."""
+    mixed = tmp_path / "mixed.pdf"
+    with pikepdf.open(samples_dir / "three-pages.pdf") as scans:
+        pdf = pikepdf.new()
+        typed = pdf.add_blank_page(page_size=(595, 842))
+        font = pdf.make_indirect(
+            pikepdf.Dictionary(
+                Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
+            )
+        )
+        typed.obj.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font))
+        typed.obj.Contents = pdf.make_stream(
+            b"BT /F1 14 Tf 72 700 Td (Typed cover letter with plenty of real text on it.) Tj ET"
+        )
+        pdf.pages.append(scans.pages[0])
+        pdf.save(mixed)
+    source = inspect_source(mixed)
+    outcomes = [
+        process_page(source, PageContext(source_name="mixed.pdf", page_index=i), tmp_path / "w")
+        for i in range(2)
+    ]
+    assert [o.text_source for o in outcomes] == ["pdf", "ocr"]
+    output = tmp_path / "out.pdf"
+    assemble_searchable_pdf(source, [o.layer for o in outcomes], output, DocumentInfo(title="t"))
+    first = pdftotext(output, 1)
+    assert first.count("Typed cover letter") == 1
+    truth = (samples_dir / "truth" / "0.txt").read_text(encoding="utf-8")
+    assert synth.char_error_rate(truth, pdftotext(output, 2)) < 0.02
