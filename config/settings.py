@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,10 @@ class Settings(BaseSettings):
         description="Refuse larger images (decompression bombs); A0 at 600 dpi is ~140 MP.",
     )
     default_dpi: float = Field(default=300.0, gt=0, description="Assumed when a file carries none.")
+    low_dpi_action: Literal["warn", "refuse"] = Field(
+        default="warn",
+        description="Pages under 200 dpi (the legal minimum): record a warning, or refuse the file.",
+    )
     page_image_quality: int = Field(default=85, ge=30, le=100)
 
     @model_validator(mode="after")

@@ -82,6 +82,8 @@ def process_batch(
         for position, (dossier_id, source) in enumerate(zip(dossier_ids, sources, strict=True))
     ]
     meta = metadata_store(settings)
+    # Bound each page: OCR has its own limit; this also covers loading and cleaning.
+    page_task = process_page_task.with_options(timeout_seconds=settings.page_timeout_s * 2 + 60)
     page_futures: list[tuple[steps.ReceivedDossier, list[PrefectFuture[steps.PageDone]]]] = []
     for dossier_id, source, received_future in zip(
         dossier_ids, sources, received_futures, strict=True
@@ -96,7 +98,7 @@ def process_batch(
             continue
         meta.set_status(dossier_id, DossierStatus.PROCESSING)
         futures = [
-            process_page_task.submit(settings, received, index, lang)
+            page_task.submit(settings, received, index, lang)
             for index in range(received.page_count)
         ]
         page_futures.append((received, futures))

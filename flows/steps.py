@@ -148,6 +148,7 @@ def page_context(settings: Settings, source_name: str, index: int, lang: str) ->
         ocr_timeout_s=settings.page_timeout_s,
         max_page_pixels=settings.max_page_pixels,
         default_dpi=settings.default_dpi,
+        refuse_low_dpi=settings.low_dpi_action == "refuse",
     )
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pipeline import tesseract
 from pipeline.context import PageContext
 from pipeline.load import LoadedPage
 
@@ -30,6 +31,9 @@ MAX_ANALYSIS_POINTS = 120_000
 # Below this up/down evidence (log ratio of ink above vs below line cores) we do not
 # trust the heuristic and keep the page as it is.
 MIN_UPDOWN_EVIDENCE = 0.05
+# Below this we also ask Tesseract's orientation detection (slower, better on sparse pages).
+OSD_FALLBACK_EVIDENCE = 0.2
+OSD_MIN_CONFIDENCE = 2.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,6 +112,34 @@ def text_like(mask: np.ndarray) -> np.ndarray:
     )
     keep[0] = False
     return np.where(keep[labels], np.uint8(255), np.uint8(0))
+
+
+def despeckle(normalised: np.ndarray, dpi: float) -> np.ndarray:
+    """Remove isolated specks (dust, toner, paper fibres), keep diacritics.
+
+    A diacritic dot is as small as a speck; what tells them apart is that a diacritic
+    sits within a stroke's height of a letter, a speck alone on the paper.
+    """
+    _, ink = cv2.threshold(normalised, 160, 255, cv2.THRESH_BINARY_INV)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    if count <= 1:
+        return normalised
+    scale = dpi / 300.0
+    area = stats[:, cv2.CC_STAT_AREA]
+    small = area <= max(4, int(40 * scale * scale))  # up to ~0.5 mm across
+    small[0] = False
+    if not small.any():
+        return normalised
+    big_mask = np.where(small[labels] | (labels == 0), np.uint8(0), np.uint8(255))
+    reach = max(3, round(24 * scale))  # ~2 mm: stacked diacritics sit within this of a letter
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * reach + 1, 2 * reach + 1))
+    near_text = cv2.dilate(big_mask, kernel)
+    isolated = small[labels] & (near_text == 0)
+    if not isolated.any():
+        return normalised
+    result = normalised.copy()
+    result[isolated] = 255
+    return result
 
 
 def _profile_score(xs: np.ndarray, ys: np.ndarray, angle_deg: float) -> float:
@@ -215,6 +247,21 @@ def is_blank(mask: np.ndarray, dpi: float) -> tuple[bool, float]:
     return (letters < 10 and ink_ratio < 0.003), ink_ratio
 
 
+def _confirm_with_osd(normalised: np.ndarray, guess: Orientation, dpi: float) -> Orientation:
+    """Weak up/down evidence (little text, all capitals): ask Tesseract's OSD to decide."""
+    turned = cv2.rotate(normalised, _CV_ROTATE[guess.rotation]) if guess.rotation else normalised
+    factor = min(1.0, 300.0 / dpi)
+    if factor < 1.0:
+        turned = cv2.resize(turned, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    answer = tesseract.detect_rotation(turned, timeout_s=20)
+    if answer is None:
+        return guess
+    rotate, confidence = answer
+    if rotate == 180 and confidence >= OSD_MIN_CONFIDENCE:
+        return Orientation((guess.rotation + 180) % 360, guess.skew_deg, confidence)
+    return guess
+
+
 def clean_page(page: LoadedPage, context: PageContext) -> CleanedPage:
     grey = to_grey(page.image)
     normalised = normalise_background(grey, page.dpi)
@@ -224,6 +271,11 @@ def clean_page(page: LoadedPage, context: PageContext) -> CleanedPage:
     small_mask = ink_mask(small)
     blank, ink_ratio = is_blank(small_mask, page.dpi * factor)
     orientation = Orientation(0, 0.0, 0.0) if blank else detect_orientation(text_like(small_mask))
+
+    if not blank:
+        normalised = despeckle(normalised, page.dpi)
+        if orientation.evidence < OSD_FALLBACK_EVIDENCE:
+            orientation = _confirm_with_osd(normalised, orientation, page.dpi)
 
     height, width = normalised.shape
     turned = (

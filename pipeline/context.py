@@ -14,6 +14,7 @@ class PageContext:
     ocr_timeout_s: float = 180.0
     max_page_pixels: int = 200_000_000
     default_dpi: float = 300.0
+    refuse_low_dpi: bool = False  # under the legal 200 dpi: refuse instead of warning
 
     @property
     def label(self) -> str:

@@ -18,6 +18,7 @@ import numpy as np
 from pipeline.assemble import PageLayer
 from pipeline.clean import CleanedPage, clean_page
 from pipeline.context import PageContext
+from pipeline.errors import BadInputError
 from pipeline.load import ColourMode, LoadedPage, SourceDocument, load_page
 from pipeline.ocr import PageOcr, ocr_page
 
@@ -77,9 +78,10 @@ class LoadStep:
         if page.dpi_assumed:
             job.warnings.append(f"resolution not recorded in the file; assumed {page.dpi:.0f} dpi")
         elif page.dpi < MIN_ARCHIVE_DPI - 1:
-            job.warnings.append(
-                f"scanned at {page.dpi:.0f} dpi, under the {MIN_ARCHIVE_DPI:.0f} dpi required"
-            )
+            problem = f"scanned at {page.dpi:.0f} dpi, under the {MIN_ARCHIVE_DPI:.0f} dpi required"
+            if job.context.refuse_low_dpi:
+                raise BadInputError(job.source.name, f"page {page.index + 1} {problem}")
+            job.warnings.append(problem)
         if page.colour_mode is not ColourMode.COLOUR:
             job.warnings.append(f"scan is {page.colour_mode}, colour is required for the archive")
 

@@ -76,3 +76,23 @@ def test_receiving_twice_never_replaces_the_original(
         object_store(settings).get_bytes(first.original_key)
         == (samples_dir / "page.jpg").read_bytes()
     )
+
+
+def test_low_resolution_warns_or_refuses(settings: Settings, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from pipeline.context import PageContext
+    from pipeline.errors import BadInputError
+    from pipeline.load import inspect_source
+    from pipeline.page import process_page
+
+    page = synth.render_page(synth.corpus_lines(6, 1), dpi=150, font_pt=14)
+    path = tmp_path / "low.png"
+    page.image.save(path, dpi=(150, 150))
+    source = inspect_source(path)
+    warned = process_page(source, PageContext(source_name="low.png", page_index=0), tmp_path / "w")
+    assert any("150 dpi" in w for w in warned.warnings)
+    strict = PageContext(source_name="low.png", page_index=0, refuse_low_dpi=True)
+    with pytest.raises(BadInputError, match="low.png: page 1 scanned at 150 dpi"):
+        process_page(source, strict, tmp_path / "w2")
+    assert Image.open(path).size == page.image.size
