@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     default_dpi: float = Field(default=300.0, gt=0, description="Assumed when a file carries none.")
     low_dpi_action: Literal["warn", "refuse"] = Field(
         default="warn",
-        description="Pages under 200 dpi (the legal minimum): record a warning, or refuse the file.",
+        description="Pages under 200 dpi (the legal minimum): warn, or refuse the file.",
     )
     page_image_quality: int = Field(default=85, ge=30, le=100)
 
