@@ -82,8 +82,9 @@ def process_batch(
         for position, (dossier_id, source) in enumerate(zip(dossier_ids, sources, strict=True))
     ]
     meta = metadata_store(settings)
-    # Bound each page: OCR has its own limit; this also covers loading and cleaning.
-    page_task = process_page_task.with_options(timeout_seconds=settings.page_timeout_s * 2 + 60)
+    # Pages are bounded inside: Tesseract runs under SOHOA_PAGE_TIMEOUT_S and is killed past
+    # it (a Prefect timeout could not interrupt a worker thread anyway).
+    page_task = process_page_task
     page_futures: list[tuple[steps.ReceivedDossier, list[PrefectFuture[steps.PageDone]]]] = []
     for dossier_id, source, received_future in zip(
         dossier_ids, sources, received_futures, strict=True
