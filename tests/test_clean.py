@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.clean import clean_page, normalise_background
+from pipeline.clean import clean_page, normalise_background, ocr_scale
 from pipeline.context import PageContext
 from pipeline.load import ColourMode, LoadedPage
 from tests import synth
@@ -45,11 +45,18 @@ def test_original_pixels_are_not_modified() -> None:
     assert np.array_equal(page.image, before)
 
 
+def test_ocr_resolution_policy() -> None:
+    assert ocr_scale(200, 300) == 1.0  # legal scans are read as they are
+    assert ocr_scale(300, 300) == 1.0
+    assert ocr_scale(150, 300) == pytest.approx(2.0)
+    assert ocr_scale(600, 300) == pytest.approx(0.5)
+
+
 def test_low_resolution_is_upsampled_for_ocr() -> None:
-    page = _page(synth.Degradation(), dpi=200)
+    page = _page(synth.Degradation(), dpi=150)
     cleaned = clean_page(page, PageContext(source_name="x", page_index=0, ocr_dpi=300))
     assert cleaned.dpi == pytest.approx(300)
-    assert cleaned.image.shape[1] == pytest.approx(page.width * 1.5, abs=3)
+    assert cleaned.image.shape[1] == pytest.approx(page.width * 2, abs=3)
     # the transform maps the original's corners into the cleaned image
     corner = cleaned.to_cleaned @ np.array([page.width, page.height, 1.0])
     assert corner[0] == pytest.approx(cleaned.image.shape[1], abs=3)
