@@ -28,6 +28,8 @@ def sohoa(data_dir: Path, *args: str) -> Run:
         **os.environ,
         "SOHOA_DATA_DIR": str(data_dir),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # Own Prefect database per test data dir: parallel test workers never share one.
+        "PREFECT_HOME": str(data_dir.parent / "prefect-home"),
     }
     env.pop("PREFECT_API_URL", None)
     done = subprocess.run(

@@ -72,6 +72,7 @@ def test_process_records_its_flow_run_on_the_server(
         **os.environ,
         "SOHOA_DATA_DIR": str(tmp_path / "data"),
         "PREFECT_API_URL": prefect_server,
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
     done = subprocess.run(
