@@ -71,28 +71,32 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
         except Exception as exc:  # the orchestrator itself failed; dossiers stay resumable
             engine_error = f"processing engine failed: {type(exc).__name__}: {exc}"
     dossiers = meta.batch_dossiers(batch_id)
-    by_position = {d.dossier_id: d for d in dossiers}
     report: dict[str, Any] = {"batch_id": batch_id, "dossiers": [], "errors": []}
     for position, source in enumerate(sources):
-        dossier = by_position.get(f"{batch_id}-{position + 1:03d}")
-        if dossier is None:
+        base = f"{batch_id}-{position + 1:03d}"
+        # A stack may have been split: its dossiers share the file's id as a prefix.
+        found = [d for d in dossiers if d.dossier_id == base or d.dossier_id.startswith(base + "-")]
+        if not found:
             report["errors"].append(
                 {"source": source.name, "error": engine_error or "not processed"}
             )
             continue
-        report["dossiers"].append(
-            {
-                "dossier_id": dossier.dossier_id,
-                "source": dossier.source_name,
-                "status": str(dossier.status),
-                "pages": dossier.page_count,
-                "dossier_code": dossier.dossier_code,
-                "fields": dossier.fields,
-            }
-        )
-        if dossier.status is not DossierStatus.ARCHIVED:
-            error = dossier.error or engine_error or f"ended {dossier.status}"
-            report["errors"].append({"source": dossier.source_name, "error": error})
+        for dossier in found:
+            report["dossiers"].append(
+                {
+                    "dossier_id": dossier.dossier_id,
+                    "source": dossier.source_name,
+                    "status": str(dossier.status),
+                    "pages": dossier.page_count,
+                    "dossier_code": dossier.dossier_code,
+                    "fields": dossier.fields,
+                    "needs_review": dossier.needs_review,
+                    "review_reasons": list(dossier.review_reasons),
+                }
+            )
+            if dossier.status is not DossierStatus.ARCHIVED:
+                error = dossier.error or engine_error or f"ended {dossier.status}"
+                report["errors"].append({"source": dossier.source_name, "error": error})
     for error in report["errors"]:
         sys.stderr.write(f"sohoa: error: {error['error']}\n")
     if args.json:
@@ -100,9 +104,10 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
     else:
         for item in report["dossiers"]:
             code = item["dossier_code"] or "-"
+            review = "  [review]" if item["needs_review"] else ""
             sys.stdout.write(
                 f"{item['status']:<10} {item['dossier_id']}  {item['pages']:>3} page(s)  "
-                f"{code}  {item['source']}\n"
+                f"{code}  {item['source']}{review}\n"
             )
     if engine_error and len(report["errors"]) == len(sources):
         return ExitCode.UNEXPECTED
@@ -188,9 +193,21 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
             "ocr_confidence": None if p.ocr_confidence is None else round(p.ocr_confidence, 1),
             "text_source": p.text_source,
             "warnings": list(p.warnings),
+            "kind": p.kind,
+            "source_index": p.source_index,
         }
         for p in dossier.pages
     ]
+    data["field_details"] = {
+        f.name: {
+            "value": f.value,
+            "source": f.source,
+            "confidence": round(f.confidence, 3),
+            "needs_review": f.needs_review,
+            "note": f.note,
+        }
+        for f in dossier.field_details
+    }
     data["events"] = [{"at": at.isoformat(), "status": s, "message": m} for at, s, m in events]
     if args.json:
         _print_json(data)
@@ -201,10 +218,17 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     out.write(f"code      {dossier.dossier_code or '-'}\n")
     if dossier.error:
         out.write(f"error     {dossier.error}\n")
-    for name, value in dossier.fields.items():
-        out.write(f"field     {name} = {value}\n")
+    for item in dossier.field_details:
+        flag = "  ! review" if item.needs_review else ""
+        note = f"  ({item.note})" if item.note else ""
+        out.write(
+            f"field     {item.name} = {item.value}  [{item.source} {item.confidence:.2f}]"
+            f"{flag}{note}\n"
+        )
+    for reason in dossier.review_reasons:
+        out.write(f"review    {reason}\n")
     for page in data["page_details"]:
-        flags = " blank" if page["blank"] else ""
+        flags = f"  {page['kind']}" + (" blank" if page["blank"] else "")
         warn = f"  ! {'; '.join(page['warnings'])}" if page["warnings"] else ""
         out.write(
             f"page {page['index'] + 1:>3}  {page['width_px']}x{page['height_px']}"
@@ -216,6 +240,14 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # --- entry --------------------------------------------------------------------------------
+
+
+def cmd_separator(args: argparse.Namespace, settings: Settings) -> int:
+    from app.separator import write_separator_pdf
+
+    write_separator_pdf(Path(args.output))
+    log.info("wrote %s", args.output)
+    return ExitCode.OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -251,6 +283,12 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("dossier_id")
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=cmd_show)
+
+    separator = commands.add_parser(
+        "separator", help="print a separator sheet to put between dossiers in a stack"
+    )
+    separator.add_argument("-o", "--output", required=True, help="PDF file to write")
+    separator.set_defaults(handler=cmd_separator)
     return parser
 
 

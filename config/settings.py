@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.catalogue import DEFAULT_CATALOGUE
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SOHOA_", frozen=True, extra="ignore")
@@ -47,6 +49,9 @@ class Settings(BaseSettings):
         description="Pages under 200 dpi (the legal minimum): warn, or refuse the file.",
     )
     page_image_quality: int = Field(default=85, ge=30, le=100)
+    catalogue_path: Path = Field(
+        default=DEFAULT_CATALOGUE, description="The procedure catalogue (TOML)."
+    )
 
     @model_validator(mode="after")
     def _absolute_data_dir(self) -> Settings:

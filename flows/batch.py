@@ -59,11 +59,21 @@ def process_page_task(
     return steps.process_one_page(settings, received, index, lang)
 
 
+@task(name="split-stack", **_task_options)
+def split_stack_task(
+    settings: Settings, received: steps.ReceivedDossier, pages: list[steps.PageDone]
+) -> list[steps.DossierPart]:
+    return steps.split_stack(settings, received, pages)
+
+
 @task(name="archive-dossier", **_task_options)
 def archive_dossier_task(
-    settings: Settings, received: steps.ReceivedDossier, pages: list[steps.PageDone]
+    settings: Settings,
+    received: steps.ReceivedDossier,
+    part: steps.DossierPart,
+    pages: list[steps.PageDone],
 ) -> None:
-    steps.archive_dossier(settings, received, pages)
+    steps.archive_dossier(settings, received, part, pages)
 
 
 def _fail(settings: Settings, dossier_id: str, message: str) -> None:
@@ -104,7 +114,7 @@ def process_batch(
         ]
         page_futures.append((received, futures))
 
-    archive_futures: list[tuple[steps.ReceivedDossier, PrefectFuture[None]]] = []
+    archive_futures: list[tuple[steps.ReceivedDossier, str, PrefectFuture[None]]] = []
     for received, futures in page_futures:
         pages: list[steps.PageDone] = []
         failure: str | None = None
@@ -116,13 +126,28 @@ def process_batch(
         if failure is not None:
             _fail(settings, received.dossier_id, failure)
             continue
-        archive_futures.append((received, archive_dossier_task.submit(settings, received, pages)))
+        try:
+            parts = split_stack_task(settings, received, pages)
+        except Exception as exc:
+            _fail(settings, received.dossier_id, steps.describe_error(exc, received.source_name))
+            continue
+        for part in parts:
+            wanted = [p for p in pages if p.info.index in part.pages]
+            archive_futures.append(
+                (
+                    received,
+                    part.dossier_id,
+                    archive_dossier_task.submit(settings, received, part, wanted),
+                )
+            )
 
-    for received, archive_future in archive_futures:
+    for received, dossier_id, archive_future in archive_futures:
         try:
             archive_future.result()
         except Exception as exc:
-            _fail(settings, received.dossier_id, steps.describe_error(exc, received.source_name))
+            _fail(settings, dossier_id, steps.describe_error(exc, received.source_name))
+    for received, _futures in page_futures:
+        steps.finish_source(settings, received)
     return dossier_ids
 
 

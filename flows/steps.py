@@ -14,14 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config import Settings
+from config.catalogue import load_catalogue
 from flows.runtime import metadata_store, object_store
-from models import DossierStatus, PageInfo
+from models import DossierStatus, FieldInfo, PageInfo
 from pipeline.assemble import DocumentInfo, PageLayer, assemble_searchable_pdf
+from pipeline.barcodes import Barcode
+from pipeline.classify import PageKind
 from pipeline.context import PageContext
 from pipeline.errors import SohoaError
-from pipeline.extract import extract_fields
+from pipeline.fields import PageEvidence, extract_dossier_fields
 from pipeline.load import MediaType, SourceDocument, inspect_source
 from pipeline.page import process_page
+from pipeline.split import plan_dossiers
 from storage import keys
 
 log = logging.getLogger("sohoa.flows")
@@ -47,9 +51,10 @@ class ReceivedDossier:
 
 @dataclass(frozen=True)
 class PageDone:
-    dossier_id: str
+    dossier_id: str  # the dossier the scanned file was received as
     layer: PageLayer  # with ``ocr_json`` pointing into this machine's work dir
-    ocr_key: str  # the page's words and text, for assembly on any machine
+    ocr_key: str  # the page's words, text, barcodes and class, for any machine
+    info: PageInfo
 
 
 def describe_error(exc: BaseException, source_name: str) -> str:
@@ -149,6 +154,7 @@ def page_context(settings: Settings, source_name: str, index: int, lang: str) ->
         max_page_pixels=settings.max_page_pixels,
         default_dpi=settings.default_dpi,
         refuse_low_dpi=settings.low_dpi_action == "refuse",
+        catalogue=load_catalogue(settings.catalogue_path),
     )
 
 
@@ -164,75 +170,143 @@ def process_one_page(
         preview_quality=settings.page_image_quality,
     )
     objects = object_store(settings)
+    # Page artefacts belong to the scanned file (kept under its first dossier), whatever
+    # dossier the page ends up in after the stack is split.
     ocr_key = keys.page_ocr_key(received.dossier_id, index)
     objects.put_file(ocr_key, outcome.ocr_json_path, "application/json")
     objects.put_file(
         keys.page_image_key(received.dossier_id, index), outcome.preview_path, "image/jpeg"
     )
     layer = outcome.layer
-    metadata_store(settings).record_page(
-        received.dossier_id,
-        PageInfo(
-            index=index,
-            width_px=layer.width_px,
-            height_px=layer.height_px,
-            dpi=layer.dpi,
-            rotation=layer.rotation,
-            skew_deg=round(outcome.skew_deg, 3),
-            blank=outcome.blank,
-            ocr_confidence=outcome.mean_confidence,
-            text_source=outcome.text_source,
-            warnings=outcome.warnings,
-        ),
+    info = PageInfo(
+        index=index,
+        width_px=layer.width_px,
+        height_px=layer.height_px,
+        dpi=layer.dpi,
+        rotation=layer.rotation,
+        skew_deg=round(outcome.skew_deg, 3),
+        blank=outcome.blank,
+        ocr_confidence=outcome.mean_confidence,
+        text_source=outcome.text_source,
+        warnings=outcome.warnings,
+        kind=str(outcome.kind),
+        kind_confidence=round(outcome.kind_confidence, 3),
+        source_index=index,
     )
-    return PageDone(received.dossier_id, layer, ocr_key)
+    metadata_store(settings).record_page(received.dossier_id, info)  # progress, until split
+    return PageDone(received.dossier_id, layer, ocr_key, info)
+
+
+@dataclass(frozen=True)
+class DossierPart:
+    dossier_id: str
+    pages: tuple[int, ...]  # indices into the scanned file
+
+
+def split_stack(
+    settings: Settings, received: ReceivedDossier, pages: list[PageDone]
+) -> list[DossierPart]:
+    """Decide which pages make which dossier; register the dossiers beyond the first."""
+    ordered = sorted(pages, key=lambda p: p.info.index)
+    kinds = [PageKind(p.info.kind) for p in ordered]
+    groups = plan_dossiers(kinds)
+    meta = metadata_store(settings)
+    parts: list[DossierPart] = []
+    for number, group in enumerate(groups, start=1):
+        dossier_id = received.dossier_id if number == 1 else f"{received.dossier_id}-{number:02d}"
+        if number == 1:
+            meta.set_source_pages(dossier_id, group)
+        else:
+            meta.add_split_dossier(dossier_id, from_dossier_id=received.dossier_id, pages=group)
+        parts.append(DossierPart(dossier_id, tuple(group)))
+    dropped = len(ordered) - sum(len(g) for g in groups)
+    if len(groups) > 1 or dropped:
+        log.info(
+            "%s: %d dossier(s), %d separator page(s) dropped",
+            received.source_name,
+            len(groups),
+            dropped,
+        )
+    return parts
 
 
 def archive_dossier(
-    settings: Settings, received: ReceivedDossier, pages: list[PageDone], *, keep_work: bool = False
+    settings: Settings,
+    received: ReceivedDossier,
+    part: DossierPart,
+    pages: list[PageDone],
+    *,
+    keep_work: bool = False,
 ) -> None:
-    """Assemble, store every artefact, and only then mark the dossier archived."""
+    """Assemble one dossier, store every artefact, and only then mark it archived."""
     meta = metadata_store(settings)
     objects = object_store(settings)
     source = _local_source(settings, received)
     work = dossier_work_dir(settings, received.dossier_id)
-    ordered = sorted(pages, key=lambda p: p.layer.index)
+    by_index = {p.info.index: p for p in pages}
     layers: list[PageLayer] = []
     texts: list[str] = []
-    for page in ordered:
-        local_ocr = work / f"page-{page.layer.index + 1:04d}.ocr.json"
+    evidence: list[PageEvidence] = []
+    page_infos: list[PageInfo] = []
+    for position, source_index in enumerate(part.pages):
+        page = by_index[source_index]
+        local_ocr = work / f"page-{source_index + 1:04d}.ocr.json"
         if not local_ocr.is_file():  # this step may run on another machine than the page
             objects.get_file(page.ocr_key, local_ocr)
         record = json.loads(local_ocr.read_text(encoding="utf-8"))
-        texts.append(str(record.get("text", "")))
-        has_words = bool(record.get("words"))
+        text = str(record.get("text", ""))
+        texts.append(text)
         layers.append(
-            PageLayer(**{**page.layer.__dict__, "ocr_json": local_ocr if has_words else None})
+            PageLayer(
+                **{**page.layer.__dict__, "ocr_json": local_ocr if record.get("words") else None}
+            )
         )
+        evidence.append(
+            PageEvidence(
+                index=position,
+                kind=PageKind(page.info.kind),
+                text=text,
+                barcodes=tuple(Barcode.from_json(b) for b in record.get("barcodes", [])),
+                procedure_id=record.get("procedure_id"),
+                ocr_confidence=page.info.ocr_confidence,
+            )
+        )
+        page_infos.append(PageInfo(**{**page.info.__dict__, "index": position}))
     text = "\f".join(texts)
-    extracted = extract_fields(text)
-    pdf_path = work / "dossier.pdf"
+    extracted = extract_dossier_fields(evidence, load_catalogue(settings.catalogue_path))
+    code = extracted.dossier_code
+    pdf_path = work / f"{part.dossier_id}.pdf"
     assemble_searchable_pdf(
         source,
         layers,
         pdf_path,
         DocumentInfo(
-            title=f"Hồ sơ {extracted.dossier_code or received.dossier_id}",
+            title=f"Hồ sơ {code or part.dossier_id}",
             subject=received.source_name,
-            keywords=extracted.dossier_code or "",
+            keywords=code or "",
         ),
     )
-    objects.put_file(keys.pdf_key(received.dossier_id), pdf_path, "application/pdf")
+    objects.put_file(keys.pdf_key(part.dossier_id), pdf_path, "application/pdf")
     objects.put_bytes(
-        keys.text_key(received.dossier_id), text.encode("utf-8"), "text/plain; charset=utf-8"
+        keys.text_key(part.dossier_id), text.encode("utf-8"), "text/plain; charset=utf-8"
     )
     objects.put_bytes(
-        keys.fields_key(received.dossier_id),
+        keys.fields_key(part.dossier_id),
         json.dumps(extracted.to_json(), ensure_ascii=False, indent=2).encode("utf-8"),
         "application/json",
     )
     meta.mark_archived(
-        received.dossier_id, dossier_code=extracted.dossier_code, fields=extracted.values
+        part.dossier_id,
+        fields=[
+            FieldInfo(name, f.value, f.source, f.confidence, f.needs_review, f.note)
+            for name, f in extracted.fields.items()
+        ],
+        pages=page_infos,
+        review_reasons=list(extracted.review_reasons),
     )
-    if not keep_work:
-        shutil.rmtree(work, ignore_errors=True)
+    pdf_path.unlink(missing_ok=True)
+
+
+def finish_source(settings: Settings, received: ReceivedDossier) -> None:
+    """Every dossier of the file is archived: the local work copy can go."""
+    shutil.rmtree(dossier_work_dir(settings, received.dossier_id), ignore_errors=True)

@@ -42,6 +42,19 @@ class PageInfo:
     ocr_confidence: float | None = None  # mean word confidence, 0-100
     text_source: str = "ocr"  # "ocr", or "pdf" when the page already carried text
     warnings: tuple[str, ...] = ()
+    kind: str = "other"  # receipt, application_form, id_copy, blank, other
+    kind_confidence: float = 0.0
+    source_index: int | None = None  # the page's place in the scanned file
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    name: str  # canonical: dossier_code, procedure, full_name, date_of_birth, sex, ...
+    value: str
+    source: str  # "qr", "ocr", "pdf", or "operator" after a correction
+    confidence: float
+    needs_review: bool = False
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,11 @@ class DossierInfo:
     error: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     pages: tuple[PageInfo, ...] = ()
+    procedure: str | None = None
+    needs_review: bool = False
+    review_reasons: tuple[str, ...] = ()
+    source_pages: tuple[int, ...] = ()
+    field_details: tuple[FieldInfo, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         """The JSON shape of ``sohoa list``/``show`` and the batch report."""
@@ -71,6 +89,9 @@ class DossierInfo:
             "pages": self.page_count,
             "dossier_code": self.dossier_code,
             "fields": dict(self.fields),
+            "procedure": self.procedure,
+            "needs_review": self.needs_review,
+            "review_reasons": list(self.review_reasons),
             "error": self.error,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),

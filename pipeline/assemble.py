@@ -263,19 +263,29 @@ def assemble_searchable_pdf(
     output: Path,
     info: DocumentInfo,
 ) -> None:
-    """Write the dossier's searchable PDF to ``output`` (pages in ``layers`` order)."""
+    """Write a searchable PDF of the source pages named by ``layers``, in that order.
+
+    A dossier split from a stack names only its own pages.
+    """
     by_index = {layer.index: layer for layer in layers}
-    if sorted(by_index) != list(range(source.page_count)):
-        raise ValueError(f"{source.name}: assembly needs every page once, got {sorted(by_index)}")
+    order = [layer.index for layer in layers]
+    if len(by_index) != len(layers) or not all(0 <= i < source.page_count for i in order):
+        raise ValueError(f"{source.name}: assembly needs distinct pages of the file, got {order}")
     output.parent.mkdir(parents=True, exist_ok=True)
     if source.media_type is MediaType.PDF:
-        # Pages copied from the source stay backed by the source file: no memory growth.
-        out = pikepdf.new()
+        # Pages copied from the source stay backed by the source file (kept open until the
+        # save): no memory growth, whatever the page count.
         try:
-            _copy_pdf_pages(out, make_font(out), source, by_index)
-            _save(out, output, info)
-        finally:
-            out.close()
+            src = pikepdf.open(source.path)
+        except pikepdf.PdfError as exc:
+            raise BadInputError(source.name, f"corrupt PDF ({exc})") from None
+        with src:
+            out = pikepdf.new()
+            try:
+                _copy_pdf_pages(out, make_font(out), src, [by_index[i] for i in order])
+                _save(out, output, info)
+            finally:
+                out.close()
         return
     # Image sources: embedded pixels would pile up in memory until the final save, so
     # write them CHUNK_PAGES at a time and merge the parts (file-backed) at the end.
@@ -283,8 +293,15 @@ def assemble_searchable_pdf(
     try:
         out = pikepdf.new()
         font = make_font(out)
+        wanted = iter(order)
+        next_index = next(wanted, None)
+        if order != sorted(order):
+            raise ValueError(f"{source.name}: image pages must be assembled in file order")
         for index, (image, passthrough) in enumerate(_iter_source_images(source)):
+            if index != next_index:
+                continue
             _image_page(out, font, by_index[index], image, passthrough)
+            next_index = next(wanted, None)
             if len(out.pages) == CHUNK_PAGES:
                 parts.append(_save_part(out, output, len(parts)))
                 out = pikepdf.new()
@@ -334,27 +351,18 @@ def _save(out: pikepdf.Pdf, output: Path, info: DocumentInfo) -> None:
 
 
 def _copy_pdf_pages(
-    out: pikepdf.Pdf,
-    font: pikepdf.Dictionary,
-    source: SourceDocument,
-    layers: dict[int, PageLayer],
+    out: pikepdf.Pdf, font: pikepdf.Dictionary, src: pikepdf.Pdf, layers: list[PageLayer]
 ) -> None:
-    try:
-        src = pikepdf.open(source.path)
-    except pikepdf.PdfError as exc:
-        raise BadInputError(source.name, f"corrupt PDF ({exc})") from None
-    with src:
-        for index, src_page in enumerate(src.pages):
-            out.pages.append(src_page)
-            page = out.pages[-1]
-            layer = layers[index]
-            width, height, existing = pdf_page_geometry(page)
-            x0, y0 = (float(v) for v in list(page.cropbox)[:2])
-            box = (x0, y0, x0 + width, y0 + height)
-            if layer.ocr_json is not None:
-                _add_text_layer(out, font, page, layer, box, existing)
-            if layer.rotation:
-                page.obj.Rotate = (existing + layer.rotation) % 360
+    for layer in layers:
+        out.pages.append(src.pages[layer.index])
+        page = out.pages[-1]
+        width, height, existing = pdf_page_geometry(page)
+        x0, y0 = (float(v) for v in list(page.cropbox)[:2])
+        box = (x0, y0, x0 + width, y0 + height)
+        if layer.ocr_json is not None:
+            _add_text_layer(out, font, page, layer, box, existing)
+        if layer.rotation:
+            page.obj.Rotate = (existing + layer.rotation) % 360
 
 
 def _set_info(out: pikepdf.Pdf, info: DocumentInfo) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from config.catalogue import Catalogue, load_catalogue
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,7 @@ class PageContext:
     max_page_pixels: int = 200_000_000
     default_dpi: float = 300.0
     refuse_low_dpi: bool = False  # under the legal 200 dpi: refuse instead of warning
+    catalogue: Catalogue = field(default_factory=load_catalogue, compare=False, repr=False)
 
     @property
     def label(self) -> str:

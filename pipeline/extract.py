@@ -43,6 +43,12 @@ class Field:
 @dataclass(frozen=True)
 class ExtractedFields:
     fields: dict[str, Field] = field(default_factory=dict)
+    # Why a person must look at this dossier (failed checks, disagreements, missing fields).
+    review_reasons: tuple[str, ...] = ()
+
+    @property
+    def needs_review(self) -> bool:
+        return bool(self.review_reasons) or any(f.needs_review for f in self.fields.values())
 
     @property
     def values(self) -> dict[str, str]:
@@ -54,7 +60,11 @@ class ExtractedFields:
         return found.value if found else None
 
     def to_json(self) -> dict[str, Any]:
-        return {name: f.to_json() for name, f in self.fields.items()}
+        return {
+            "fields": {name: f.to_json() for name, f in self.fields.items()},
+            "needs_review": self.needs_review,
+            "review_reasons": list(self.review_reasons),
+        }
 
 
 def _valid_date(yymmdd: str) -> bool:

@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 
 from pipeline.assemble import PageLayer
+from pipeline.barcodes import Barcode, read_barcodes
+from pipeline.classify import PageClass, PageKind, classify_page
 from pipeline.clean import CleanedPage, clean_page
 from pipeline.context import PageContext
 from pipeline.errors import BadInputError
@@ -40,6 +42,8 @@ class PageJob:
     text_source: str = "ocr"
     warnings: list[str] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
+    barcodes: tuple[Barcode, ...] = ()
+    page_class: PageClass | None = None
 
     def path(self, suffix: str) -> Path:
         return self.work_dir / f"page-{self.context.page_index + 1:04d}{suffix}"
@@ -57,6 +61,8 @@ class PageOutcome:
     text_source: str
     skew_deg: float
     warnings: tuple[str, ...]
+    kind: PageKind = PageKind.OTHER
+    kind_confidence: float = 0.0
 
 
 class PageStep(Protocol):
@@ -84,6 +90,20 @@ class LoadStep:
             job.warnings.append(problem)
         if page.colour_mode is not ColourMode.COLOUR:
             job.warnings.append(f"scan is {page.colour_mode}, colour is required for the archive")
+
+
+class BarcodeStep:
+    """QR codes and barcodes, on the original page at full resolution (small codes on a
+    200 dpi scan are lost in any downscaled or binarised copy)."""
+
+    name = "barcodes"
+
+    def able_to_run(self, job: PageJob) -> bool:
+        return job.loaded is not None
+
+    def run(self, job: PageJob) -> None:
+        assert job.loaded is not None
+        job.barcodes = read_barcodes(job.loaded.image)
 
 
 class ExistingTextStep:
@@ -123,6 +143,19 @@ class OcrStep:
         job.text = job.ocr.text
 
 
+class ClassifyStep:
+    name = "classify"
+
+    def able_to_run(self, job: PageJob) -> bool:
+        return job.loaded is not None
+
+    def run(self, job: PageJob) -> None:
+        blank = job.cleaned.blank if job.cleaned is not None else False
+        job.page_class = classify_page(
+            job.text, job.barcodes, blank=blank, catalogue=job.context.catalogue
+        )
+
+
 class WriteOutputsStep:
     name = "write"
 
@@ -156,14 +189,21 @@ class WriteOutputsStep:
             record["skew_deg"] = round(job.cleaned.skew_deg, 3)
             record["to_cleaned"] = [round(v, 6) for v in job.cleaned.to_cleaned.ravel()]
         record["warnings"] = list(job.warnings)
+        record["barcodes"] = [b.to_json() for b in job.barcodes]
+        if job.page_class is not None:
+            record["kind"] = str(job.page_class.kind)
+            record["kind_confidence"] = round(job.page_class.confidence, 3)
+            record["procedure_id"] = job.page_class.procedure_id
         return record
 
 
 PAGE_STEPS: tuple[PageStep, ...] = (
     LoadStep(),
+    BarcodeStep(),
     ExistingTextStep(),
     CleanStep(),
     OcrStep(),
+    ClassifyStep(),
     WriteOutputsStep(),
 )
 
@@ -221,4 +261,6 @@ def process_page(
         text_source=job.text_source,
         skew_deg=cleaned.skew_deg if cleaned is not None else 0.0,
         warnings=tuple(job.warnings),
+        kind=job.page_class.kind if job.page_class else PageKind.OTHER,
+        kind_confidence=job.page_class.confidence if job.page_class else 0.0,
     )

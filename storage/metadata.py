@@ -6,7 +6,6 @@ through ``SOHOA_DATABASE_URL``. Callers get frozen ``models`` records, never ORM
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -37,7 +36,7 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 
-from models import BatchInfo, DossierInfo, DossierStatus, PageInfo
+from models import BatchInfo, DossierInfo, DossierStatus, FieldInfo, PageInfo
 from pipeline.errors import DossierNotFoundError, StorageError
 
 
@@ -76,11 +75,24 @@ class DossierRow(Base):
     media_type: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Set when the dossier is archived: what agencies search by and operators review.
+    procedure: Mapped[str | None] = mapped_column(String(64), index=True)
+    id_number: Mapped[str | None] = mapped_column(String(16), index=True)
+    full_name: Mapped[str | None] = mapped_column(String(256))
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    review_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # A stack split into several dossiers: the dossier whose original holds these pages,
+    # and which pages of it (0-based) this dossier is made of.
+    source_dossier_id: Mapped[str | None] = mapped_column(String(96))
+    source_pages: Mapped[list[int]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
 
     pages: Mapped[list[PageRow]] = relationship(
         back_populates="dossier", cascade="all, delete-orphan", order_by="PageRow.index"
+    )
+    field_rows: Mapped[list[FieldRow]] = relationship(
+        back_populates="dossier", cascade="all, delete-orphan", order_by="FieldRow.name"
     )
 
 
@@ -98,8 +110,27 @@ class PageRow(Base):
     ocr_confidence: Mapped[float | None] = mapped_column(Float)
     text_source: Mapped[str] = mapped_column(String(8), default="ocr")
     warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    kind: Mapped[str] = mapped_column(String(24), default="other")
+    kind_confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    source_index: Mapped[int | None] = mapped_column(Integer)  # page of the original file
 
     dossier: Mapped[DossierRow] = relationship(back_populates="pages")
+
+
+class FieldRow(Base):
+    """One extracted field, with where it was read and whether a person must check it."""
+
+    __tablename__ = "fields"
+
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.dossier_id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(8))
+    confidence: Mapped[float] = mapped_column(Float)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    dossier: Mapped[DossierRow] = relationship(back_populates="field_rows")
 
 
 class EventRow(Base):
@@ -236,23 +267,97 @@ class MetadataStore:
             if row is None:
                 row = PageRow(dossier_id=dossier_id, index=page.index)
                 session.add(row)
-            row.width_px, row.height_px, row.dpi = page.width_px, page.height_px, page.dpi
-            row.rotation, row.skew_deg, row.blank = page.rotation, page.skew_deg, page.blank
-            row.ocr_confidence, row.text_source = page.ocr_confidence, page.text_source
-            row.warnings = list(page.warnings)
+            _fill_page(row, page)
 
-    def mark_archived(
-        self, dossier_id: str, *, dossier_code: str | None, fields: dict[str, Any]
-    ) -> None:
-        """The last write of a dossier: only now may it be served."""
+    def add_split_dossier(self, dossier_id: str, *, from_dossier_id: str, pages: list[int]) -> None:
+        """A further dossier found in the same scanned stack (idempotent)."""
+        with self._session() as session:
+            if session.get(DossierRow, dossier_id) is not None:
+                return
+            first = self._row(session, from_dossier_id)
+            session.add(
+                DossierRow(
+                    dossier_id=dossier_id,
+                    batch_id=first.batch_id,
+                    position=first.position,
+                    source_name=first.source_name,
+                    status=DossierStatus.PROCESSING,
+                    page_count=len(pages),
+                    original_key=first.original_key,
+                    original_sha256=first.original_sha256,
+                    original_size=first.original_size,
+                    media_type=first.media_type,
+                    fields={},
+                    source_dossier_id=from_dossier_id,
+                    source_pages=list(pages),
+                )
+            )
+            session.add(
+                EventRow(
+                    dossier_id=dossier_id,
+                    status=DossierStatus.PROCESSING,
+                    message=f"split from {from_dossier_id}, pages {_ranges(pages)}",
+                )
+            )
+
+    def set_source_pages(self, dossier_id: str, pages: list[int]) -> None:
         with self._session() as session:
             row = self._row(session, dossier_id)
-            row.dossier_code = dossier_code
-            row.fields = json.loads(json.dumps(fields, ensure_ascii=False, default=str))
+            row.source_pages = list(pages)
+            row.page_count = len(pages)
+
+    def mark_archived(
+        self,
+        dossier_id: str,
+        *,
+        fields: list[FieldInfo],
+        pages: list[PageInfo] | None = None,
+        review_reasons: list[str] | None = None,
+    ) -> None:
+        """The last write of a dossier: only now may it be served.
+
+        Pages and fields are replaced as a whole, so a re-run leaves no stale rows.
+        """
+        values = {f.name: f.value for f in fields}
+        with self._session() as session:
+            row = self._row(session, dossier_id)
+            if pages is not None:
+                row.pages.clear()
+                session.flush()
+                for page in pages:
+                    page_row = PageRow(dossier_id=dossier_id, index=page.index)
+                    _fill_page(page_row, page)
+                    row.pages.append(page_row)
+                row.page_count = len(pages)
+            row.field_rows.clear()
+            session.flush()
+            for item in fields:
+                row.field_rows.append(
+                    FieldRow(
+                        dossier_id=dossier_id,
+                        name=item.name,
+                        value=item.value,
+                        source=item.source,
+                        confidence=item.confidence,
+                        needs_review=item.needs_review,
+                        note=item.note,
+                    )
+                )
+            row.fields = values
+            row.dossier_code = values.get("dossier_code")
+            row.procedure = values.get("procedure")
+            row.id_number = values.get("id_number")
+            row.full_name = values.get("full_name")
+            reasons = list(review_reasons or [])
+            row.review_reasons = reasons
+            row.needs_review = bool(reasons) or any(f.needs_review for f in fields)
             row.status = DossierStatus.ARCHIVED
             row.error = None
             row.updated_at = _now()
-            session.add(EventRow(dossier_id=dossier_id, status=DossierStatus.ARCHIVED))
+            message = "needs review: " + "; ".join(reasons[:5]) if row.needs_review else None
+            session.add(
+                EventRow(dossier_id=dossier_id, status=DossierStatus.ARCHIVED, message=message)
+            )
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -286,7 +391,7 @@ class MetadataStore:
             rows = session.scalars(
                 select(DossierRow)
                 .where(DossierRow.batch_id == batch_id)
-                .order_by(DossierRow.position)
+                .order_by(DossierRow.position, DossierRow.dossier_id)
             ).all()
             return [_to_info(row, with_pages=False) for row in rows]
 
@@ -316,6 +421,19 @@ class MetadataStore:
             return [(r.at, r.status, r.message) for r in rows]
 
 
+def _fill_page(row: PageRow, page: PageInfo) -> None:
+    row.width_px, row.height_px, row.dpi = page.width_px, page.height_px, page.dpi
+    row.rotation, row.skew_deg, row.blank = page.rotation, page.skew_deg, page.blank
+    row.ocr_confidence, row.text_source = page.ocr_confidence, page.text_source
+    row.warnings = list(page.warnings)
+    row.kind, row.kind_confidence = page.kind, page.kind_confidence
+    row.source_index = page.source_index if page.source_index is not None else page.index
+
+
+def _ranges(pages: list[int]) -> str:
+    return ", ".join(str(p + 1) for p in pages)
+
+
 def _to_info(row: DossierRow, *, with_pages: bool) -> DossierInfo:
     pages: Sequence[PageRow] = row.pages if with_pages else ()
     return DossierInfo(
@@ -332,6 +450,14 @@ def _to_info(row: DossierRow, *, with_pages: bool) -> DossierInfo:
         media_type=row.media_type,
         error=row.error,
         fields=dict(row.fields or {}),
+        procedure=row.procedure,
+        needs_review=bool(row.needs_review),
+        review_reasons=tuple(row.review_reasons or ()),
+        source_pages=tuple(row.source_pages or ()),
+        field_details=tuple(
+            FieldInfo(f.name, f.value, f.source, f.confidence, f.needs_review, f.note)
+            for f in (row.field_rows if with_pages else ())
+        ),
         pages=tuple(
             PageInfo(
                 index=p.index,
@@ -344,6 +470,9 @@ def _to_info(row: DossierRow, *, with_pages: bool) -> DossierInfo:
                 ocr_confidence=p.ocr_confidence,
                 text_source=p.text_source,
                 warnings=tuple(p.warnings or ()),
+                kind=p.kind,
+                kind_confidence=p.kind_confidence,
+                source_index=p.source_index,
             )
             for p in pages
         ),

@@ -33,7 +33,10 @@ def test_receive_process_archive(settings: Settings, samples_dir: Path, truth: l
     pages = [steps.process_one_page(settings, received, i, "vie") for i in range(2)]
     # Assembly must work from the object store alone (another machine): drop the work dir.
     shutil.rmtree(steps.dossier_work_dir(settings, "b1-001"))
-    steps.archive_dossier(settings, received, pages)
+    parts = steps.split_stack(settings, received, pages)
+    assert parts == [steps.DossierPart("b1-001", (0, 1))]  # no receipt, no separator
+    steps.archive_dossier(settings, received, parts[0], pages)
+    steps.finish_source(settings, received)
 
     info = metadata_store(settings).get_dossier("b1-001")
     assert info.status is DossierStatus.ARCHIVED

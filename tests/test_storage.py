@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from models import BatchInfo, DossierStatus, PageInfo
+from models import BatchInfo, DossierStatus, FieldInfo, PageInfo
 from pipeline.errors import DossierNotFoundError, ObjectNotFoundError, StorageError
 from storage import keys
 from storage.metadata import MetadataStore
@@ -75,13 +75,25 @@ def test_metadata_lifecycle(tmp_path: Path) -> None:
     meta.record_page("b1-001", PageInfo(1, 100, 200, 300.0, blank=True, warnings=("low dpi",)))
     assert meta.batch_progress("b1") == (2, 2)
     meta.mark_archived(
-        "b1-001", dossier_code="000.00.00.H49-230101-0001", fields={"dossier_code": "x"}
+        "b1-001",
+        fields=[
+            FieldInfo("dossier_code", "000.00.00.H49-230101-0001", "qr", 0.99),
+            FieldInfo("id_number", "001090123456", "ocr", 0.5, True, "digit 4 disagrees"),
+        ],
+        review_reasons=["phone: not found"],
     )
     info = meta.get_dossier("b1-001")
+    assert info.dossier_code == "000.00.00.H49-230101-0001"
+    assert info.needs_review and info.review_reasons == ("phone: not found",)
+    assert [f.name for f in info.field_details] == ["dossier_code", "id_number"]
+    assert info.field_details[1].needs_review
     assert info.status is DossierStatus.ARCHIVED
     assert [p.rotation for p in info.pages] == [90, 0]
     assert info.pages[1].warnings == ("low dpi",)
-    assert info.fields == {"dossier_code": "x"}
+    assert info.fields == {
+        "dossier_code": "000.00.00.H49-230101-0001",
+        "id_number": "001090123456",
+    }
     assert [d.dossier_id for d in meta.list_dossiers()] == ["b1-001"]
     assert meta.list_dossiers(status=DossierStatus.FAILED) == []
     history = [status for _, status, _ in meta.events("b1-001")]

@@ -1,0 +1,71 @@
+"""The procedure catalogue (config/procedures.toml), loaded once into frozen objects."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+DEFAULT_CATALOGUE = Path(__file__).with_name("procedures.toml")
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    """A kind of paper: the titles that identify it and the labels before each field."""
+
+    titles: tuple[str, ...]
+    labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Procedure:
+    procedure_id: str  # "doi-gplx", "lltp", ... : what the `procedure` field holds
+    name: str
+    keywords: tuple[str, ...]
+    form: FormSpec
+    required: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    receipt: FormSpec
+    id_card: FormSpec
+    procedures: tuple[Procedure, ...]
+
+    def procedure(self, procedure_id: str) -> Procedure | None:
+        return next((p for p in self.procedures if p.procedure_id == procedure_id), None)
+
+
+def _form(data: dict[str, object], titles_key: str = "titles") -> FormSpec:
+    labels = data.get("labels", {})
+    assert isinstance(labels, dict)
+    return FormSpec(
+        titles=tuple(data.get(titles_key, ())),  # type: ignore[arg-type]
+        labels={name: tuple(values) for name, values in labels.items()},
+    )
+
+
+def parse_catalogue(text: str) -> Catalogue:
+    data = tomllib.loads(text)
+    procedures = []
+    for procedure_id, entry in data.get("procedures", {}).items():
+        procedures.append(
+            Procedure(
+                procedure_id=procedure_id,
+                name=str(entry.get("name", procedure_id)),
+                keywords=tuple(entry.get("keywords", ())),
+                form=_form(entry, "form_titles"),
+                required=tuple(entry.get("required", ())),
+            )
+        )
+    return Catalogue(
+        receipt=_form(data.get("receipt", {})),
+        id_card=_form(data.get("id_card", {})),
+        procedures=tuple(procedures),
+    )
+
+
+@lru_cache(maxsize=4)
+def load_catalogue(path: Path = DEFAULT_CATALOGUE) -> Catalogue:
+    return parse_catalogue(path.read_text(encoding="utf-8"))

@@ -1,0 +1,93 @@
+"""Barcodes and QR codes, read with zxing-cpp on the original page at full resolution.
+
+The one module that talks to the decoder. Payloads are returned as text decoded as
+UTF-8 first (the citizen-ID QR is UTF-8 without an ECI marker, which zxing would
+otherwise read as Latin-1), then as the decoder's own guess.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+import zxingcpp
+
+
+@dataclass(frozen=True)
+class Barcode:
+    text: str  # NFC
+    format: str  # "QRCode", "DataMatrix", "Code128" ...
+    # Bounding box as fractions of the page image (0..1), in the page's scanned orientation.
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "text": self.text,
+            "format": self.format,
+            "box": [round(v, 4) for v in (self.left, self.top, self.right, self.bottom)],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Barcode:
+        raw_box = data["box"]
+        assert isinstance(raw_box, list | tuple)
+        box = [float(v) for v in raw_box]
+        return cls(str(data["text"]), str(data["format"]), box[0], box[1], box[2], box[3])
+
+
+def _payload(result: zxingcpp.Barcode) -> str:
+    raw = bytes(result.bytes)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = result.text
+    return unicodedata.normalize("NFC", text)
+
+
+def read_barcodes(image: np.ndarray) -> tuple[Barcode, ...]:
+    """Every readable barcode on a grey or BGR page image, top to bottom."""
+    height, width = image.shape[:2]
+    try:
+        results = zxingcpp.read_barcodes(image)
+    except (RuntimeError, ValueError):
+        return ()
+    found: list[Barcode] = []
+    for result in results:
+        if not result.valid:
+            continue
+        position = result.position
+        xs = [
+            position.top_left.x,
+            position.top_right.x,
+            position.bottom_left.x,
+            position.bottom_right.x,
+        ]
+        ys = [
+            position.top_left.y,
+            position.top_right.y,
+            position.bottom_left.y,
+            position.bottom_right.y,
+        ]
+        found.append(
+            Barcode(
+                text=_payload(result),
+                format=str(result.format).split(".")[-1],
+                left=max(0.0, min(xs) / width),
+                top=max(0.0, min(ys) / height),
+                right=min(1.0, max(xs) / width),
+                bottom=min(1.0, max(ys) / height),
+            )
+        )
+    found.sort(key=lambda b: (b.top, b.left))
+    return tuple(found)
+
+
+def render_qr(payload: str, *, module_px: int = 10) -> np.ndarray:
+    """A QR code (with its quiet zone) as a grey image, e.g. for the separator sheet."""
+    barcode = zxingcpp.create_barcode(payload, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
+    image = np.asarray(barcode.to_image(scale=module_px, add_quiet_zones=True))
+    return image[:, :, 0] if image.ndim == 3 else image
