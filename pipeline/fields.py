@@ -136,11 +136,32 @@ def _normalise(name: str, raw: str) -> tuple[str | None, str | None]:
     return " ".join(raw.split()) or None, None
 
 
+# Administrative-unit words: "thành phố Hạ Long" and "Hạ Long" name the same place.
+_ADMIN_WORDS = frozenset(
+    {"so", "duong", "pho", "thon", "ap", "to", "khu", "phuong", "xa", "thi", "tran", "quan"}
+    | {"huyen", "thanh", "tinh", "tp", "tx", "tt", "q", "p"}
+)
+
+
+def _address_tokens(text: str) -> list[str]:
+    words = re.sub(r"[^\w\s]", " ", fold(text)).split()
+    return [w for w in words if w not in _ADMIN_WORDS]
+
+
 def _same(name: str, a: str, b: str) -> bool:
-    if name in ("full_name", "address"):
-        return " ".join(fold(a).replace(",", " ").split()) == " ".join(
-            fold(b).replace(",", " ").split()
-        )
+    if name == "full_name":
+        return " ".join(fold(a).split()) == " ".join(fold(b).split())
+    if name == "address":
+        # Addresses are written shorter or longer (the card vs the form): the same place when
+        # the shorter one's words all appear, in order, in the longer one.
+        short, long_ = sorted((_address_tokens(a), _address_tokens(b)), key=len)
+        position = 0
+        for word in short:
+            try:
+                position = long_.index(word, position) + 1
+            except ValueError:
+                return False
+        return bool(short)
     return a == b
 
 
