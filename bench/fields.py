@@ -69,7 +69,8 @@ def main() -> None:
                 right[name] += int(dossier["fields"].get(name) == value)
     total_right, total = sum(right.values()), sum(seen.values())
     print(
-        f"{args.dossiers} dossiers in {len(files)} stack(s); sohoa exit {done.returncode}; {wall:.0f} s"
+        f"{args.dossiers} dossiers in {len(files)} stack(s); "
+        f"sohoa exit {done.returncode}; {wall:.0f} s"
     )
     print(f"stacks split exactly (count and codes in order): {split_ok}/{len(files)}")
     for name in seen:
