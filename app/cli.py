@@ -297,7 +297,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
-        format="sohoa: %(levelname)s: %(message)s",
+        format=(
+            "%(asctime)s sohoa: %(levelname)s: %(message)s"
+            if args.verbose
+            else "sohoa: %(levelname)s: %(message)s"
+        ),
         stream=sys.stderr,
     )
     # One line per HTTP call to the local Prefect API is noise even in verbose mode.
