@@ -39,13 +39,27 @@ def _print_json(data: object) -> None:
 
 
 def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
-    from app.prefect_env import configure_prefect
+    from app.prefect_env import (
+        configure_prefect,
+        start_temporary_server,
+    )
+
+    configure_prefect(settings, verbose=args.verbose)
+    server = start_temporary_server(settings)  # starts while we import and check
+    try:
+        return _process(args, settings, server)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
+    from app.prefect_env import await_temporary_server
     from app.progress import ProgressBar
     from pipeline.tesseract import check_languages
 
     lang = args.lang or settings.lang
     check_languages(lang)  # fail fast, before anything is queued
-    configure_prefect(settings, verbose=args.verbose)
     from flows.batch import run_batch
     from flows.steps import SourceRef
 
@@ -62,6 +76,7 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
         )
     )
     log.info("batch %s: %d file(s)", batch_id, len(sources))
+    await_temporary_server(server)
     engine_error: str | None = None
     with ProgressBar(lambda: meta.batch_progress(batch_id)):
         try:
