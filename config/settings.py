@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         description="Pages under 200 dpi (the legal minimum): warn, or refuse the file.",
     )
     page_image_quality: int = Field(default=85, ge=30, le=100)
+    # Object store on MinIO/S3 (production); empty endpoint means local files in the data dir.
+    s3_endpoint: str = Field(default="", description="host:port of MinIO/S3")
+    s3_access_key: str = Field(default="", repr=False)
+    s3_secret_key: str = Field(default="", repr=False)
+    s3_bucket: str = Field(default="sohoa")
+    s3_secure: bool = Field(default=False)
     catalogue_path: Path = Field(
         default=DEFAULT_CATALOGUE, description="The procedure catalogue (TOML)."
     )

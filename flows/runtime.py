@@ -23,10 +23,24 @@ def metadata_store(settings: Settings) -> MetadataStore:
 
 
 def object_store(settings: Settings) -> ObjectStore:
-    key = str(settings.objects_dir)
+    if settings.s3_endpoint:
+        key = f"s3://{settings.s3_endpoint}/{settings.s3_bucket}"
+    else:
+        key = str(settings.objects_dir)
     with _lock:
         if key not in _objects:
-            _objects[key] = LocalObjectStore(settings.objects_dir)
+            if settings.s3_endpoint:
+                from storage.s3 import S3ObjectStore
+
+                _objects[key] = S3ObjectStore(
+                    endpoint=settings.s3_endpoint,
+                    access_key=settings.s3_access_key,
+                    secret_key=settings.s3_secret_key,
+                    bucket=settings.s3_bucket,
+                    secure=settings.s3_secure,
+                )
+            else:
+                _objects[key] = LocalObjectStore(settings.objects_dir)
         return _objects[key]
 
 
