@@ -11,7 +11,9 @@ import json
 import logging
 import shutil
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from config import Settings
 from config.catalogue import load_catalogue
@@ -27,6 +29,7 @@ from pipeline.load import MediaType, SourceDocument, inspect_source
 from pipeline.page import process_page
 from pipeline.split import plan_dossiers
 from storage import keys
+from storage.objects import ObjectStore, StoredObject
 
 log = logging.getLogger("sohoa.flows")
 
@@ -286,15 +289,32 @@ def archive_dossier(
             keywords=code or "",
         ),
     )
-    objects.put_file(keys.pdf_key(part.dossier_id), pdf_path, "application/pdf")
-    objects.put_bytes(
-        keys.text_key(part.dossier_id), text.encode("utf-8"), "text/plain; charset=utf-8"
-    )
-    objects.put_bytes(
-        keys.fields_key(part.dossier_id),
-        json.dumps(extracted.to_json(), ensure_ascii=False, indent=2).encode("utf-8"),
-        "application/json",
-    )
+    stored = [
+        ("pdf", objects.put_file(keys.pdf_key(part.dossier_id), pdf_path, "application/pdf")),
+        (
+            "text",
+            objects.put_bytes(
+                keys.text_key(part.dossier_id), text.encode("utf-8"), "text/plain; charset=utf-8"
+            ),
+        ),
+        (
+            "fields",
+            objects.put_bytes(
+                keys.fields_key(part.dossier_id),
+                json.dumps(extracted.to_json(), ensure_ascii=False, indent=2).encode("utf-8"),
+                "application/json",
+            ),
+        ),
+        ("original", objects.stat(received.original_key)),
+    ]
+    for source_index in part.pages:
+        stored.append(
+            ("page-image", objects.stat(keys.page_image_key(received.dossier_id, source_index)))
+        )
+        stored.append(
+            ("page-ocr", objects.stat(keys.page_ocr_key(received.dossier_id, source_index)))
+        )
+    write_manifest(objects, part.dossier_id, stored, part.pages)
     meta.mark_archived(
         part.dossier_id,
         fields=[
@@ -305,6 +325,37 @@ def archive_dossier(
         review_reasons=list(extracted.review_reasons),
     )
     pdf_path.unlink(missing_ok=True)
+
+
+def write_manifest(
+    objects: ObjectStore,
+    dossier_id: str,
+    stored: list[tuple[str, StoredObject]],
+    pages: tuple[int, ...],
+) -> None:
+    """The list of every object of the dossier with its size and SHA-256, written last.
+
+    Readers serve a dossier only when its manifest exists, so a dossier whose archiving
+    was cut half-way is never served, and every read can be checked against it.
+    """
+    manifest = {
+        "dossier_id": dossier_id,
+        "written_at": datetime.now(UTC).isoformat(),
+        "source_pages": list(pages),
+        "objects": [
+            {"role": role, "key": item.key, "size": item.size, "sha256": item.sha256}
+            for role, item in stored
+        ],
+    }
+    objects.put_bytes(
+        keys.manifest_key(dossier_id),
+        json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"),
+        "application/json",
+    )
+
+
+def read_manifest(objects: ObjectStore, dossier_id: str) -> dict[str, Any]:
+    return dict(json.loads(objects.get_bytes(keys.manifest_key(dossier_id))))
 
 
 def finish_source(settings: Settings, received: ReceivedDossier) -> None:

@@ -26,6 +26,7 @@ class Artefact(StrEnum):
     TEXT = "text"
     PDF = "pdf"
     FIELDS = "fields"
+    MANIFEST = "manifest"
 
 
 def check_id(value: str) -> str:
@@ -58,6 +59,11 @@ def text_key(dossier_id: str) -> str:
 
 def pdf_key(dossier_id: str) -> str:
     return f"{dossier_prefix(dossier_id)}dossier.pdf"
+
+
+def manifest_key(dossier_id: str) -> str:
+    """Written last: a dossier without its manifest is not (yet) archived."""
+    return f"{dossier_prefix(dossier_id)}manifest.json"
 
 
 def fields_key(dossier_id: str) -> str:

@@ -50,6 +50,35 @@ def test_receive_process_archive(settings: Settings, samples_dir: Path, truth: l
     assert objects.exists(keys.page_image_key("b1-001", 1))
     assert not steps.dossier_work_dir(settings, "b1-001").exists()  # cleaned up
 
+    # The manifest, written last, vouches for every object of the dossier.
+    manifest = steps.read_manifest(objects, "b1-001")
+    roles = [o["role"] for o in manifest["objects"]]
+    assert roles[:4] == ["pdf", "text", "fields", "original"]
+    assert roles.count("page-image") == roles.count("page-ocr") == 2
+    for entry in manifest["objects"]:
+        assert objects.stat(entry["key"]).sha256 == entry["sha256"]
+
+
+def test_get_refuses_objects_the_manifest_does_not_vouch_for(
+    settings: Settings, samples_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.cli import main
+
+    source = steps.SourceRef(path=str(samples_dir / "page.jpg"), name="page.jpg")
+    received = steps.receive_source(settings, "b1", "b1-009", 8, source)
+    pages = [steps.process_one_page(settings, received, 0, "vie")]
+    (part,) = steps.split_stack(settings, received, pages)
+    steps.archive_dossier(settings, received, part, pages)
+    data_dir = ["--data-dir", str(settings.data_dir)]
+    assert main([*data_dir, "get", "b1-009", "--text"]) == 0
+    tampered = settings.objects_dir / keys.text_key("b1-009")
+    tampered.write_text("altered after archiving", encoding="utf-8")
+    assert main([*data_dir, "get", "b1-009", "--text"]) == 6
+    assert "does not match the dossier's manifest" in capsys.readouterr().err
+    (settings.objects_dir / keys.manifest_key("b1-009")).unlink()
+    assert main([*data_dir, "get", "b1-009", "--pdf", "-o", "-"]) == 6
+    assert "no manifest" in capsys.readouterr().err
+
 
 def test_bad_file_fails_but_original_is_kept(settings: Settings, samples_dir: Path) -> None:
     bad = samples_dir / "not-a-pdf.pdf"
