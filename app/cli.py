@@ -264,7 +264,9 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     for reason in dossier.review_reasons:
         out.write(f"review    {reason}\n")
     for page in data["page_details"]:
-        flags = f"  {page['kind']}" + (" blank" if page["blank"] else "")
+        flags = f"  {page['kind']}" + (
+            " (blank)" if page["blank"] and page["kind"] != "blank" else ""
+        )
         warn = f"  ! {'; '.join(page['warnings'])}" if page["warnings"] else ""
         out.write(
             f"page {page['index'] + 1:>3}  {page['width_px']}x{page['height_px']}"
