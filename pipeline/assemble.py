@@ -9,7 +9,6 @@ rotation and deskew never resample the archived image.
 
 from __future__ import annotations
 
-import io
 import json
 import zlib
 from collections.abc import Iterable
@@ -375,8 +374,3 @@ def _set_info(out: pikepdf.Pdf, info: DocumentInfo) -> None:
         out.docinfo[pikepdf.Name.Subject] = info.subject
     if info.keywords:
         out.docinfo[pikepdf.Name.Keywords] = info.keywords
-
-
-def read_jpeg_mode(data: bytes) -> str:
-    with Image.open(io.BytesIO(data)) as image:
-        return image.mode

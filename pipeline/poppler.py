@@ -73,15 +73,3 @@ def page_text(path: Path, *, page_number: int, source_name: str, layout: bool = 
         raise BadInputError(source_name, f"page {page_number}: text extraction timed out") from None
     # pdftotext exits non-zero on damaged files but usually still prints what it could read.
     return unicodedata.normalize("NFC", done.stdout.decode("utf-8", errors="replace"))
-
-
-def document_text(path: Path, *, source_name: str) -> str:
-    """All text of a PDF, pages separated by form feeds (pdftotext's default)."""
-    args = [_require("pdftotext"), "-q", "-enc", "UTF-8", str(path), "-"]
-    try:
-        done = subprocess.run(args, capture_output=True, timeout=RENDER_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired:
-        raise BadInputError(source_name, "text extraction timed out") from None
-    if done.returncode != 0 and not done.stdout:
-        raise BadInputError(source_name, f"pdftotext failed (exit {done.returncode})")
-    return unicodedata.normalize("NFC", done.stdout.decode("utf-8", errors="replace"))

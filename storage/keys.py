@@ -7,7 +7,6 @@ ever comes from a user-supplied file name.
 from __future__ import annotations
 
 import re
-from enum import StrEnum
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -17,16 +16,6 @@ ORIGINAL_EXTENSIONS = {
     "image/jpeg": ".jpg",
     "image/png": ".png",
 }
-
-
-class Artefact(StrEnum):
-    ORIGINAL = "original"
-    PAGE_IMAGE = "page-image"
-    PAGE_OCR = "page-ocr"
-    TEXT = "text"
-    PDF = "pdf"
-    FIELDS = "fields"
-    MANIFEST = "manifest"
 
 
 def check_id(value: str) -> str:

@@ -50,14 +50,14 @@ class ObjectStore(Protocol):
     def list(self, prefix: str) -> list[str]: ...
 
 
-def _check_key(key: str) -> str:
+def check_key(key: str) -> str:
     parts = key.split("/")
     if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in key:
         raise StorageError(f"invalid object key {key!r}")
     return key
 
 
-def _sha256_file(path: Path) -> tuple[int, str]:
+def sha256_file(path: Path) -> tuple[int, str]:
     digest = hashlib.sha256()
     size = 0
     with path.open("rb") as stream:
@@ -78,7 +78,7 @@ class LocalObjectStore:
             raise StorageError(f"cannot create object store at {root} ({exc.strerror})") from None
 
     def _path(self, key: str) -> Path:
-        return self.root / _check_key(key)
+        return self.root / check_key(key)
 
     def _atomic_write(self, key: str, write: Callable[[], Iterable[bytes]]) -> StoredObject:
         target = self._path(key)
@@ -138,14 +138,14 @@ class LocalObjectStore:
             raise ObjectNotFoundError(f"object {key} not found") from None
         except OSError as exc:
             raise StorageError(f"cannot read {key} ({exc.strerror})") from exc
-        size, sha = _sha256_file(destination)
+        size, sha = sha256_file(destination)
         return StoredObject(key, size, sha)
 
     def stat(self, key: str) -> StoredObject:
         path = self._path(key)
         if not path.is_file():
             raise ObjectNotFoundError(f"object {key} not found")
-        size, sha = _sha256_file(path)
+        size, sha = sha256_file(path)
         return StoredObject(key, size, sha)
 
     def exists(self, key: str) -> bool:
@@ -175,7 +175,7 @@ class MemoryObjectStore:
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
     ) -> StoredObject:
         with self._lock:
-            self._objects[_check_key(key)] = bytes(data)
+            self._objects[check_key(key)] = bytes(data)
         return StoredObject(key, len(data), hashlib.sha256(data).hexdigest())
 
     def put_file(

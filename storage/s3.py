@@ -20,21 +20,11 @@ from minio.versioningconfig import VersioningConfig
 from urllib3.exceptions import HTTPError
 
 from pipeline.errors import ObjectNotFoundError, StorageError
-from storage.objects import CHUNK, StoredObject, _check_key
+from storage.objects import StoredObject, check_key, sha256_file
 
 SHA_META = "sha256"  # stored as x-amz-meta-sha256
 PART_SIZE = 16 * 1024 * 1024
 MISSING_CODES = ("NoSuchKey", "NoSuchObject", "NoSuchVersion")
-
-
-def _sha256_file(path: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(CHUNK), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
 
 
 class S3ObjectStore:
@@ -64,11 +54,11 @@ class S3ObjectStore:
     def put_file(
         self, key: str, path: Path, content_type: str = "application/octet-stream"
     ) -> StoredObject:
-        size, sha = _sha256_file(path)
+        size, sha = sha256_file(path)
         try:
             self.client.fput_object(
                 self.bucket,
-                _check_key(key),
+                check_key(key),
                 str(path),
                 content_type=content_type,
                 metadata={SHA_META: sha},
@@ -85,7 +75,7 @@ class S3ObjectStore:
         try:
             self.client.put_object(
                 self.bucket,
-                _check_key(key),
+                check_key(key),
                 io.BytesIO(data),
                 len(data),
                 content_type=content_type,
@@ -99,7 +89,7 @@ class S3ObjectStore:
 
     def stat(self, key: str) -> StoredObject:
         try:
-            info = self.client.stat_object(self.bucket, _check_key(key))
+            info = self.client.stat_object(self.bucket, check_key(key))
         except S3Error as exc:
             if exc.code in MISSING_CODES:
                 raise ObjectNotFoundError(f"object {key} not found") from None
@@ -142,7 +132,7 @@ class S3ObjectStore:
         except (S3Error, HTTPError, OSError) as exc:
             tmp.unlink(missing_ok=True)
             raise StorageError(f"cannot read {key} ({exc})") from exc
-        size, sha = _sha256_file(tmp)
+        size, sha = sha256_file(tmp)
         if expected.sha256 and sha != expected.sha256:
             tmp.unlink(missing_ok=True)
             raise StorageError(f"{key} is corrupt: SHA-256 {sha} != stored {expected.sha256}")
