@@ -99,7 +99,8 @@ def receive_source(
     meta.add_dossier(dossier_id, batch_id, position, source.name)
     existing_key = meta.original_key(dossier_id)
     if existing_key and objects.exists(existing_key):
-        local = dossier_work_dir(settings, dossier_id) / f"received{Path(existing_key).suffix}"
+        # Same path _local_source uses, so the page tasks need not fetch it again.
+        local = dossier_work_dir(settings, dossier_id) / f"original{Path(existing_key).suffix}"
         stored = objects.get_file(existing_key, local)
         document, error = _inspect(settings, local, source.name)
         key = existing_key
