@@ -64,7 +64,9 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
     from flows.steps import SourceRef
 
     meta, _objects = _stores(settings)
-    batch_id = _new_batch_id()
+    # Re-running a batch (after a crash or an interruption) reuses its id: every dossier
+    # key is derived from it, so nothing already stored is stored or recorded twice.
+    batch_id = keys.check_id(args.batch_id) if args.batch_id else _new_batch_id()
     sources = [SourceRef(path=str(Path(f).absolute()), name=f) for f in args.files]
     meta.create_batch(
         BatchInfo(
@@ -72,7 +74,11 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
             created_at=datetime.now(UTC),
             lang=lang,
             source_count=len(sources),
-            uploaded_by=os.environ.get("USER"),
+            uploaded_by=args.uploaded_by or os.environ.get("USER"),
+            counter_id=args.counter,
+            post_office_id=args.post_office,
+            agency_code=args.agency,
+            procedure=args.procedure,
         )
     )
     log.info("batch %s: %d file(s)", batch_id, len(sources))
@@ -107,8 +113,15 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
                     "fields": dossier.fields,
                     "needs_review": dossier.needs_review,
                     "review_reasons": list(dossier.review_reasons),
+                    "duplicate_of": dossier.duplicate_of,
                 }
             )
+            if dossier.status is DossierStatus.DUPLICATE:
+                sys.stderr.write(
+                    f"sohoa: note: {dossier.source_name} was already received as dossier "
+                    f"{dossier.duplicate_of}; not stored again\n"
+                )
+                continue
             if dossier.status is not DossierStatus.ARCHIVED:
                 error = dossier.error or engine_error or f"ended {dossier.status}"
                 report["errors"].append({"source": dossier.source_name, "error": error})
@@ -120,6 +133,8 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
         for item in report["dossiers"]:
             code = item["dossier_code"] or "-"
             review = "  [review]" if item["needs_review"] else ""
+            if item["duplicate_of"]:
+                review = f"  [same file as {item['duplicate_of']}]"
             sys.stdout.write(
                 f"{item['status']:<10} {item['dossier_id']}  {item['pages']:>3} page(s)  "
                 f"{code}  {item['source']}{review}\n"
@@ -128,7 +143,9 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
         return ExitCode.UNEXPECTED
     if not report["errors"]:
         return ExitCode.OK
-    failed = [d for d in dossiers if d.status is not DossierStatus.ARCHIVED]
+    failed = [
+        d for d in dossiers if d.status not in (DossierStatus.ARCHIVED, DossierStatus.DUPLICATE)
+    ]
     bad_input_only = all(d.page_count == 0 for d in failed) and not engine_error
     return ExitCode.BAD_INPUT if bad_input_only else ExitCode.DOSSIER_FAILED
 
@@ -145,6 +162,11 @@ def cmd_get(args: argparse.Namespace, settings: Settings) -> int:
         if not key:
             raise SohoaError(f"dossier {dossier.dossier_id} has no stored original")
     else:
+        if dossier.status is DossierStatus.DUPLICATE:
+            raise SohoaError(
+                f"dossier {dossier.dossier_id} is a second copy of dossier "
+                f"{dossier.duplicate_of}: get that one"
+            )
         if dossier.status is not DossierStatus.ARCHIVED:
             raise SohoaError(
                 f"dossier {dossier.dossier_id} is not archived (status {dossier.status}"
@@ -277,6 +299,96 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.OK
 
 
+# --- search -------------------------------------------------------------------------------
+
+
+def _parse_day(text: str, *, end: bool) -> datetime:
+    """YYYY-MM-DD (a whole day, in Vietnam's time zone) or a full ISO timestamp."""
+    from datetime import timedelta, timezone
+
+    vietnam = timezone(timedelta(hours=7))
+    try:
+        if len(text) == 10:
+            day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=vietnam)
+            return day + timedelta(days=1) if end else day
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not a date: {text!r} (use YYYY-MM-DD)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=vietnam)
+
+
+def search_query_from_args(args: argparse.Namespace) -> Any:
+    from models import SearchQuery
+
+    return SearchQuery(
+        dossier_code=args.code,
+        id_number=args.id_number,
+        name=args.name,
+        procedure=args.procedure,
+        agency_code=args.agency,
+        received_from=_parse_day(args.date_from, end=False) if args.date_from else None,
+        received_to=_parse_day(args.date_to, end=True) if args.date_to else None,
+        text=" ".join(args.words) if args.words else None,
+        status=DossierStatus(args.status) if args.status else None,
+        needs_review=True if args.review else None,
+        limit=args.limit,
+        offset=(args.page - 1) * args.limit,
+    )
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    if args.page < 1:
+        raise ValueError("--page starts at 1")
+    query = search_query_from_args(args)
+    meta, _ = _stores(settings)
+    result = meta.search(query)
+    if args.json:
+        _print_json(
+            {
+                "page": args.page,
+                "limit": result.limit,
+                "has_more": result.has_more,
+                "dossiers": [d.summary() for d in result.items],
+            }
+        )
+        return ExitCode.OK
+    for d in result.items:
+        sys.stdout.write(
+            f"{d.dossier_id}  {d.status:<10} {d.created_at:%Y-%m-%d}  "
+            f"{d.dossier_code or '-'}  {d.id_number or '-'}  {d.full_name or '-'}  "
+            f"{d.procedure or '-'}  {d.agency_code or '-'}\n"
+        )
+    if not result.items:
+        sys.stderr.write("sohoa: no dossier matches\n")
+    elif result.has_more:
+        sys.stderr.write(f"sohoa: more results: --page {args.page + 1}\n")
+    return ExitCode.OK
+
+
+# --- db -----------------------------------------------------------------------------------
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.metadata import MetadataStore
+    from storage.migrate import current_revision, head_revision, upgrade_schema
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = MetadataStore(settings.resolved_database_url, migrate=False)
+    try:
+        if args.db_command == "upgrade":
+            applied = upgrade_schema(store.engine)
+            state = "upgraded to" if applied else "already at"
+            sys.stdout.write(f"schema {state} revision {head_revision()}\n")
+        else:
+            current = current_revision(store.engine)
+            head = head_revision()
+            note = "up to date" if current == head else f"behind (latest is {head})"
+            sys.stdout.write(f"schema revision {current or 'none'}: {note}\n")
+    finally:
+        store.close()
+    return ExitCode.OK
+
+
 # --- entry --------------------------------------------------------------------------------
 
 
@@ -300,6 +412,14 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_argument("files", nargs="+", metavar="FILE")
     process.add_argument("--lang", help="Tesseract language(s), default SOHOA_LANG or 'vie'")
     process.add_argument("--json", action="store_true", help="print one JSON report on stdout")
+    process.add_argument("--agency", help="receiving agency code (default: from the dossier code)")
+    process.add_argument("--procedure", help="procedure id, when the papers do not say")
+    process.add_argument("--counter", help="counter / one-stop desk id")
+    process.add_argument("--post-office", help="post office id")
+    process.add_argument("--uploaded-by", help="who hands the files in (default: $USER)")
+    process.add_argument(
+        "--batch-id", help="re-run this batch: what is already stored is not stored again"
+    )
     process.set_defaults(handler=cmd_process)
 
     get = commands.add_parser("get", help="fetch an artefact of a dossier")
@@ -321,6 +441,28 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("dossier_id")
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=cmd_show)
+
+    search = commands.add_parser(
+        "search", help="find dossiers by code, id number, name, procedure, agency, date, text"
+    )
+    search.add_argument("words", nargs="*", metavar="WORD", help="words in the OCR text")
+    search.add_argument("--code", help="dossier code, or its beginning")
+    search.add_argument("--id", dest="id_number", help="citizen id number (CCCD/CMND)")
+    search.add_argument("--name", help="citizen name; diacritics optional")
+    search.add_argument("--procedure", help="procedure id")
+    search.add_argument("--agency", help="receiving agency code")
+    search.add_argument("--from", dest="date_from", help="received on or after YYYY-MM-DD")
+    search.add_argument("--to", dest="date_to", help="received on or before YYYY-MM-DD")
+    search.add_argument("--status", choices=[s.value for s in DossierStatus])
+    search.add_argument("--review", action="store_true", help="only dossiers needing review")
+    search.add_argument("--limit", type=int, default=20, help="results per page (max 200)")
+    search.add_argument("--page", type=int, default=1)
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(handler=cmd_search)
+
+    db = commands.add_parser("db", help="database schema: upgrade or show its revision")
+    db.add_argument("db_command", choices=["upgrade", "current"])
+    db.set_defaults(handler=cmd_db)
 
     separator = commands.add_parser(
         "separator", help="print a separator sheet to put between dossiers in a stack"

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     s3_secret_key: str = Field(default="", repr=False)
     s3_bucket: str = Field(default="sohoa")
     s3_secure: bool = Field(default=False)
+    s3_retention_days: int = Field(
+        default=0,
+        ge=0,
+        description="Object-lock retention for originals (days); 0 = off. Needs a new bucket.",
+    )
+    s3_retention_mode: Literal["COMPLIANCE", "GOVERNANCE"] = Field(default="COMPLIANCE")
     catalogue_path: Path = Field(
         default=DEFAULT_CATALOGUE, description="The procedure catalogue (TOML)."
     )

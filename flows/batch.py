@@ -107,6 +107,12 @@ def process_batch(
         if received.error is not None:
             log.info("dossier %s refused: %s", dossier_id, received.error)
             continue
+        if received.duplicate_of is not None:
+            log.info("dossier %s: same file as %s", dossier_id, received.duplicate_of)
+            continue
+        if received.archived:
+            log.info("dossier %s: archived by an earlier run", dossier_id)
+            continue
         meta.set_status(dossier_id, DossierStatus.PROCESSING)
         futures = [
             page_task.submit(settings, received, index, lang)

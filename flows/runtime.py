@@ -38,6 +38,8 @@ def object_store(settings: Settings) -> ObjectStore:
                     secret_key=settings.s3_secret_key,
                     bucket=settings.s3_bucket,
                     secure=settings.s3_secure,
+                    retention_days=settings.s3_retention_days,
+                    retention_mode=settings.s3_retention_mode,
                 )
             else:
                 _objects[key] = LocalObjectStore(settings.objects_dir)

@@ -29,7 +29,7 @@ from pipeline.load import MediaType, SourceDocument, inspect_source
 from pipeline.page import process_page
 from pipeline.split import plan_dossiers
 from storage import keys
-from storage.objects import ObjectStore, StoredObject
+from storage.objects import ObjectStore, StoredObject, sha256_file
 
 log = logging.getLogger("sohoa.flows")
 
@@ -50,6 +50,8 @@ class ReceivedDossier:
     media_type: str | None
     page_count: int
     error: str | None = None
+    duplicate_of: str | None = None  # the same bytes were received before as that dossier
+    archived: bool = False  # a re-run found every dossier of this file archived already
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,13 @@ def receive_source(
     objects = object_store(settings)
     meta.add_dossier(dossier_id, batch_id, position, source.name)
     existing_key = meta.original_key(dossier_id)
+    if existing_key and meta.source_archived(dossier_id):
+        stored = objects.stat(existing_key)
+        info = meta.get_dossier(dossier_id)
+        return ReceivedDossier(
+            dossier_id, source.name, existing_key, stored.sha256, stored.size,
+            info.media_type, info.page_count, archived=True,
+        )  # fmt: skip
     if existing_key and objects.exists(existing_key):
         # Same path _local_source uses, so the page tasks need not fetch it again.
         local = dossier_work_dir(settings, dossier_id) / f"original{Path(existing_key).suffix}"
@@ -111,8 +120,20 @@ def receive_source(
         if not path.is_file():
             meta.set_status(dossier_id, DossierStatus.FAILED, error)
             return ReceivedDossier(dossier_id, source.name, key, "", 0, None, 0, error)
+        size, sha = sha256_file(path)
+        earlier = meta.find_original(sha, other_than=dossier_id)
+        if earlier is not None:
+            # Handed in twice (a double click, a re-sent batch): one archived copy is enough,
+            # and the earlier dossier already keeps these exact bytes.
+            meta.mark_duplicate(dossier_id, of=earlier, sha256=sha, size=size)
+            return ReceivedDossier(
+                dossier_id, source.name, "", sha, size, None, 0, duplicate_of=earlier
+            )
         stored = objects.put_file(
-            key, path, str(document.media_type) if document else "application/octet-stream"
+            key,
+            path,
+            str(document.media_type) if document else "application/octet-stream",
+            write_once=True,
         )
     media_type = str(document.media_type) if document else None
     page_count = document.page_count if document else 0
@@ -245,6 +266,10 @@ def archive_dossier(
     """Assemble one dossier, store every artefact, and only then mark it archived."""
     meta = metadata_store(settings)
     objects = object_store(settings)
+    if meta.get_dossier(part.dossier_id).status is DossierStatus.ARCHIVED and objects.exists(
+        keys.manifest_key(part.dossier_id)
+    ):
+        return  # a re-run after a crash in a later dossier of the same stack
     source = _local_source(settings, received)
     work = dossier_work_dir(settings, received.dossier_id)
     by_index = {p.info.index: p for p in pages}
@@ -324,6 +349,7 @@ def archive_dossier(
         ],
         pages=page_infos,
         review_reasons=list(extracted.review_reasons),
+        text=text,
     )
     pdf_path.unlink(missing_ok=True)
 

@@ -1,5 +1,22 @@
 """Dossier metadata: what the metadata store records and the CLI/API report."""
 
-from models.dossier import BatchInfo, DossierInfo, DossierStatus, FieldInfo, PageInfo
+from models.dossier import (
+    BatchInfo,
+    DossierInfo,
+    DossierStatus,
+    FieldCorrection,
+    FieldInfo,
+    PageInfo,
+)
+from models.search import SearchPage, SearchQuery
 
-__all__ = ["BatchInfo", "DossierInfo", "DossierStatus", "FieldInfo", "PageInfo"]
+__all__ = [
+    "BatchInfo",
+    "DossierInfo",
+    "DossierStatus",
+    "FieldCorrection",
+    "FieldInfo",
+    "PageInfo",
+    "SearchPage",
+    "SearchQuery",
+]

@@ -18,6 +18,7 @@ class DossierStatus(StrEnum):
     PROCESSING = "processing"
     ARCHIVED = "archived"  # searchable PDF and metadata stored; the dossier may be served
     FAILED = "failed"  # see ``error``; the original is kept and the dossier can be retried
+    DUPLICATE = "duplicate"  # the same file was already received: see ``duplicate_of``
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,11 @@ class BatchInfo:
     created_at: datetime
     lang: str
     source_count: int
-    uploaded_by: str | None = None
-    counter_id: str | None = None
+    uploaded_by: str | None = None  # the clerk (or token name) who handed the files in
+    counter_id: str | None = None  # the counter / one-stop desk
+    post_office_id: str | None = None
+    agency_code: str | None = None  # receiving agency for every dossier of the batch, if known
+    procedure: str | None = None  # procedure hint given at upload
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,11 @@ class DossierInfo:
     review_reasons: tuple[str, ...] = ()
     source_pages: tuple[int, ...] = ()
     field_details: tuple[FieldInfo, ...] = ()
+    agency_code: str | None = None  # the agency the dossier is routed to (who may see it)
+    id_number: str | None = None
+    full_name: str | None = None
+    archived_at: datetime | None = None
+    duplicate_of: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """The JSON shape of ``sohoa list``/``show`` and the batch report."""
@@ -90,9 +99,27 @@ class DossierInfo:
             "dossier_code": self.dossier_code,
             "fields": dict(self.fields),
             "procedure": self.procedure,
+            "agency": self.agency_code,
+            "id_number": self.id_number,
+            "full_name": self.full_name,
             "needs_review": self.needs_review,
             "review_reasons": list(self.review_reasons),
             "error": self.error,
+            "duplicate_of": self.duplicate_of,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
+            "archived_at": self.archived_at.isoformat() if self.archived_at else None,
         }
+
+
+@dataclass(frozen=True)
+class FieldCorrection:
+    """An operator's change to an extracted field, kept for audit."""
+
+    dossier_id: str
+    name: str
+    old_value: str | None
+    new_value: str
+    corrected_by: str
+    corrected_at: datetime
+    note: str | None = None

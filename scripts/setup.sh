@@ -2,7 +2,8 @@
 # Install everything sohoa needs on a fresh Debian/Ubuntu machine: system packages
 # (Tesseract with Vietnamese, poppler, qpdf, ghostscript, fonts) and a Python venv in
 # .venv with sohoa installed (pinned by requirements.lock). Safe to run again: it only
-# does what is missing.
+# does what is missing. `setup.sh --tests` adds what the test suite needs (PostgreSQL,
+# whose throwaway clusters the tests start themselves).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,9 @@ APT_PACKAGES=(
   poppler-utils qpdf ghostscript
   fonts-dejavu-core fonts-liberation2
 )
+if [ "${1:-}" = "--tests" ]; then
+  APT_PACKAGES+=(postgresql)
+fi
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -1,7 +1,9 @@
-"""Metadata store on SQLAlchemy: batches, dossiers, pages and an append-only event log.
+"""Metadata store on SQLAlchemy: batches, dossiers, pages, fields, corrections, events.
 
-SQLite inside the data dir by default; any SQLAlchemy URL (PostgreSQL in production)
-through ``SOHOA_DATABASE_URL``. Callers get frozen ``models`` records, never ORM rows.
+SQLite inside the data dir by default; PostgreSQL (``postgresql+psycopg://``) in
+production, through ``SOHOA_DATABASE_URL``. The schema is owned by the Alembic migrations
+in ``storage/migrations`` (applied on first start and by ``sohoa db upgrade``); the ORM
+classes here describe it for queries. Callers get frozen ``models`` records, never rows.
 """
 
 from __future__ import annotations
@@ -13,17 +15,22 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
+    and_,
     create_engine,
     event,
     func,
+    literal_column,
     select,
+    true,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -36,8 +43,22 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 
-from models import BatchInfo, DossierInfo, DossierStatus, FieldInfo, PageInfo
+from models import (
+    BatchInfo,
+    DossierInfo,
+    DossierStatus,
+    FieldCorrection,
+    FieldInfo,
+    PageInfo,
+    SearchPage,
+    SearchQuery,
+)
 from pipeline.errors import DossierNotFoundError, StorageError
+from pipeline.extract import DOSSIER_CODE, receiving_unit
+from pipeline.textfold import fold
+
+# Autoincrement ids: 64-bit on PostgreSQL (events grow forever), rowid on SQLite.
+BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
 def _now() -> datetime:
@@ -57,6 +78,9 @@ class BatchRow(Base):
     source_count: Mapped[int] = mapped_column(Integer)
     uploaded_by: Mapped[str | None] = mapped_column(String(128))
     counter_id: Mapped[str | None] = mapped_column(String(64))
+    post_office_id: Mapped[str | None] = mapped_column(String(64))
+    agency_code: Mapped[str | None] = mapped_column(String(32))
+    procedure: Mapped[str | None] = mapped_column(String(64))
 
 
 class DossierRow(Base):
@@ -68,31 +92,57 @@ class DossierRow(Base):
     source_name: Mapped[str] = mapped_column(String(512))
     status: Mapped[str] = mapped_column(String(16), index=True)
     page_count: Mapped[int] = mapped_column(Integer, default=0)
-    dossier_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    dossier_code: Mapped[str | None] = mapped_column(String(64))
     original_key: Mapped[str | None] = mapped_column(String(256))
-    original_sha256: Mapped[str | None] = mapped_column(String(64))
-    original_size: Mapped[int | None] = mapped_column(Integer)
+    original_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    original_size: Mapped[int | None] = mapped_column(BigInteger)
     media_type: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Set when the dossier is archived: what agencies search by and operators review.
     procedure: Mapped[str | None] = mapped_column(String(64), index=True)
+    agency_code: Mapped[str | None] = mapped_column(String(32))
     id_number: Mapped[str | None] = mapped_column(String(16), index=True)
     full_name: Mapped[str | None] = mapped_column(String(256))
+    full_name_folded: Mapped[str | None] = mapped_column(String(256))  # "nguyen van a"
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     review_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
     # A stack split into several dossiers: the dossier whose original holds these pages,
     # and which pages of it (0-based) this dossier is made of.
     source_dossier_id: Mapped[str | None] = mapped_column(String(96))
     source_pages: Mapped[list[int]] = mapped_column(JSON, default=list)
+    duplicate_of: Mapped[str | None] = mapped_column(String(96))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    # Search: newest first, whole or scoped to one agency; the code also by its beginning
+    # (text_pattern_ops makes LIKE 'prefix%' use the index whatever the collation); the
+    # folded name by any part of it (trigrams; pg_trgm ships with PostgreSQL).
+    __table_args__ = (
+        Index("ix_dossiers_created", "created_at", "dossier_id"),
+        Index("ix_dossiers_agency_created", "agency_code", "created_at"),
+        Index(
+            "ix_dossiers_code",
+            "dossier_code",
+            postgresql_ops={"dossier_code": "text_pattern_ops"},
+        ),
+        Index(
+            "ix_dossiers_name_trgm",
+            "full_name_folded",
+            postgresql_using="gin",
+            postgresql_ops={"full_name_folded": "gin_trgm_ops"},
+        ),
+    )
 
     pages: Mapped[list[PageRow]] = relationship(
         back_populates="dossier", cascade="all, delete-orphan", order_by="PageRow.index"
     )
     field_rows: Mapped[list[FieldRow]] = relationship(
         back_populates="dossier", cascade="all, delete-orphan", order_by="FieldRow.name"
+    )
+    text_row: Mapped[DossierTextRow | None] = relationship(
+        back_populates="dossier", cascade="all, delete-orphan"
     )
 
 
@@ -133,16 +183,48 @@ class FieldRow(Base):
     dossier: Mapped[DossierRow] = relationship(back_populates="field_rows")
 
 
+class FieldCorrectionRow(Base):
+    """Append-only: who changed which field from what to what, and when."""
+
+    __tablename__ = "field_corrections"
+
+    correction_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.dossier_id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str] = mapped_column(Text)
+    corrected_by: Mapped[str] = mapped_column(String(128))
+    corrected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class DossierTextRow(Base):
+    """The OCR text of an archived dossier, folded, for full-text search.
+
+    Kept apart from ``dossiers`` so list and search queries never drag kilobytes of text
+    through the buffer cache. On PostgreSQL a GIN index over its tsvector answers word
+    queries; the full NFC text stays in the object store (``text.txt``).
+    """
+
+    __tablename__ = "dossier_texts"
+
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.dossier_id"), primary_key=True)
+    text_folded: Mapped[str] = mapped_column(Text)
+
+    dossier: Mapped[DossierRow] = relationship(back_populates="text_row")
+
+
 class EventRow(Base):
     """Append-only: every state change of a dossier, for operators and audits."""
 
     __tablename__ = "events"
 
-    event_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     dossier_id: Mapped[str] = mapped_column(String(96), index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     status: Mapped[str] = mapped_column(String(16))
     message: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(128))  # a person, when one acted
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -175,14 +257,23 @@ def _redact(url: str) -> str:
 
 
 class MetadataStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        """Open the database; bring its schema up to date first unless ``migrate`` is off."""
+        from storage.migrate import upgrade_schema
+
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        try:
-            Base.metadata.create_all(self.engine)
-        except OperationalError as exc:
-            raise StorageError(f"cannot open database {_redact(url)} ({exc.orig})") from None
+        if migrate:
+            try:
+                upgrade_schema(self.engine)
+            except OperationalError as exc:
+                self.engine.dispose()
+                raise StorageError(f"cannot open database {_redact(url)} ({exc.orig})") from None
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
 
     def close(self) -> None:
         self.engine.dispose()
@@ -215,14 +306,35 @@ class MetadataStore:
                         source_count=batch.source_count,
                         uploaded_by=batch.uploaded_by,
                         counter_id=batch.counter_id,
+                        post_office_id=batch.post_office_id,
+                        agency_code=batch.agency_code,
+                        procedure=batch.procedure,
                     )
                 )
+
+    def get_batch(self, batch_id: str) -> BatchInfo:
+        with self._session() as session:
+            row = session.get(BatchRow, batch_id)
+            if row is None:
+                raise DossierNotFoundError(f"batch {batch_id}")
+            return BatchInfo(
+                batch_id=row.batch_id,
+                created_at=_aware(row.created_at),
+                lang=row.lang,
+                source_count=row.source_count,
+                uploaded_by=row.uploaded_by,
+                counter_id=row.counter_id,
+                post_office_id=row.post_office_id,
+                agency_code=row.agency_code,
+                procedure=row.procedure,
+            )
 
     def add_dossier(self, dossier_id: str, batch_id: str, position: int, source_name: str) -> None:
         """Idempotent: re-adding an existing dossier leaves it as it is."""
         with self._session() as session:
             if session.get(DossierRow, dossier_id) is not None:
                 return
+            batch = session.get(BatchRow, batch_id)
             session.add(
                 DossierRow(
                     dossier_id=dossier_id,
@@ -231,9 +343,43 @@ class MetadataStore:
                     source_name=source_name,
                     status=DossierStatus.RECEIVED,
                     fields={},
+                    agency_code=batch.agency_code if batch else None,
+                    procedure=batch.procedure if batch else None,
                 )
             )
             session.add(EventRow(dossier_id=dossier_id, status=DossierStatus.RECEIVED))
+
+    def find_original(self, sha256: str, *, other_than: str) -> str | None:
+        """The dossier that already holds a file with these bytes, if any (not a failed one)."""
+        with self._session() as session:
+            return session.scalar(
+                select(DossierRow.dossier_id)
+                .where(
+                    DossierRow.original_sha256 == sha256,
+                    DossierRow.dossier_id != other_than,
+                    DossierRow.source_dossier_id.is_(None),
+                    DossierRow.status.not_in([DossierStatus.FAILED, DossierStatus.DUPLICATE]),
+                )
+                .order_by(DossierRow.created_at)
+                .limit(1)
+            )
+
+    def mark_duplicate(self, dossier_id: str, *, of: str, sha256: str, size: int) -> None:
+        """The same bytes were handed in before: point at that dossier, store nothing twice."""
+        with self._session() as session:
+            row = self._row(session, dossier_id)
+            row.status = DossierStatus.DUPLICATE
+            row.duplicate_of = of
+            row.original_sha256, row.original_size = sha256, size
+            row.error = None
+            row.updated_at = _now()
+            session.add(
+                EventRow(
+                    dossier_id=dossier_id,
+                    status=DossierStatus.DUPLICATE,
+                    message=f"same file as dossier {of}",
+                )
+            )
 
     def record_original(
         self,
@@ -247,19 +393,31 @@ class MetadataStore:
     ) -> None:
         with self._session() as session:
             row = self._row(session, dossier_id)
+            if row.original_sha256 and row.original_sha256 != sha256:
+                # Write-once: the first stored original is the citizen's paper, for good.
+                raise StorageError(
+                    f"dossier {dossier_id} already holds an original with another SHA-256"
+                )
             row.original_key, row.original_sha256, row.original_size = key, sha256, size
             row.media_type, row.page_count = media_type, page_count
             row.updated_at = _now()
 
     def set_status(
-        self, dossier_id: str, status: DossierStatus, message: str | None = None
+        self,
+        dossier_id: str,
+        status: DossierStatus,
+        message: str | None = None,
+        *,
+        actor: str | None = None,
     ) -> None:
         with self._session() as session:
             row = self._row(session, dossier_id)
             row.status = status
             row.error = message if status is DossierStatus.FAILED else None
             row.updated_at = _now()
-            session.add(EventRow(dossier_id=dossier_id, status=status, message=message))
+            session.add(
+                EventRow(dossier_id=dossier_id, status=status, message=message, actor=actor)
+            )
 
     def record_page(self, dossier_id: str, page: PageInfo) -> None:
         with self._session() as session:
@@ -288,6 +446,8 @@ class MetadataStore:
                     original_size=first.original_size,
                     media_type=first.media_type,
                     fields={},
+                    agency_code=first.agency_code,
+                    procedure=first.procedure,
                     source_dossier_id=from_dossier_id,
                     source_pages=list(pages),
                 )
@@ -313,10 +473,11 @@ class MetadataStore:
         fields: list[FieldInfo],
         pages: list[PageInfo] | None = None,
         review_reasons: list[str] | None = None,
+        text: str | None = None,
     ) -> None:
         """The last write of a dossier: only now may it be served.
 
-        Pages and fields are replaced as a whole, so a re-run leaves no stale rows.
+        Pages, fields and text are replaced as a whole, so a re-run leaves no stale rows.
         """
         values = {f.name: f.value for f in fields}
         with self._session() as session:
@@ -343,21 +504,171 @@ class MetadataStore:
                         note=item.note,
                     )
                 )
-            row.fields = values
-            row.dossier_code = values.get("dossier_code")
-            row.procedure = values.get("procedure")
-            row.id_number = values.get("id_number")
-            row.full_name = values.get("full_name")
+            if text is not None:
+                folded = f" {_fold_text(text)} "
+                if row.text_row is None:
+                    row.text_row = DossierTextRow(dossier_id=dossier_id, text_folded=folded)
+                else:
+                    row.text_row.text_folded = folded
+            _apply_field_values(row, values)
             reasons = list(review_reasons or [])
             row.review_reasons = reasons
             row.needs_review = bool(reasons) or any(f.needs_review for f in fields)
             row.status = DossierStatus.ARCHIVED
             row.error = None
-            row.updated_at = _now()
+            row.updated_at = row.archived_at = _now()
             message = "needs review: " + "; ".join(reasons[:5]) if row.needs_review else None
             session.add(
                 EventRow(dossier_id=dossier_id, status=DossierStatus.ARCHIVED, message=message)
             )
+
+    def correct_field(
+        self,
+        dossier_id: str,
+        name: str,
+        value: str,
+        *,
+        corrected_by: str,
+        note: str | None = None,
+    ) -> FieldCorrection:
+        """An operator sets a field's value: the old one is kept in the audit trail.
+
+        The field no longer needs review; the dossier does while any other field or
+        review reason (``"name: problem"``) remains.
+        """
+        if not corrected_by:
+            raise ValueError("a correction needs the name of who made it")
+        with self._session() as session:
+            row = self._row(session, dossier_id)
+            field = next((f for f in row.field_rows if f.name == name), None)
+            old_value = field.value if field is not None else None
+            if field is None:
+                field = FieldRow(dossier_id=dossier_id, name=name, value=value, confidence=1.0)
+                row.field_rows.append(field)
+            field.value, field.source, field.confidence = value, "operator", 1.0
+            field.needs_review = False
+            field.note = note
+            values = dict(row.fields or {})
+            values[name] = value
+            _apply_field_values(row, values)
+            row.review_reasons = [
+                r for r in (row.review_reasons or []) if not r.startswith(f"{name}:")
+            ]
+            row.needs_review = bool(row.review_reasons) or any(
+                f.needs_review for f in row.field_rows
+            )
+            row.updated_at = now = _now()
+            correction = FieldCorrectionRow(
+                dossier_id=dossier_id,
+                name=name,
+                old_value=old_value,
+                new_value=value,
+                corrected_by=corrected_by,
+                corrected_at=now,
+                note=note,
+            )
+            session.add(correction)
+            session.add(
+                EventRow(
+                    dossier_id=dossier_id,
+                    status=row.status,
+                    message=f"field {name} corrected: {old_value!r} -> {value!r}",
+                    actor=corrected_by,
+                )
+            )
+            return FieldCorrection(
+                dossier_id, name, old_value, value, corrected_by, _aware(now), note
+            )
+
+    def corrections(self, dossier_id: str) -> list[FieldCorrection]:
+        with self._session() as session:
+            rows = session.scalars(
+                select(FieldCorrectionRow)
+                .where(FieldCorrectionRow.dossier_id == dossier_id)
+                .order_by(FieldCorrectionRow.correction_id)
+            ).all()
+            return [
+                FieldCorrection(
+                    r.dossier_id,
+                    r.name,
+                    r.old_value,
+                    r.new_value,
+                    r.corrected_by,
+                    _aware(r.corrected_at),
+                    r.note,
+                )
+                for r in rows
+            ]
+
+    # --- search ---------------------------------------------------------------------------
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        """Dossiers matching every criterion given, newest first, one page at a time."""
+        conditions = self._search_conditions(query)
+        statement = (
+            select(DossierRow)
+            .where(and_(true(), *conditions))
+            .order_by(DossierRow.created_at.desc(), DossierRow.dossier_id.desc())
+            .limit(query.limit + 1)
+            .offset(query.offset)
+        )
+        with self._session() as session:
+            rows = session.scalars(statement).all()
+            items = tuple(_to_info(row, with_pages=False) for row in rows[: query.limit])
+        return SearchPage(items, query.limit, query.offset, has_more=len(rows) > query.limit)
+
+    def _search_conditions(self, query: SearchQuery) -> list[Any]:
+        conditions: list[Any] = []
+        if query.dossier_code:
+            code = query.dossier_code.strip().upper()
+            if DOSSIER_CODE.match(code):
+                conditions.append(DossierRow.dossier_code == code)
+            else:
+                conditions.append(DossierRow.dossier_code.like(_like_prefix(code), escape="\\"))
+        if query.id_number:
+            conditions.append(DossierRow.id_number == "".join(query.id_number.split()))
+        if query.name:
+            name = " ".join(fold(query.name).split())
+            conditions.append(
+                DossierRow.full_name_folded.like(f"%{_like_escape(name)}%", escape="\\")
+            )
+        if query.procedure:
+            conditions.append(DossierRow.procedure == query.procedure)
+        if query.agency_code is not None:
+            conditions.append(DossierRow.agency_code == query.agency_code)
+        if query.received_from is not None:
+            conditions.append(DossierRow.created_at >= query.received_from)
+        if query.received_to is not None:
+            conditions.append(DossierRow.created_at < query.received_to)
+        if query.status is not None:
+            conditions.append(DossierRow.status == query.status)
+        if query.batch_id is not None:
+            conditions.append(DossierRow.batch_id == query.batch_id)
+        if query.needs_review is not None:
+            conditions.append(DossierRow.needs_review.is_(query.needs_review))
+        if query.text:
+            conditions.append(self._text_condition(query.text))
+        return conditions
+
+    def _text_condition(self, text: str) -> Any:
+        words = [w for w in _fold_text(text).split() if w]
+        if not words:
+            return literal_column("1") == literal_column("1")
+        texts = select(DossierTextRow.dossier_id)
+        if self.is_postgresql:
+            # Matches the expression index the migration creates (GIN over the tsvector).
+            vector = func.to_tsvector(literal_column("'simple'"), DossierTextRow.text_folded)
+            query = func.plainto_tsquery(literal_column("'simple'"), " ".join(words))
+            texts = texts.where(vector.op("@@")(query))
+        else:
+            # Stored text is padded with a space at each end, so '% word %' is a whole word.
+            texts = texts.where(
+                *[
+                    DossierTextRow.text_folded.like(f"% {_like_escape(w)} %", escape="\\")
+                    for w in words
+                ]
+            )
+        return DossierRow.dossier_id.in_(texts)
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -371,6 +682,17 @@ class MetadataStore:
     def get_dossier(self, dossier_id: str) -> DossierInfo:
         with self._session() as session:
             return _to_info(self._row(session, dossier_id), with_pages=True)
+
+    def source_archived(self, dossier_id: str) -> bool:
+        """Every dossier made from this scanned file is archived (a re-run has nothing to do)."""
+        with self._session() as session:
+            statuses = session.scalars(
+                select(DossierRow.status).where(
+                    (DossierRow.dossier_id == dossier_id)
+                    | (DossierRow.source_dossier_id == dossier_id)
+                )
+            ).all()
+            return bool(statuses) and all(s == DossierStatus.ARCHIVED for s in statuses)
 
     def original_key(self, dossier_id: str) -> str | None:
         with self._session() as session:
@@ -421,6 +743,33 @@ class MetadataStore:
             return [(r.at, r.status, r.message) for r in rows]
 
 
+def _apply_field_values(row: DossierRow, values: dict[str, Any]) -> None:
+    """Copy the fields people search by into their indexed columns."""
+    row.fields = values
+    row.dossier_code = values.get("dossier_code")
+    row.procedure = values.get("procedure") or row.procedure
+    row.id_number = values.get("id_number")
+    row.full_name = values.get("full_name")
+    row.full_name_folded = " ".join(fold(row.full_name).split()) if row.full_name else None
+    # An upload that named its agency keeps it; otherwise the code says who received it.
+    batch_agency = row.agency_code if row.agency_code else None
+    row.agency_code = batch_agency or receiving_unit(row.dossier_code)
+
+
+def _fold_text(text: str) -> str:
+    """Folded words separated by single spaces: what full-text search matches against."""
+    folded = fold(text)
+    return " ".join("".join(c if c.isalnum() else " " for c in folded).split())
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _like_prefix(text: str) -> str:
+    return _like_escape(text) + "%"
+
+
 def _fill_page(row: PageRow, page: PageInfo) -> None:
     row.width_px, row.height_px, row.dpi = page.width_px, page.height_px, page.dpi
     row.rotation, row.skew_deg, row.blank = page.rotation, page.skew_deg, page.blank
@@ -458,6 +807,11 @@ def _to_info(row: DossierRow, *, with_pages: bool) -> DossierInfo:
             FieldInfo(f.name, f.value, f.source, f.confidence, f.needs_review, f.note)
             for f in (row.field_rows if with_pages else ())
         ),
+        agency_code=row.agency_code,
+        id_number=row.id_number,
+        full_name=row.full_name,
+        archived_at=_aware(row.archived_at) if row.archived_at else None,
+        duplicate_of=row.duplicate_of,
         pages=tuple(
             PageInfo(
                 index=p.index,

@@ -32,8 +32,19 @@ class StoredObject:
 
 class ObjectStore(Protocol):
     def put_file(
-        self, key: str, path: Path, content_type: str = "application/octet-stream"
-    ) -> StoredObject: ...
+        self,
+        key: str,
+        path: Path,
+        content_type: str = "application/octet-stream",
+        *,
+        write_once: bool = False,
+    ) -> StoredObject:
+        """Store ``path`` under ``key``.
+
+        ``write_once`` (originals): an existing object with the same bytes is kept as it
+        is; one with other bytes is never replaced (``StorageError``).
+        """
+        ...
 
     def put_bytes(
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
@@ -55,6 +66,22 @@ def check_key(key: str) -> str:
     if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in key:
         raise StorageError(f"invalid object key {key!r}")
     return key
+
+
+def keep_existing(store: ObjectStore, key: str, path: Path) -> StoredObject | None:
+    """For write-once puts: the stored object if it already holds these bytes, else None.
+
+    Raises when the key holds other bytes: an original is the citizen's paper and is
+    never overwritten, whatever a caller asks.
+    """
+    try:
+        existing = store.stat(key)
+    except ObjectNotFoundError:
+        return None
+    size, sha = sha256_file(path)
+    if existing.sha256 and existing.sha256 == sha and existing.size == size:
+        return existing
+    raise StorageError(f"refusing to overwrite {key}: it is write-once and holds other bytes")
 
 
 def sha256_file(path: Path) -> tuple[int, str]:
@@ -105,13 +132,24 @@ class LocalObjectStore:
         return StoredObject(key, size, digest.hexdigest())
 
     def put_file(
-        self, key: str, path: Path, content_type: str = "application/octet-stream"
+        self,
+        key: str,
+        path: Path,
+        content_type: str = "application/octet-stream",
+        *,
+        write_once: bool = False,
     ) -> StoredObject:
+        if write_once and (kept := keep_existing(self, key, path)) is not None:
+            return kept
+
         def chunks() -> Iterator[bytes]:
             with path.open("rb") as stream:
                 yield from iter(lambda: stream.read(CHUNK), b"")
 
-        return self._atomic_write(key, chunks)
+        stored = self._atomic_write(key, chunks)
+        if write_once:  # a guard against our own bugs and careless hands, not a lock
+            self._path(key).chmod(0o444)
+        return stored
 
     def put_bytes(
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
@@ -179,8 +217,15 @@ class MemoryObjectStore:
         return StoredObject(key, len(data), hashlib.sha256(data).hexdigest())
 
     def put_file(
-        self, key: str, path: Path, content_type: str = "application/octet-stream"
+        self,
+        key: str,
+        path: Path,
+        content_type: str = "application/octet-stream",
+        *,
+        write_once: bool = False,
     ) -> StoredObject:
+        if write_once and (kept := keep_existing(self, key, path)) is not None:
+            return kept
         return self.put_bytes(key, path.read_bytes(), content_type)
 
     def get_bytes(self, key: str) -> bytes:

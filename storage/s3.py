@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import io
-from datetime import timedelta
+import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from minio import Minio
-from minio.commonconfig import ENABLED
+from minio.commonconfig import COMPLIANCE, ENABLED, GOVERNANCE
 from minio.error import S3Error
+from minio.retention import Retention
 from minio.versioningconfig import VersioningConfig
 from urllib3.exceptions import HTTPError
 
 from pipeline.errors import ObjectNotFoundError, StorageError
-from storage.objects import StoredObject, check_key, sha256_file
+from storage.objects import StoredObject, check_key, keep_existing, sha256_file
+
+log = logging.getLogger("sohoa.storage")
 
 SHA_META = "sha256"  # stored as x-amz-meta-sha256
 PART_SIZE = 16 * 1024 * 1024
@@ -37,24 +41,80 @@ class S3ObjectStore:
         bucket: str = "sohoa",
         secure: bool = False,
         region: str | None = None,
+        retention_days: int = 0,
+        retention_mode: str = "COMPLIANCE",
     ) -> None:
+        """``retention_days`` > 0: originals get an object-lock retention after upload.
+
+        Object lock can only be switched on when a bucket is created, so a new bucket is
+        made with it; on an existing bucket without it, originals stay write-once by
+        sohoa's own rule and a warning says retention is off.
+        """
         self.bucket = bucket
+        self.retention_days = retention_days
+        self.retention_mode = COMPLIANCE if retention_mode.upper() == "COMPLIANCE" else GOVERNANCE
         self.client = Minio(
             endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region
         )
         try:
             if not self.client.bucket_exists(bucket):
-                self.client.make_bucket(bucket)
+                self.client.make_bucket(bucket, object_lock=retention_days > 0)
             self.client.set_bucket_versioning(bucket, VersioningConfig(ENABLED))
         except (S3Error, HTTPError, OSError) as exc:
             raise StorageError(f"object store {endpoint}/{bucket} unusable ({exc})") from None
+        self._retention_usable = retention_days > 0
+
+    def _retain(self, key: str) -> None:
+        """Object-lock the current version of ``key`` for the configured time.
+
+        Set after the upload, not as PUT headers: some S3 servers refuse lock headers on
+        plain-HTTP PUTs, and a PUT that failed on them would lose the upload.
+        """
+        if not self._retention_usable:
+            return
+        until = datetime.now(UTC) + timedelta(days=self.retention_days)
+        try:
+            self.client.set_object_retention(
+                self.bucket, key, Retention(self.retention_mode, until)
+            )
+        except S3Error as exc:
+            if exc.code in ("InvalidRequest", "ObjectLockConfigurationNotFoundError"):
+                self._retention_usable = False
+                log.warning(
+                    "bucket %s has no object lock: originals are write-once by sohoa only (%s)",
+                    self.bucket,
+                    exc.code,
+                )
+                return
+            raise StorageError(f"cannot set retention on {key} ({exc})") from exc
+        except (HTTPError, OSError) as exc:
+            raise StorageError(f"cannot set retention on {key} ({exc})") from exc
+
+    def retention_until(self, key: str) -> datetime | None:
+        """Until when the current version of ``key`` is locked, or None (from its headers)."""
+        try:
+            info = self.client.stat_object(self.bucket, check_key(key))
+        except (S3Error, HTTPError, OSError) as exc:
+            raise StorageError(f"cannot read {key} ({exc})") from exc
+        headers = {k.lower(): v for k, v in (info.metadata or {}).items()}
+        until = headers.get("x-amz-object-lock-retain-until-date")
+        return datetime.fromisoformat(str(until).replace("Z", "+00:00")) if until else None
 
     # --- writes ---------------------------------------------------------------------------
 
     def put_file(
-        self, key: str, path: Path, content_type: str = "application/octet-stream"
+        self,
+        key: str,
+        path: Path,
+        content_type: str = "application/octet-stream",
+        *,
+        write_once: bool = False,
     ) -> StoredObject:
+        if write_once and (kept := keep_existing(self, key, path)) is not None:
+            return kept
         size, sha = sha256_file(path)
+        if not write_once and (same := self._same_bytes(key, size, sha)) is not None:
+            return same  # a re-run: no second version of identical bytes
         try:
             self.client.fput_object(
                 self.bucket,
@@ -66,12 +126,23 @@ class S3ObjectStore:
             )
         except (S3Error, HTTPError, OSError) as exc:
             raise StorageError(f"cannot store {key} ({exc})") from exc
+        if write_once:
+            self._retain(key)
         return StoredObject(key, size, sha)
+
+    def _same_bytes(self, key: str, size: int, sha: str) -> StoredObject | None:
+        try:
+            existing = self.stat(key)
+        except ObjectNotFoundError:
+            return None
+        return existing if (existing.size, existing.sha256) == (size, sha) else None
 
     def put_bytes(
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
     ) -> StoredObject:
         sha = hashlib.sha256(data).hexdigest()
+        if (same := self._same_bytes(key, len(data), sha)) is not None:
+            return same
         try:
             self.client.put_object(
                 self.bucket,

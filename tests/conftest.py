@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -10,12 +12,56 @@ import pytest
 from config import Settings
 from flows import runtime
 from tests import synth
+from tests.pgcluster import ClusterUnavailable, PostgresCluster
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def pytest_report_header() -> list[str]:
     return [f"tesseract: {shutil.which('tesseract')}, pdftotext: {shutil.which('pdftotext')}"]
+
+
+# --- databases: every metadata test runs on SQLite and on a real PostgreSQL ---------------
+
+_postgres_skip_reason: list[str] = []
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    try:
+        cluster = PostgresCluster.start()
+    except ClusterUnavailable as exc:
+        reason = f"PostgreSQL could not be started: {exc}"
+        if os.environ.get("SOHOA_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason + " (SOHOA_REQUIRE_POSTGRES=1)", pytrace=False)
+        _postgres_skip_reason.append(reason)
+        pytest.skip(reason)
+    yield cluster
+    cluster.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _postgres_skip_reason:
+        terminalreporter.write_sep("!", "POSTGRESQL TESTS SKIPPED", red=True, bold=True)
+        terminalreporter.write_line(_postgres_skip_reason[0], red=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database; sohoa migrates it on first use, as in production."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'sohoa.db'}"
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    return cluster.create_database(f"test_{os.getpid()}_{next(_database_numbers)}")
+
+
+@pytest.fixture
+def db_settings(tmp_path: Path, database_url: str) -> Iterator[Settings]:
+    """Embedded settings on each metadata backend (local objects)."""
+    runtime.reset()
+    yield Settings(data_dir=tmp_path / "data", database_url=database_url, workers=2)
+    runtime.reset()
 
 
 @pytest.fixture

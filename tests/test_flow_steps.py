@@ -18,6 +18,23 @@ from storage import keys
 from tests import synth
 
 
+@pytest.fixture
+def settings(db_settings: Settings) -> Settings:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return db_settings
+
+
+def _row_counts(settings: Settings) -> dict[str, int]:
+    from sqlalchemy import text
+
+    engine = metadata_store(settings).engine
+    with engine.connect() as connection:
+        return {
+            table: int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+            for table in ("batches", "dossiers", "pages", "fields", "dossier_texts")
+        }
+
+
 @pytest.fixture(autouse=True)
 def batch(settings: Settings) -> None:
     metadata_store(settings).create_batch(BatchInfo("b1", datetime.now(UTC), "vie", 3))
@@ -58,10 +75,29 @@ def test_receive_process_archive(settings: Settings, samples_dir: Path, truth: l
     for entry in manifest["objects"]:
         assert objects.stat(entry["key"]).sha256 == entry["sha256"]
 
+    # Re-running the batch (a crashed flow restarted) stores and records nothing twice.
+    stored_before, rows_before = objects.list("dossiers/"), _row_counts(settings)
+    again = steps.receive_source(settings, "b1", "b1-001", 0, source)
+    assert again.archived and again.sha256 == received.sha256
+    steps.archive_dossier(settings, received, parts[0], pages)
+    assert objects.list("dossiers/") == stored_before
+    assert _row_counts(settings) == rows_before
+    assert steps.read_manifest(objects, "b1-001") == manifest
+
+    # The same file handed in again under a new dossier: recognised, not stored twice.
+    duplicate = steps.receive_source(settings, "b1", "b1-004", 3, source)
+    assert duplicate.duplicate_of == "b1-001" and duplicate.page_count == 0
+    assert metadata_store(settings).get_dossier("b1-004").status is DossierStatus.DUPLICATE
+    assert objects.list("dossiers/b1-004/") == []
+
 
 def test_get_refuses_objects_the_manifest_does_not_vouch_for(
-    settings: Settings, samples_dir: Path, capsys: pytest.CaptureFixture[str]
+    settings: Settings,
+    samples_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("SOHOA_DATABASE_URL", settings.resolved_database_url)
     from app.cli import main
 
     source = steps.SourceRef(path=str(samples_dir / "page.jpg"), name="page.jpg")

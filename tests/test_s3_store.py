@@ -92,9 +92,62 @@ def test_versioning_is_on(store) -> None:  # type: ignore[no-untyped-def]
     assert config.status == "Enabled"
 
 
+def _versions(store, key: str) -> int:  # type: ignore[no-untyped-def]
+    return sum(
+        1
+        for o in store.client.list_objects(store.bucket, prefix=key, include_version=True)
+        if o.object_name == key
+    )
+
+
+def test_originals_are_write_once_and_reruns_add_no_versions(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    original, other = tmp_path / "a.pdf", tmp_path / "b.pdf"
+    original.write_bytes(b"%PDF citizen paper")
+    other.write_bytes(b"%PDF other paper")
+    key = "dossiers/w1/original.pdf"
+    stored = store.put_file(key, original, write_once=True)
+    assert store.put_file(key, original, write_once=True) == stored
+    with pytest.raises(StorageError, match="write-once"):
+        store.put_file(key, other, write_once=True)
+    assert store.get_bytes(key) == original.read_bytes()
+    assert _versions(store, key) == 1
+    # Ordinary artefacts: identical bytes again make no second version, new bytes do.
+    store.put_bytes("dossiers/w1/text.txt", b"one")
+    store.put_bytes("dossiers/w1/text.txt", b"one")
+    assert _versions(store, "dossiers/w1/text.txt") == 1
+    store.put_bytes("dossiers/w1/text.txt", b"two")
+    assert _versions(store, "dossiers/w1/text.txt") == 2
+    assert store.retention_until(key) is None  # retention not asked for
+
+
+def test_object_lock_retention_is_set_after_upload(endpoint: str, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from minio.error import S3Error
+
+    from storage.s3 import S3ObjectStore
+
+    locked = S3ObjectStore(
+        endpoint=endpoint, access_key="k", secret_key="s", bucket="locked", retention_days=30
+    )
+    original = tmp_path / "a.pdf"
+    original.write_bytes(b"%PDF keep me")
+    locked.put_file("dossiers/l1/original.pdf", original, write_once=True)
+    until = locked.retention_until("dossiers/l1/original.pdf")
+    assert until is not None
+    assert until > datetime.now(UTC) + timedelta(days=29)
+    version = locked.client.stat_object("locked", "dossiers/l1/original.pdf").version_id
+    with pytest.raises(S3Error):  # not even its version can be deleted
+        locked.client.remove_object("locked", "dossiers/l1/original.pdf", version_id=version)
+    locked.put_bytes("dossiers/l1/text.txt", b"derived")  # artefacts can be rebuilt: no lock
+    assert locked.retention_until("dossiers/l1/text.txt") is None
+
+
 @pytest.mark.slow
-def test_cli_flow_unchanged_on_s3(endpoint: str, samples_dir: Path, tmp_path: Path) -> None:
-    """The whole CLI flow, with objects in S3 instead of the data dir."""
+def test_cli_flow_unchanged_on_postgresql_and_s3(
+    endpoint: str, samples_dir: Path, tmp_path: Path, postgres_cluster
+) -> None:  # type: ignore[no-untyped-def]
+    """The whole CLI flow on the production backends: objects in S3, metadata in PostgreSQL."""
     import json
     import os
     import subprocess
@@ -107,6 +160,7 @@ def test_cli_flow_unchanged_on_s3(endpoint: str, samples_dir: Path, tmp_path: Pa
         "SOHOA_S3_ACCESS_KEY": "k",
         "SOHOA_S3_SECRET_KEY": "s",
         "SOHOA_S3_BUCKET": "cli-flow",
+        "SOHOA_DATABASE_URL": postgres_cluster.create_database("cli_flow"),
         "PREFECT_HOME": str(tmp_path / "prefect-home"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
@@ -123,15 +177,40 @@ def test_cli_flow_unchanged_on_s3(endpoint: str, samples_dir: Path, tmp_path: Pa
             cwd=repo,
         )
 
-    done = sohoa("process", "--json", str(samples_dir / "page.jpg"))
+    assert "up to date" not in sohoa("db", "current").stdout  # an empty database
+    assert "upgraded" in sohoa("db", "upgrade").stdout
+    done = sohoa("process", "--json", "--agency", "SYT-HN", str(samples_dir / "page.jpg"))
     assert done.returncode == 0, done.stderr
-    dossier = json.loads(done.stdout)["dossiers"][0]["dossier_id"]
+    report = json.loads(done.stdout)
+    dossier = report["dossiers"][0]["dossier_id"]
     out = tmp_path / "out.pdf"
     assert sohoa("get", dossier, "--pdf", "-o", str(out)).returncode == 0
     assert out.read_bytes().startswith(b"%PDF-")
     assert not (tmp_path / "data" / "objects").exists()  # nothing went to local files
+    assert not list((tmp_path / "data").glob("*.db"))  # nor to SQLite
 
+    found = json.loads(sohoa("search", "--agency", "SYT-HN", "--json").stdout)
+    assert [d["dossier_id"] for d in found["dossiers"]] == [dossier]
+    assert json.loads(sohoa("search", "--agency", "OTHER", "--json").stdout)["dossiers"] == []
+
+    # The same batch run again (say after a crash): nothing stored or recorded twice.
     from storage.s3 import S3ObjectStore
 
     remote = S3ObjectStore(endpoint=endpoint, access_key="k", secret_key="s", bucket="cli-flow")
+    keys_before = remote.list(f"dossiers/{dossier}/")
+    versions_before = sum(_versions(remote, key) for key in keys_before)
+    rerun = sohoa(
+        "process", "--json", "--batch-id", report["batch_id"], str(samples_dir / "page.jpg")
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert remote.list(f"dossiers/{dossier}/") == keys_before
+    assert sum(_versions(remote, key) for key in keys_before) == versions_before
+    listed = json.loads(sohoa("list", "--json").stdout)["dossiers"]
+    assert [d["dossier_id"] for d in listed] == [dossier]
+
+    # The same file in a new batch: a clear note, no second copy.
+    twice = sohoa("process", "--json", str(samples_dir / "page.jpg"))
+    assert twice.returncode == 0, twice.stderr
+    assert f"already received as dossier {dossier}" in twice.stderr
+    assert json.loads(twice.stdout)["dossiers"][0]["status"] == "duplicate"
     assert f"dossiers/{dossier}/dossier.pdf" in remote.list(f"dossiers/{dossier}/")

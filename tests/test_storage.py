@@ -59,8 +59,8 @@ def test_local_writes_are_atomic(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "a").iterdir()] == ["b.txt"]
 
 
-def test_metadata_lifecycle(tmp_path: Path) -> None:
-    meta = MetadataStore(f"sqlite:///{tmp_path / 'm.db'}")
+def test_metadata_lifecycle(database_url: str) -> None:
+    meta = MetadataStore(database_url)
     meta.create_batch(BatchInfo("b1", datetime.now(UTC), "vie", 1))
     meta.add_dossier("b1-001", "b1", 0, "scan.pdf")
     meta.add_dossier("b1-001", "b1", 0, "scan.pdf")  # idempotent
@@ -100,3 +100,20 @@ def test_metadata_lifecycle(tmp_path: Path) -> None:
     assert history == ["received", "processing", "archived"]
     with pytest.raises(DossierNotFoundError):
         meta.get_dossier("nope")
+    meta.close()
+
+
+@pytest.mark.parametrize("kind", ["local", "memory"])
+def test_originals_are_write_once(kind: str, tmp_path: Path) -> None:
+    store: ObjectStore = (
+        LocalObjectStore(tmp_path / "objects") if kind == "local" else MemoryObjectStore()
+    )
+    first, second = tmp_path / "a.pdf", tmp_path / "b.pdf"
+    first.write_bytes(b"%PDF citizen paper")
+    second.write_bytes(b"%PDF something else")
+    stored = store.put_file("dossiers/d1/original.pdf", first, write_once=True)
+    again = store.put_file("dossiers/d1/original.pdf", first, write_once=True)  # a re-run
+    assert again == stored
+    with pytest.raises(StorageError, match="write-once"):
+        store.put_file("dossiers/d1/original.pdf", second, write_once=True)
+    assert store.get_bytes("dossiers/d1/original.pdf") == first.read_bytes()

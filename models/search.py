@@ -1,0 +1,52 @@
+"""What a dossier search asks and what it answers, shared by the CLI and the HTTP API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from models.dossier import DossierInfo, DossierStatus
+
+MAX_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """Every criterion is optional; the ones given must all match.
+
+    ``name`` and ``text`` match without diacritics ("nguyen van a" finds "Nguyễn Văn A").
+    ``agency_code`` doubles as the scope of an agency's account: it is always set for them.
+    """
+
+    dossier_code: str | None = None  # a whole code, or its beginning
+    id_number: str | None = None  # CCCD (12 digits) or old CMND (9 digits)
+    name: str | None = None
+    procedure: str | None = None
+    agency_code: str | None = None
+    received_from: datetime | None = None  # inclusive
+    received_to: datetime | None = None  # exclusive
+    text: str | None = None  # words anywhere in the OCR text
+    status: DossierStatus | None = None
+    batch_id: str | None = None
+    needs_review: bool | None = None
+    limit: int = 20
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_PAGE_SIZE:
+            raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        if self.offset < 0:
+            raise ValueError("offset must not be negative")
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of results, newest first. ``has_more``: another page follows.
+
+    No total count: counting a broad match over a million rows costs more than the page.
+    """
+
+    items: tuple[DossierInfo, ...]
+    limit: int
+    offset: int
+    has_more: bool

@@ -1,0 +1,181 @@
+"""The metadata store on SQLite and on a real PostgreSQL: migrations, search, audit."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from models import BatchInfo, DossierStatus, FieldInfo, SearchQuery
+from storage.metadata import Base, MetadataStore
+from storage.migrate import current_revision, head_revision, upgrade_schema
+
+PEOPLE = [
+    # (code, id number, name, procedure, text)
+    ("000.00.00.H49-230101-0001", "001090123456", "Nguyễn Văn A", "doi-gplx", "giấy phép lái xe"),
+    ("000.00.00.H49-230101-0002", "001190654321", "Trần Thị Bích", "lltp", "lý lịch tư pháp"),
+    ("000.17.22.H56-230102-0001", "079085000111", "Nguyễn Văn Anh", "doi-gplx", "hạng B2 lái xe"),
+    ("000.17.22.H56-230102-0002", "038301000222", "Đặng Đức Đạt", "lltp", "phiếu số 2"),
+]
+
+
+def _archive(meta: MetadataStore, n: int, *, agency: str | None = None, at: datetime) -> str:
+    code, id_number, name, procedure, text = PEOPLE[n]
+    batch = f"b{n}"
+    meta.create_batch(BatchInfo(batch, at, "vie", 1, agency_code=agency, counter_id="q1"))
+    dossier_id = f"{batch}-001"
+    meta.add_dossier(dossier_id, batch, 0, f"scan{n}.pdf")
+    meta.mark_archived(
+        dossier_id,
+        fields=[
+            FieldInfo("dossier_code", code, "qr", 0.99),
+            FieldInfo("id_number", id_number, "qr", 0.99),
+            FieldInfo("full_name", name, "ocr", 0.8, needs_review=n == 1, note="QR disagrees"),
+            FieldInfo("procedure", procedure, "ocr", 0.9),
+        ],
+        review_reasons=["full_name: QR disagrees"] if n == 1 else [],
+        text=f"Đơn đề nghị {text}\fTrang hai",
+    )
+    # Received dates spread out so date ranges and ordering can be checked.
+    with meta.engine.begin() as connection:
+        from sqlalchemy import update
+
+        from storage.metadata import DossierRow
+
+        connection.execute(
+            update(DossierRow).where(DossierRow.dossier_id == dossier_id).values(created_at=at)
+        )
+    return dossier_id
+
+
+@pytest.fixture
+def filled(database_url: str) -> MetadataStore:
+    meta = MetadataStore(database_url)
+    base = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    for n in range(len(PEOPLE)):
+        _archive(meta, n, agency="SGTVT-HN" if n == 0 else None, at=base + timedelta(days=n))
+    yield meta
+    meta.close()
+
+
+def _ids(meta: MetadataStore, **criteria: object) -> list[str]:
+    return [d.dossier_id for d in meta.search(SearchQuery(**criteria)).items]  # type: ignore[arg-type]
+
+
+def test_fresh_database_is_migrated_to_head_and_matches_the_models(database_url: str) -> None:
+    meta = MetadataStore(database_url)
+    assert current_revision(meta.engine) == head_revision()
+    assert upgrade_schema(meta.engine) is False  # idempotent: nothing left to apply
+    with meta.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    # The full-text index is an expression index the models cannot describe.
+    diff = [d for d in diff if not (d[0] == "remove_index" and d[1].name == "ix_dossier_texts_tsv")]
+    assert diff == []
+    meta.close()
+
+
+def test_search_by_each_criterion(filled: MetadataStore) -> None:
+    meta = filled
+    assert _ids(meta, dossier_code="000.17.22.H56-230102-0001") == ["b2-001"]
+    assert _ids(meta, dossier_code="000.00.00.h49") == ["b1-001", "b0-001"]  # prefix, any case
+    assert _ids(meta, id_number="0011 9065 4321") == ["b1-001"]
+    assert _ids(meta, name="nguyen van a") == ["b2-001", "b0-001"]  # "Anh" contains "A"
+    assert _ids(meta, name="NGUYỄN VĂN ANH") == ["b2-001"]
+    assert _ids(meta, name="dang duc dat") == ["b3-001"]  # đ folds to d
+    assert _ids(meta, procedure="lltp") == ["b3-001", "b1-001"]
+    # An upload that named its agency keeps it; others are routed by their dossier code.
+    assert _ids(meta, agency_code="SGTVT-HN") == ["b0-001"]
+    assert _ids(meta, agency_code="000.00.00.H49") == ["b1-001"]
+    assert _ids(meta, agency_code="000.17.22.H56") == ["b3-001", "b2-001"]
+    day = datetime(2026, 3, 2, tzinfo=UTC)
+    assert _ids(meta, received_from=day, received_to=day + timedelta(days=2)) == [
+        "b2-001",
+        "b1-001",
+    ]
+    assert _ids(meta, text="lai xe") == ["b2-001", "b0-001"]  # words, diacritics optional
+    assert _ids(meta, text="lý lịch") == ["b1-001"]
+    assert _ids(meta, text="phieu so 2") == ["b3-001"]
+    assert _ids(meta, text="xe", procedure="lltp") == []  # criteria combine
+    assert _ids(meta, needs_review=True) == ["b1-001"]
+    assert _ids(meta, status=DossierStatus.FAILED) == []
+    assert _ids(meta, name="100%_") == []  # LIKE wildcards are literal
+
+
+def test_search_pages_newest_first(filled: MetadataStore) -> None:
+    first = filled.search(SearchQuery(limit=3))
+    assert [d.dossier_id for d in first.items] == ["b3-001", "b2-001", "b1-001"]
+    assert first.has_more
+    second = filled.search(SearchQuery(limit=3, offset=3))
+    assert [d.dossier_id for d in second.items] == ["b0-001"] and not second.has_more
+    with pytest.raises(ValueError):
+        SearchQuery(limit=0)
+
+
+def test_field_correction_is_audited_and_clears_review(filled: MetadataStore) -> None:
+    meta = filled
+    assert meta.get_dossier("b1-001").needs_review
+    correction = meta.correct_field(
+        "b1-001", "full_name", "Trần Thị Bích Ngọc", corrected_by="op.lan", note="from the CCCD"
+    )
+    assert correction.old_value == "Trần Thị Bích"
+    info = meta.get_dossier("b1-001")
+    assert not info.needs_review and info.review_reasons == ()
+    assert info.full_name == "Trần Thị Bích Ngọc"
+    field = next(f for f in info.field_details if f.name == "full_name")
+    assert (field.source, field.needs_review) == ("operator", False)
+    assert _ids(meta, name="bich ngoc") == ["b1-001"]  # search follows the correction
+    (audit,) = meta.corrections("b1-001")
+    assert (audit.corrected_by, audit.new_value) == ("op.lan", "Trần Thị Bích Ngọc")
+    assert audit.corrected_at.tzinfo is not None
+    *_, last = meta.events("b1-001")
+    assert "full_name corrected" in (last[2] or "")
+    with pytest.raises(ValueError):
+        meta.correct_field("b1-001", "full_name", "x", corrected_by="")
+
+
+def test_duplicate_originals_are_found_and_recorded(database_url: str) -> None:
+    meta = MetadataStore(database_url)
+    now = datetime.now(UTC)
+    meta.create_batch(BatchInfo("b1", now, "vie", 2, uploaded_by="clerk", post_office_id="HN-01"))
+    for dossier_id in ("b1-001", "b1-002"):
+        meta.add_dossier(dossier_id, "b1", 0, "scan.pdf")
+    meta.record_original(
+        "b1-001", key="k", sha256="ab" * 32, size=5, media_type="application/pdf", page_count=1
+    )
+    assert meta.find_original("ab" * 32, other_than="b1-002") == "b1-001"
+    assert meta.find_original("ab" * 32, other_than="b1-001") is None
+    meta.mark_duplicate("b1-002", of="b1-001", sha256="ab" * 32, size=5)
+    info = meta.get_dossier("b1-002")
+    assert (info.status, info.duplicate_of) == (DossierStatus.DUPLICATE, "b1-001")
+    assert meta.get_batch("b1").post_office_id == "HN-01"
+    # The original of a dossier is write-once in the database too.
+    from pipeline.errors import StorageError
+
+    with pytest.raises(StorageError, match="another SHA-256"):
+        meta.record_original(
+            "b1-001", key="k", sha256="cd" * 32, size=5, media_type=None, page_count=1
+        )
+    meta.close()
+
+
+def test_concurrent_first_starts_migrate_once(database_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            MetadataStore(database_url).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    meta = MetadataStore(database_url)
+    assert current_revision(meta.engine) == head_revision()
+    meta.close()
