@@ -14,7 +14,8 @@ MAX_PAGE_SIZE = 200
 class SearchQuery:
     """Every criterion is optional; the ones given must all match.
 
-    ``name`` and ``text`` match without diacritics ("nguyen van a" finds "Nguyễn Văn A").
+    ``name`` and ``text`` match without diacritics ("nguyen van a" finds "Nguyễn Văn A");
+    a name matches from its start ("nguyen van" finds every Nguyễn Văn ...).
     ``agency_code`` doubles as the scope of an agency's account: it is always set for them.
     """
 

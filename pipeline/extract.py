@@ -1,8 +1,8 @@
-"""Extract: the dossier's fields from its text.
+"""Dossier codes (mã hồ sơ, TT 01/2018/TT-VPCP Art. 19) and the shape of extracted fields.
 
-For now this reads the dossier code (mã hồ sơ, TT 01/2018/TT-VPCP Art. 19) tolerantly:
-OCR confuses O/0, I/l/1 and drops or doubles dots, so candidates are normalised before
-the strict pattern is applied. Richer fields (QR, citizen ID, forms) build on this shape.
+Codes are read tolerantly: OCR confuses O/0, I/l/1 and drops or doubles dots, so
+candidates are normalised before the strict pattern is applied. ``pipeline.fields``
+reads a whole dossier's fields into these shapes.
 """
 
 from __future__ import annotations
@@ -95,26 +95,3 @@ def find_dossier_codes(text: str) -> list[tuple[str, bool]]:
             corrected = re.sub(r"\s", "", raw) != code
             found.append((code, corrected))
     return found
-
-
-def extract_fields(text: str, *, source: str = "ocr") -> ExtractedFields:
-    fields: dict[str, Field] = {}
-    codes = find_dossier_codes(text)
-    if codes:
-        distinct = list(dict.fromkeys(code for code, _ in codes))
-        code, corrected = codes[0]
-        note = None
-        needs_review = corrected
-        if corrected:
-            note = "OCR characters corrected to digits"
-        if len(distinct) > 1:
-            needs_review = True
-            note = f"several dossier codes found: {', '.join(distinct[:5])}"
-        fields["dossier_code"] = Field(
-            value=code,
-            source=source,
-            confidence=0.6 if needs_review else 0.9,
-            needs_review=needs_review,
-            note=note,
-        )
-    return ExtractedFields(fields)

@@ -116,9 +116,11 @@ class DossierRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    # Search: newest first, whole or scoped to one agency; the code also by its beginning
-    # (text_pattern_ops makes LIKE 'prefix%' use the index whatever the collation); the
-    # folded name by any part of it (trigrams; pg_trgm ships with PostgreSQL).
+    # Search: newest first, whole or scoped to one agency; the code and the folded name
+    # also by their beginning (text_pattern_ops makes LIKE 'prefix%' use the index
+    # whatever the collation). Names match from their start: a trigram index for "any
+    # part of the name" measured p95 78 ms at a million dossiers, because a third of
+    # Vietnamese share the trigrams of "nguyen"; a prefix range scan stays under 10 ms.
     __table_args__ = (
         Index("ix_dossiers_created", "created_at", "dossier_id"),
         Index("ix_dossiers_agency_created", "agency_code", "created_at"),
@@ -128,10 +130,9 @@ class DossierRow(Base):
             postgresql_ops={"dossier_code": "text_pattern_ops"},
         ),
         Index(
-            "ix_dossiers_name_trgm",
+            "ix_dossiers_name",
             "full_name_folded",
-            postgresql_using="gin",
-            postgresql_ops={"full_name_folded": "gin_trgm_ops"},
+            postgresql_ops={"full_name_folded": "text_pattern_ops"},
         ),
     )
 
@@ -629,9 +630,7 @@ class MetadataStore:
             conditions.append(DossierRow.id_number == "".join(query.id_number.split()))
         if query.name:
             name = " ".join(fold(query.name).split())
-            conditions.append(
-                DossierRow.full_name_folded.like(f"%{_like_escape(name)}%", escape="\\")
-            )
+            conditions.append(DossierRow.full_name_folded.like(_like_prefix(name), escape="\\"))
         if query.procedure:
             conditions.append(DossierRow.procedure == query.procedure)
         if query.agency_code is not None:

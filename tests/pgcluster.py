@@ -48,7 +48,9 @@ class PostgresCluster:
     user: str = "sohoa"
 
     @classmethod
-    def start(cls, *, tuned_for_tests: bool = True) -> PostgresCluster:
+    def start(
+        cls, *, tuned_for_tests: bool = True, settings: dict[str, str] | None = None
+    ) -> PostgresCluster:
         bindir = _bindir()
         as_user = "postgres" if os.geteuid() == 0 else None
         root = Path(tempfile.mkdtemp(prefix="sohoa-pg-"))
@@ -68,6 +70,7 @@ class PostgresCluster:
             ]
             if tuned_for_tests:  # durability is not what these tests are about
                 options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+            options += [f"-c {name}={value}" for name, value in (settings or {}).items()]
             cluster._run(
                 "pg_ctl", "-D", str(cluster.data), "-l", str(root / "server.log"),
                 "-o", " ".join(options), "-w", "-t", "60", "start",

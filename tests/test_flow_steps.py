@@ -13,7 +13,7 @@ from config import Settings
 from flows import steps
 from flows.runtime import metadata_store, object_store
 from models import BatchInfo, DossierStatus
-from pipeline.extract import extract_fields
+from pipeline.extract import find_dossier_codes
 from storage import keys
 from tests import synth
 
@@ -57,7 +57,7 @@ def test_receive_process_archive(settings: Settings, samples_dir: Path, truth: l
 
     info = metadata_store(settings).get_dossier("b1-001")
     assert info.status is DossierStatus.ARCHIVED
-    assert info.dossier_code == extract_fields("\f".join(truth[:2])).dossier_code
+    assert info.dossier_code == find_dossier_codes("\f".join(truth[:2]))[0][0]
     assert [p.rotation for p in info.pages] == [0, 180]
     text = objects.get_bytes(keys.text_key("b1-001")).decode()
     for reference, page_text in zip(truth[:2], text.split("\f"), strict=True):

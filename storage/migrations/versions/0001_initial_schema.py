@@ -21,10 +21,6 @@ Stamp = sa.DateTime(timezone=True)
 
 def upgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
-    if postgresql:
-        # Trigram search over names; trusted extension, so the database owner may create it.
-        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-
     op.create_table(
         "batches",
         sa.Column("batch_id", sa.String(64), primary_key=True),
@@ -82,11 +78,10 @@ def upgrade() -> None:
         postgresql_ops={"dossier_code": "text_pattern_ops"},
     )
     op.create_index(
-        "ix_dossiers_name_trgm",
+        "ix_dossiers_name",
         "dossiers",
         ["full_name_folded"],
-        postgresql_using="gin",
-        postgresql_ops={"full_name_folded": "gin_trgm_ops"},
+        postgresql_ops={"full_name_folded": "text_pattern_ops"},
     )
 
     op.create_table(
