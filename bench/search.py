@@ -42,11 +42,13 @@ SURNAMES = {
     "Ngô": 1.3, "Dương": 1.0, "Lý": 0.5, "Đinh": 0.8, "Trịnh": 0.6, "Lương": 0.5,
     "Đoàn": 0.5, "Mai": 0.4, "Tô": 0.3, "Cao": 0.4, "Lâm": 0.3, "Hà": 0.4, "Chu": 0.2,
 }  # fmt: skip
-PROCEDURES = [f"1.{n:06d}.000.00.00.H{p:02d}" for n, p in zip(range(11400, 11440), range(1, 41))]
-WORDS = (
-    "giấy phép lái xe đổi cấp lại hạng lý lịch tư pháp phiếu số đơn đề nghị kính gửi "
-    "sở giao thông vận tải công an tỉnh thành phố phường xã huyện quận nơi cư trú "
-    "thường trú tạm trú ngày tháng năm sinh quốc tịch việt nam dân tộc kinh nghề nghiệp"
+PROCEDURES = [f"1.{11400 + p:06d}.000.00.00.H{p:02d}" for p in range(1, 41)]
+WORDS = " ".join(
+    (
+        "giấy phép lái xe đổi cấp lại hạng lý lịch tư pháp phiếu số đơn đề nghị kính gửi",
+        "sở giao thông vận tải công an tỉnh thành phố phường xã huyện quận nơi cư trú",
+        "thường trú tạm trú ngày tháng năm sinh quốc tịch việt nam dân tộc kinh nghề nghiệp",
+    )
 ).split()
 
 
@@ -69,7 +71,7 @@ def load(cluster: PostgresCluster, url: str, count: int, seed: int) -> list[dict
     import psycopg
 
     rng = random.Random(seed)
-    units = [f"000.{rng.randint(0, 99):02d}.{rng.randint(0, 99):02d}.H{p:02d}" for p in range(1, 64)]
+    units = [f"000.{rng.randint(0, 99):02d}.{rng.randint(0, 99):02d}.H{p:02d}" for p in range(64)]
     units = [f"{u[:-3]}H{rng.randint(1, 99):02d}" for u in units for _ in range(12)]  # ~750
     start = datetime(2023, 1, 1, tzinfo=UTC)
     span_s = int(timedelta(days=3 * 365).total_seconds())
@@ -141,7 +143,7 @@ def load(cluster: PostgresCluster, url: str, count: int, seed: int) -> list[dict
         print(file=sys.stderr)
         began = time.perf_counter()
         cursor.execute("SET maintenance_work_mem = '1GB'")
-        for _name_, definition in indexes:
+        for _index, definition in indexes:
             cursor.execute(definition)
         connection.commit()
         print(f"  indexes rebuilt in {time.perf_counter() - began:.0f} s", file=sys.stderr)
