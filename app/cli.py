@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 import os
-import secrets
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -19,10 +19,6 @@ from pipeline.errors import ExitCode, SohoaError
 from storage import keys
 
 log = logging.getLogger("sohoa")
-
-
-def _new_batch_id() -> str:
-    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
 def _stores(settings: Settings) -> tuple[Any, Any]:
@@ -66,7 +62,7 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
     meta, _objects = _stores(settings)
     # Re-running a batch (after a crash or an interruption) reuses its id: every dossier
     # key is derived from it, so nothing already stored is stored or recorded twice.
-    batch_id = keys.check_id(args.batch_id) if args.batch_id else _new_batch_id()
+    batch_id = keys.check_id(args.batch_id) if args.batch_id else keys.new_batch_id()
     sources = [SourceRef(path=str(Path(f).absolute()), name=f) for f in args.files]
     meta.create_batch(
         BatchInfo(
@@ -82,6 +78,13 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
         )
     )
     log.info("batch %s: %d file(s)", batch_id, len(sources))
+    # Every original goes into the store before any processing (while Prefect's server
+    # starts): from here on a crash loses nothing, and `sohoa resume` can finish the batch
+    # from the store alone.
+    from flows.steps import receive_source
+
+    for position, source in enumerate(sources):
+        receive_source(settings, batch_id, keys.dossier_id(batch_id, position), position, source)
     await_temporary_server(server)
     engine_error: str | None = None
     with ProgressBar(lambda: meta.batch_progress(batch_id)):
@@ -389,6 +392,110 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.OK
 
 
+# --- resume -------------------------------------------------------------------------------
+
+
+def cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
+    """Finish every batch a crash or a stop left with dossiers received or processing."""
+    from app.prefect_env import await_temporary_server, configure_prefect, start_temporary_server
+
+    configure_prefect(settings, verbose=args.verbose)
+    meta, _ = _stores(settings)
+    unfinished = meta.unfinished_batches()
+    if not unfinished:
+        sys.stdout.write("nothing to resume\n")
+        return ExitCode.OK
+    server = start_temporary_server(settings)
+    try:
+        from app.runner import BatchRunner
+
+        await_temporary_server(server)
+        runner = BatchRunner(settings)
+        for batch_id in unfinished:
+            runner.submit(batch_id)
+        failed = 0
+        for batch_id in unfinished:
+            try:
+                runner.wait(batch_id)
+            except Exception as exc:  # the engine itself; dossiers stay resumable
+                sys.stderr.write(f"sohoa: error: batch {batch_id}: {exc}\n")
+                failed += 1
+            for dossier in meta.batch_dossiers(batch_id):
+                sys.stdout.write(
+                    f"{dossier.status:<10} {dossier.dossier_id}  {dossier.source_name}\n"
+                )
+        runner.shutdown(wait=True)
+    finally:
+        if server is not None:
+            server.stop()
+    left = meta.unfinished_batches()
+    if failed or left:
+        return ExitCode.DOSSIER_FAILED
+    return ExitCode.OK
+
+
+# --- serve and tokens ----------------------------------------------------------------------
+
+
+def _exit_on_signal(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from app.prefect_env import await_temporary_server, configure_prefect, start_temporary_server
+
+    configure_prefect(settings, verbose=args.verbose)
+    server = start_temporary_server(settings)
+    runner = None
+    try:
+        import uvicorn
+
+        from app.runner import BatchRunner
+        from app.service import create_app
+
+        _stores(settings)  # open (and migrate) the database before taking requests
+        await_temporary_server(server)
+        runner = BatchRunner(settings)
+        app = create_app(settings, runner=runner)
+        resumed = runner.resume_unfinished()
+        if resumed:
+            log.warning("resuming %d unfinished batch(es): %s", len(resumed), ", ".join(resumed))
+        sys.stderr.write(f"sohoa: serving on http://{args.host}:{args.port}\n")
+        # uvicorn re-raises SIGTERM (docker stop, systemd) after its shutdown, which would
+        # skip the cleanup below and orphan Prefect's server: turn it into a normal exit.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        if runner is not None:
+            runner.shutdown(wait=False)
+        if server is not None:
+            server.stop()
+    return ExitCode.OK
+
+
+def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    from models import Role
+
+    meta, _ = _stores(settings)
+    if args.token_command == "create":
+        info, token = meta.create_token(
+            name=args.name, role=Role(args.role), agency_code=args.agency, counter_id=args.counter
+        )
+        log.info("token %s created for %s (%s)", info.principal.token_id, args.name, args.role)
+        sys.stdout.write(token + "\n")
+    elif args.token_command == "revoke":
+        info = meta.revoke_token(args.token_id)
+        sys.stdout.write(f"revoked {info.principal.token_id} ({info.principal.name})\n")
+    else:
+        for item in meta.list_tokens():
+            p = item.principal
+            state = f"revoked {item.revoked_at:%Y-%m-%d}" if item.revoked_at else "active"
+            sys.stdout.write(
+                f"{p.token_id}  {p.role:<8} {p.agency_code or '-':<16} {state:<18} {p.name}\n"
+            )
+    return ExitCode.OK
+
+
 # --- entry --------------------------------------------------------------------------------
 
 
@@ -460,9 +567,45 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true")
     search.set_defaults(handler=cmd_search)
 
+    resume = commands.add_parser(
+        "resume", help="finish batches left unfinished by a crash or a stop"
+    )
+    resume.set_defaults(handler=cmd_resume)
+
+    serve = commands.add_parser(
+        "serve", help="run the HTTP service (API, pages, metrics) and the processing"
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=cmd_serve)
+
+    token = commands.add_parser("token", help="create, revoke or list access tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    create = token_commands.add_parser("create", help="print a new token (shown once)")
+    create.add_argument("--role", required=True, choices=["counter", "agency", "operator"])
+    create.add_argument("--name", required=True, help="who holds it")
+    create.add_argument("--agency", help="agency code (agency tokens only)")
+    create.add_argument("--counter", help="counter id recorded on this token's batches")
+    revoke = token_commands.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("token_id")
+    token_commands.add_parser("list", help="list tokens (never their secrets)")
+    token.set_defaults(handler=cmd_token)
+
     db = commands.add_parser("db", help="database schema: upgrade or show its revision")
     db.add_argument("db_command", choices=["upgrade", "current"])
     db.set_defaults(handler=cmd_db)
+
+    # --- verify (app/verify.py) ---
+    from app.verify import cmd_verify
+
+    verify = commands.add_parser(
+        "verify", help="check archived dossiers: manifest, object hashes, original, signature"
+    )
+    verify.add_argument("dossier_ids", nargs="*", metavar="DOSSIER_ID")
+    verify.add_argument("--all", action="store_true", help="every dossier, newest first")
+    verify.add_argument("--json", action="store_true", help="one JSON object per line")
+    verify.set_defaults(handler=cmd_verify)
+    # --- end verify ---
 
     separator = commands.add_parser(
         "separator", help="print a separator sheet to put between dossiers in a stack"

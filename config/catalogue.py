@@ -25,6 +25,8 @@ class Procedure:
     keywords: tuple[str, ...]
     form: FormSpec
     required: tuple[str, ...]
+    # Must its pages be colour scans? None: the global SOHOA_COLOUR_REQUIRED decides.
+    colour_required: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,13 @@ class Catalogue:
 
     def procedure(self, procedure_id: str) -> Procedure | None:
         return next((p for p in self.procedures if p.procedure_id == procedure_id), None)
+
+    def colour_required(self, procedure_id: str | None, default: bool) -> bool:
+        """The procedure's own rule when it has one, else ``default``."""
+        procedure = self.procedure(procedure_id) if procedure_id else None
+        if procedure is None or procedure.colour_required is None:
+            return default
+        return procedure.colour_required
 
 
 def _form(data: dict[str, object], titles_key: str = "titles") -> FormSpec:
@@ -50,6 +59,9 @@ def parse_catalogue(text: str) -> Catalogue:
     data = tomllib.loads(text)
     procedures = []
     for procedure_id, entry in data.get("procedures", {}).items():
+        colour = entry.get("colour_required")
+        if colour is not None and not isinstance(colour, bool):
+            raise ValueError(f"procedure {procedure_id}: colour_required must be true or false")
         procedures.append(
             Procedure(
                 procedure_id=procedure_id,
@@ -57,6 +69,7 @@ def parse_catalogue(text: str) -> Catalogue:
                 keywords=tuple(entry.get("keywords", ())),
                 form=_form(entry, "form_titles"),
                 required=tuple(entry.get("required", ())),
+                colour_required=colour,
             )
         )
     return Catalogue(

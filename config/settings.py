@@ -6,14 +6,16 @@ receives the frozen object or, for ``pipeline/``, explicit keyword values taken 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from config.catalogue import DEFAULT_CATALOGUE
+from config.signers import SignerConfigError, signers_from_settings
 
 
 class Settings(BaseSettings):
@@ -48,6 +50,15 @@ class Settings(BaseSettings):
         default="warn",
         description="Pages under 200 dpi (the legal minimum): warn, or refuse the file.",
     )
+    # Colour (NĐ 30/2020 Phụ lục I: digitised copies are colour); a procedure's own
+    # `colour_required` in the catalogue wins over this default.
+    colour_required: bool = Field(
+        default=True, description="Pages must be colour scans unless the procedure says not."
+    )
+    colour_action: Literal["warn", "refuse"] = Field(
+        default="warn",
+        description="Grey or black-and-white pages where colour is required: warn or refuse.",
+    )
     page_image_quality: int = Field(default=85, ge=30, le=100)
     # Object store on MinIO/S3 (production); empty endpoint means local files in the data dir.
     s3_endpoint: str = Field(default="", description="host:port of MinIO/S3")
@@ -61,14 +72,84 @@ class Settings(BaseSettings):
         description="Object-lock retention for originals (days); 0 = off. Needs a new bucket.",
     )
     s3_retention_mode: Literal["COMPLIANCE", "GOVERNANCE"] = Field(default="COMPLIANCE")
+    # The HTTP service (`sohoa serve`).
+    max_files_per_batch: int = Field(default=200, ge=1)
+    max_upload_bytes: int = Field(
+        default=2 * 1024 * 1024 * 1024, ge=1, description="Whole upload request, all files."
+    )
+    batch_concurrency: int = Field(
+        default=2, ge=1, description="Batches processed at once by `sohoa serve`."
+    )
+    prefect_ui_url: str = Field(
+        default="", description="Prefect UI base URL for links to flow runs (empty: none)."
+    )
+    metrics_public: bool = Field(
+        default=False, description="Serve /metrics without a token (inside a private network)."
+    )
     catalogue_path: Path = Field(
         default=DEFAULT_CATALOGUE, description="The procedure catalogue (TOML)."
     )
+    # The digitiser's signature (TT 01/2023/TT-VPCP Art. 8); see config/signers.py.
+    # Only paths and names live here: passwords are read from their file or variable
+    # when a copy is signed, so they never sit in (or print with) the settings.
+    signers_file: Path | None = Field(
+        default=None, description="TOML mapping counter ids (and `default`) to signers."
+    )
+    signing_pkcs12: Path | None = Field(
+        default=None, description="One machine, one signer: the digitiser's PKCS#12."
+    )
+    signing_password_file: Path | None = Field(
+        default=None, description="File holding the password of SOHOA_SIGNING_PKCS12."
+    )
+    digitiser_name: str = Field(
+        default="", description="Name on the stamp (and in the XMP) for SOHOA_SIGNING_PKCS12."
+    )
+    signing_required: bool = Field(
+        default=False,
+        description="A dossier whose counter has no signer fails instead of being archived "
+        "unsigned (off by default so the demo runs without certificates).",
+    )
+    trust_roots: Annotated[tuple[Path, ...], NoDecode] = Field(
+        default=(),
+        description="CA certificates (PEM/DER) `sohoa verify` trusts; comma-separated.",
+    )
+
+    @field_validator("signers_file", "signing_pkcs12", "signing_password_file", mode="before")
+    @classmethod
+    def _empty_path_is_none(cls, value: Any) -> Any:
+        # `SOHOA_SIGNING_PKCS12=` (set but empty) means "not set", not the current directory.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("trust_roots", mode="before")
+    @classmethod
+    def _path_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError as exc:
+                    # Not a ValueError subclass: passes pydantic untouched, as one line.
+                    raise SignerConfigError(
+                        f"SOHOA_TRUST_ROOTS: not a JSON list of files ({exc})"
+                    ) from None
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _absolute_data_dir(self) -> Settings:
         # Resolve once so every component agrees on where things are, whatever its cwd.
         object.__setattr__(self, "data_dir", self.data_dir.expanduser().resolve())
+        if self.signers_file is not None:
+            object.__setattr__(self, "signers_file", self.signers_file.expanduser().resolve())
+        return self
+
+    @model_validator(mode="after")
+    def _check_signers(self) -> Settings:
+        # Fail at start, not after every dossier's OCR: a missing or malformed signers file
+        # raises SignerConfigError (one line naming the file), which pydantic passes through
+        # untouched because it is not a ValueError.
+        signers_from_settings(self)
         return self
 
     @property

@@ -19,6 +19,7 @@ from flows import steps
 from flows.runtime import metadata_store
 from models import DossierStatus
 from pipeline.errors import BadInputError, OcrEngineError, StorageError
+from storage import keys
 
 log = logging.getLogger("sohoa.flows")
 
@@ -81,12 +82,22 @@ def _fail(settings: Settings, dossier_id: str, message: str) -> None:
     metadata_store(settings).set_status(dossier_id, DossierStatus.FAILED, message)
 
 
+def _record_flow_run(settings: Settings, batch_id: str) -> None:
+    """Operators follow a batch into the Prefect UI by this id."""
+    from prefect.runtime import flow_run
+
+    run_id = flow_run.get_id()
+    if run_id:
+        metadata_store(settings).set_batch_flow_run(batch_id, str(run_id))
+
+
 @flow(name="sohoa-batch", log_prints=False, persist_result=False)
 def process_batch(
     settings: Settings, batch_id: str, sources: list[steps.SourceRef], lang: str
 ) -> list[str]:
     """Process one batch; returns the dossier ids in input order."""
-    dossier_ids = [f"{batch_id}-{position + 1:03d}" for position in range(len(sources))]
+    dossier_ids = [keys.dossier_id(batch_id, position) for position in range(len(sources))]
+    _record_flow_run(settings, batch_id)
     received_futures = [
         receive_source_task.submit(settings, batch_id, dossier_id, position, source)
         for position, (dossier_id, source) in enumerate(zip(dossier_ids, sources, strict=True))

@@ -10,26 +10,34 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from config import Settings
-from config.catalogue import load_catalogue
+from config.catalogue import Catalogue, load_catalogue
+from config.signers import Signer, SignerConfigError, signers_from_settings
 from flows.runtime import metadata_store, object_store
-from models import DossierStatus, FieldInfo, PageInfo
+from models import BatchInfo, DossierStatus, FieldInfo, PageInfo
+from pipeline import faults
 from pipeline.assemble import DocumentInfo, PageLayer, assemble_searchable_pdf
 from pipeline.barcodes import Barcode
 from pipeline.classify import PageKind
 from pipeline.context import PageContext
-from pipeline.errors import SohoaError
+from pipeline.errors import SohoaError, StorageError
+from pipeline.extract import receiving_unit
 from pipeline.fields import PageEvidence, extract_dossier_fields
-from pipeline.load import MediaType, SourceDocument, inspect_source
-from pipeline.page import process_page
+from pipeline.load import ColourMode, MediaType, SourceDocument, inspect_source
+from pipeline.page import colour_warning, process_page
+from pipeline.pdfa import ArchiveMetadata, make_pdfa
 from pipeline.split import plan_dossiers
 from storage import keys
+from storage.metadata import MetadataStore
 from storage.objects import ObjectStore, StoredObject, sha256_file
+
+if TYPE_CHECKING:
+    from pipeline.sign import SignatureInfo
 
 log = logging.getLogger("sohoa.flows")
 
@@ -52,6 +60,7 @@ class ReceivedDossier:
     error: str | None = None
     duplicate_of: str | None = None  # the same bytes were received before as that dossier
     archived: bool = False  # a re-run found every dossier of this file archived already
+    procedure_hint: str | None = None  # the batch's procedure, if the upload named one
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,7 @@ class PageDone:
     layer: PageLayer  # with ``ocr_json`` pointing into this machine's work dir
     ocr_key: str  # the page's words, text, barcodes and class, for any machine
     info: PageInfo
+    colour_mode: str = ColourMode.COLOUR  # of the scan: the archive re-applies the colour rule
 
 
 def describe_error(exc: BaseException, source_name: str) -> str:
@@ -99,6 +109,7 @@ def receive_source(
     meta = metadata_store(settings)
     objects = object_store(settings)
     meta.add_dossier(dossier_id, batch_id, position, source.name)
+    hint = meta.get_dossier(dossier_id).procedure  # the batch's, copied when added
     existing_key = meta.original_key(dossier_id)
     if existing_key and meta.source_archived(dossier_id):
         stored = objects.stat(existing_key)
@@ -145,11 +156,18 @@ def receive_source(
         media_type=media_type,
         page_count=page_count,
     )
+    if error is None and settings.signing_required:
+        # Kept (above) but not worked on: without a signer it could never be archived, so
+        # it fails now, before any OCR, rather than after it (archive checks again).
+        _signer, refusal = batch_signer(settings, meta.get_batch(batch_id))
+        if refusal is not None:
+            error = f"{source.name}: {refusal}"
     if error is not None:
         meta.set_status(dossier_id, DossierStatus.FAILED, error)
     return ReceivedDossier(
-        dossier_id, source.name, key, stored.sha256, stored.size, media_type, page_count, error
-    )
+        dossier_id, source.name, key, stored.sha256, stored.size, media_type, page_count, error,
+        procedure_hint=hint,
+    )  # fmt: skip
 
 
 def _local_source(settings: Settings, received: ReceivedDossier) -> SourceDocument:
@@ -169,7 +187,16 @@ def _local_source(settings: Settings, received: ReceivedDossier) -> SourceDocume
     )
 
 
-def page_context(settings: Settings, source_name: str, index: int, lang: str) -> PageContext:
+def page_context(
+    settings: Settings, source_name: str, index: int, lang: str, procedure: str | None = None
+) -> PageContext:
+    """What a page stage needs from the settings.
+
+    Colour: at ingest a dossier's procedure is known only when the batch named one, so
+    that procedure's rule applies, else the global SOHOA_COLOUR_REQUIRED. The archive
+    stage re-decides once the papers have said which procedure it is.
+    """
+    catalogue = load_catalogue(settings.catalogue_path)
     return PageContext(
         source_name=source_name,
         page_index=index,
@@ -179,7 +206,9 @@ def page_context(settings: Settings, source_name: str, index: int, lang: str) ->
         max_page_pixels=settings.max_page_pixels,
         default_dpi=settings.default_dpi,
         refuse_low_dpi=settings.low_dpi_action == "refuse",
-        catalogue=load_catalogue(settings.catalogue_path),
+        colour_required=catalogue.colour_required(procedure, settings.colour_required),
+        refuse_non_colour=settings.colour_action == "refuse",
+        catalogue=catalogue,
     )
 
 
@@ -190,10 +219,11 @@ def process_one_page(
     work = dossier_work_dir(settings, received.dossier_id)
     outcome = process_page(
         source,
-        page_context(settings, received.source_name, index, lang),
+        page_context(settings, received.source_name, index, lang, received.procedure_hint),
         work,
         preview_quality=settings.page_image_quality,
     )
+    faults.point("page.after-ocr")
     objects = object_store(settings)
     # Page artefacts belong to the scanned file (kept under its first dossier), whatever
     # dossier the page ends up in after the stack is split.
@@ -219,7 +249,7 @@ def process_one_page(
         source_index=index,
     )
     metadata_store(settings).record_page(received.dossier_id, info)  # progress, until split
-    return PageDone(received.dossier_id, layer, ocr_key, info)
+    return PageDone(received.dossier_id, layer, ocr_key, info, outcome.colour_mode)
 
 
 @dataclass(frozen=True)
@@ -255,6 +285,95 @@ def split_stack(
     return parts
 
 
+def batch_signer(settings: Settings, batch: BatchInfo) -> tuple[Signer | None, str | None]:
+    """The signer for the batch's counter, and why the dossier must fail if there is none.
+
+    The reason is None when a signer was found, or when signing is not required (the copy
+    is then archived unsigned, which ``sohoa verify`` reports as such).
+    """
+    signers = signers_from_settings(settings)
+    signer = signers.for_counter(batch.counter_id)
+    if signer is not None or not settings.signing_required:
+        return signer, None
+    if not signers.configured:
+        return None, (
+            "signing is required (SOHOA_SIGNING_REQUIRED) but no signer is configured: "
+            "set SOHOA_SIGNERS_FILE or SOHOA_SIGNING_PKCS12"
+        )
+    if batch.counter_id is None:
+        return None, (
+            f"signing is required but the batch names no counter and {signers.source} "
+            "has no [default] signer: give --counter or add [default]"
+        )
+    return None, (
+        f"signing is required but {signers.source} has no signer for counter "
+        f"{batch.counter_id} and no [default]"
+    )
+
+
+def _colour_rule(
+    settings: Settings,
+    catalogue: Catalogue,
+    procedure_id: str | None,
+    pages: list[PageDone],
+    infos: list[PageInfo],
+) -> tuple[list[PageInfo], str | None]:
+    """Re-decide the colour warnings now that the papers have named the procedure.
+
+    At ingest only the batch's procedure (or the global rule) was known; the dossier's own
+    procedure wins here: its pages get the warning when it requires colour and lose it when
+    it does not. Returns the page records, and a refusal when SOHOA_COLOUR_ACTION=refuse.
+    """
+    required = catalogue.colour_required(procedure_id, settings.colour_required)
+    colour_warnings = {colour_warning(mode) for mode in ColourMode}
+    updated: list[PageInfo] = []
+    first_bad: tuple[int, str] | None = None
+    for page, info in zip(pages, infos, strict=True):
+        warning = colour_warning(page.colour_mode)
+        warnings = tuple(w for w in info.warnings if w not in colour_warnings)
+        if required and page.colour_mode != ColourMode.COLOUR:
+            warnings += (warning,)
+            first_bad = first_bad or (page.info.index, warning)
+        updated.append(replace(info, warnings=warnings))
+    refusal = None
+    if first_bad is not None and settings.colour_action == "refuse":
+        index, warning = first_bad
+        which = f" (procedure {procedure_id})" if procedure_id else ""
+        refusal = f"page {index + 1} {warning}{which}: scan it again in colour"
+    return updated, refusal
+
+
+def _refuse(meta: MetadataStore, dossier_id: str, source_name: str, reason: str) -> None:
+    """A dossier that must not be archived as it is: FAILED with one line; original kept.
+
+    Recorded here rather than raised, like a refused file at receive: no retry can help,
+    and the batch report reads the reason from the dossier record.
+    """
+    message = reason if reason.startswith(f"{source_name}:") else f"{source_name}: {reason}"
+    log.info("dossier %s not archived: %s", dossier_id, message)
+    meta.set_status(dossier_id, DossierStatus.FAILED, message)
+
+
+def _sign(pdfa_path: Path, output: Path, signer: Signer) -> tuple[SignatureInfo | None, str | None]:
+    """Sign as the digitiser; (info, None), or (None, why not) for a credential problem."""
+    # Imported here: pyHanko's import costs ~0.8 s, needless for unsigned archives.
+    from pipeline.sign import VIETNAM_TIME, SigningError, sign_pdf
+
+    try:
+        info = sign_pdf(
+            pdfa_path,
+            output,
+            pkcs12_path=signer.pkcs12,
+            pkcs12_password=signer.password(),
+            signer_name=signer.name,
+            signed_at=datetime.now(VIETNAM_TIME),
+            location=signer.location,
+        )
+    except (SigningError, SignerConfigError) as exc:
+        return None, f"not signed as {signer.name} ({signer.origin}): {exc.message}"
+    return info, None
+
+
 def archive_dossier(
     settings: Settings,
     received: ReceivedDossier,
@@ -263,13 +382,26 @@ def archive_dossier(
     *,
     keep_work: bool = False,
 ) -> None:
-    """Assemble one dossier, store every artefact, and only then mark it archived."""
+    """Assemble one dossier, store every artefact, and only then mark it archived.
+
+    The PDF goes assemble -> PDF/A-2b -> the digitiser's signature (when the batch's
+    counter has a signer) and is stored byte for byte as signed. A dossier that may not
+    be archived (signing required without a signer, a signature that cannot be made,
+    pages not in colour under SOHOA_COLOUR_ACTION=refuse) ends FAILED with the reason.
+    """
     meta = metadata_store(settings)
     objects = object_store(settings)
-    if meta.get_dossier(part.dossier_id).status is DossierStatus.ARCHIVED and objects.exists(
+    dossier = meta.get_dossier(part.dossier_id)
+    if dossier.status is DossierStatus.ARCHIVED and objects.exists(
         keys.manifest_key(part.dossier_id)
     ):
         return  # a re-run after a crash in a later dossier of the same stack
+    batch = meta.get_batch(dossier.batch_id)
+    signer, refusal = batch_signer(settings, batch)
+    if refusal is not None:
+        _refuse(meta, part.dossier_id, received.source_name, refusal)
+        return
+    catalogue = load_catalogue(settings.catalogue_path)
     source = _local_source(settings, received)
     work = dossier_work_dir(settings, received.dossier_id)
     by_index = {p.info.index: p for p in pages}
@@ -302,21 +434,63 @@ def archive_dossier(
         )
         page_infos.append(PageInfo(**{**page.info.__dict__, "index": position}))
     text = "\f".join(texts)
-    extracted = extract_dossier_fields(evidence, load_catalogue(settings.catalogue_path))
+    extracted = extract_dossier_fields(evidence, catalogue)
     code = extracted.dossier_code
-    pdf_path = work / f"{part.dossier_id}.pdf"
+    procedure_field = extracted.fields.get("procedure")
+    procedure_id = procedure_field.value if procedure_field else dossier.procedure
+    page_infos, refusal = _colour_rule(
+        settings, catalogue, procedure_id, [by_index[i] for i in part.pages], page_infos
+    )
+    if refusal is not None:
+        _refuse(meta, part.dossier_id, received.source_name, refusal)
+        return
+    assembled = work / f"{part.dossier_id}.pdf"
     assemble_searchable_pdf(
         source,
         layers,
-        pdf_path,
+        assembled,
         DocumentInfo(
             title=f"Hồ sơ {code or part.dossier_id}",
             subject=received.source_name,
             keywords=code or "",
         ),
     )
+    faults.point("archive.after-assemble")
+    archival = make_pdfa(
+        assembled,
+        work / f"{part.dossier_id}.pdfa.pdf",
+        metadata=ArchiveMetadata(
+            title=f"Hồ sơ {code or part.dossier_id}",
+            dossier_code=code or "",
+            procedure=procedure_id or "",
+            agency_code=dossier.agency_code or receiving_unit(code) or "",
+            # The person who digitised: the signer; unsigned, whoever handed the files in.
+            digitiser=signer.name if signer else settings.digitiser_name or batch.uploaded_by or "",
+            subject=received.source_name,
+            keywords=(code,) if code else (),
+            created_at=datetime.now(UTC),
+            extra=(("DossierId", part.dossier_id), ("CounterId", batch.counter_id or "")),
+        ),
+    )
+    signature: SignatureInfo | None = None
+    final = archival
+    if signer is not None:
+        signature, refusal = _sign(archival, work / f"{part.dossier_id}.signed.pdf", signer)
+        if signature is None:
+            assert refusal is not None
+            _refuse(meta, part.dossier_id, received.source_name, refusal)
+            return
+        final = signature.path
+    stored_pdf = objects.put_file(keys.pdf_key(part.dossier_id), final, "application/pdf")
+    if signature is not None and stored_pdf.sha256 != signature.sha256:
+        # TT 01/2023 Art. 8: integrity kept in transfer. The signed bytes are stored as
+        # they are; anything else is a store fault, and a retry writes them again.
+        raise StorageError(
+            f"{stored_pdf.key}: stored bytes differ from the signed file "
+            f"(SHA-256 {stored_pdf.sha256}, signed {signature.sha256})"
+        )
     stored = [
-        ("pdf", objects.put_file(keys.pdf_key(part.dossier_id), pdf_path, "application/pdf")),
+        ("pdf", stored_pdf),
         (
             "text",
             objects.put_bytes(
@@ -340,7 +514,10 @@ def archive_dossier(
         stored.append(
             ("page-ocr", objects.stat(keys.page_ocr_key(received.dossier_id, source_index)))
         )
-    write_manifest(objects, part.dossier_id, stored, part.pages)
+    write_manifest(
+        objects, part.dossier_id, stored, part.pages, signature=signature_record(signature)
+    )
+    faults.point("archive.after-manifest")
     meta.mark_archived(
         part.dossier_id,
         fields=[
@@ -351,7 +528,22 @@ def archive_dossier(
         review_reasons=list(extracted.review_reasons),
         text=text,
     )
-    pdf_path.unlink(missing_ok=True)
+    for path in {assembled, archival, final}:
+        path.unlink(missing_ok=True)
+
+
+def signature_record(signature: SignatureInfo | None) -> dict[str, Any] | None:
+    """What the manifest says about the signature (None: archived unsigned)."""
+    if signature is None:
+        return None
+    return {
+        "signer_name": signature.signer_name,
+        "signed_at": signature.signed_at.isoformat(),
+        "certificate_subject": signature.certificate_subject,
+        "certificate_serial": signature.certificate_serial,
+        "certificate_sha256": signature.certificate_sha256,
+        "field_name": signature.field_name,
+    }
 
 
 def write_manifest(
@@ -359,11 +551,14 @@ def write_manifest(
     dossier_id: str,
     stored: list[tuple[str, StoredObject]],
     pages: tuple[int, ...],
+    *,
+    signature: dict[str, Any] | None = None,
 ) -> None:
     """The list of every object of the dossier with its size and SHA-256, written last.
 
     Readers serve a dossier only when its manifest exists, so a dossier whose archiving
-    was cut half-way is never served, and every read can be checked against it.
+    was cut half-way is never served, and every read can be checked against it. It also
+    records the digitiser's signature of dossier.pdf (null when archived unsigned).
     """
     manifest = {
         "dossier_id": dossier_id,
@@ -373,6 +568,7 @@ def write_manifest(
             {"role": role, "key": item.key, "size": item.size, "sha256": item.sha256}
             for role, item in stored
         ],
+        "signature": signature,
     }
     objects.put_bytes(
         keys.manifest_key(dossier_id),

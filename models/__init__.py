@@ -1,5 +1,6 @@
 """Dossier metadata: what the metadata store records and the CLI/API report."""
 
+from models.auth import Principal, Role, TokenInfo
 from models.dossier import (
     BatchInfo,
     DossierInfo,
@@ -17,6 +18,9 @@ __all__ = [
     "FieldCorrection",
     "FieldInfo",
     "PageInfo",
+    "Principal",
+    "Role",
     "SearchPage",
     "SearchQuery",
+    "TokenInfo",
 ]

@@ -32,6 +32,8 @@ class BatchInfo:
     post_office_id: str | None = None
     agency_code: str | None = None  # receiving agency for every dossier of the batch, if known
     procedure: str | None = None  # procedure hint given at upload
+    token_id: str | None = None  # the counter token that uploaded it (its owner)
+    flow_run_id: str | None = None  # the Prefect flow run that processes it
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,12 @@ class DossierInfo:
     full_name: str | None = None
     archived_at: datetime | None = None
     duplicate_of: str | None = None
+    source_dossier_id: str | None = None  # split from this dossier's scanned file
+
+    @property
+    def file_owner(self) -> str:
+        """The dossier under whose id the scanned file's page artefacts are stored."""
+        return self.source_dossier_id or self.dossier_id
 
     def summary(self) -> dict[str, Any]:
         """The JSON shape of ``sohoa list``/``show`` and the batch report."""

@@ -17,6 +17,9 @@ class PageContext:
     max_page_pixels: int = 200_000_000
     default_dpi: float = 300.0
     refuse_low_dpi: bool = False  # under the legal 200 dpi: refuse instead of warning
+    # Grey or black-and-white scans where colour is required: warned about, or refused.
+    colour_required: bool = True
+    refuse_non_colour: bool = False
     catalogue: Catalogue = field(default_factory=load_catalogue, compare=False, repr=False)
 
     @property

@@ -30,6 +30,17 @@ MIN_ARCHIVE_DPI = 200.0
 PREVIEW_MAX_SIDE = 2000  # page images kept for viewing and review, not the archive
 
 
+def colour_warning(mode: ColourMode | str) -> str:
+    """The warning recorded on a page that is not a colour scan where colour is required.
+
+    Colour is what the law asks of a digitised copy (NĐ 30/2020 Phụ lục I): red seals and
+    blue-ink signatures are what certify the paper, and grey or 1-bit scans lose them. The
+    exact text also lets the archive stage recognise (and re-decide) this warning.
+    """
+    shown = "black and white (1-bit)" if str(mode) == ColourMode.BILEVEL else str(mode)
+    return f"scan is {shown}, colour is required for the archive"
+
+
 @dataclass
 class PageJob:
     source: SourceDocument
@@ -89,8 +100,13 @@ class LoadStep:
             if job.context.refuse_low_dpi:
                 raise BadInputError(job.source.name, f"page {page.index + 1} {problem}")
             job.warnings.append(problem)
-        if page.colour_mode is not ColourMode.COLOUR:
-            job.warnings.append(f"scan is {page.colour_mode}, colour is required for the archive")
+        if page.colour_mode is not ColourMode.COLOUR and job.context.colour_required:
+            problem = colour_warning(page.colour_mode)
+            if job.context.refuse_non_colour:
+                raise BadInputError(
+                    job.source.name, f"page {page.index + 1} {problem}: scan it again in colour"
+                )
+            job.warnings.append(problem)
 
 
 class BarcodeStep:

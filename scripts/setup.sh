@@ -3,7 +3,8 @@
 # (Tesseract with Vietnamese, poppler, qpdf, ghostscript, fonts) and a Python venv in
 # .venv with sohoa installed (pinned by requirements.lock). Safe to run again: it only
 # does what is missing. `setup.sh --tests` adds what the test suite needs (PostgreSQL,
-# whose throwaway clusters the tests start themselves).
+# whose throwaway clusters the tests start themselves, and Debian's chromium for the browser
+# tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +14,7 @@ APT_PACKAGES=(
   fonts-dejavu-core fonts-liberation2
 )
 if [ "${1:-}" = "--tests" ]; then
-  APT_PACKAGES+=(postgresql)
+  APT_PACKAGES+=(postgresql chromium)
 fi
 
 missing=()

@@ -4,8 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --tests
 export PREFECT_SERVER_ANALYTICS_ENABLED=false
-# The PostgreSQL half of the suite must run here, not skip quietly.
+# The PostgreSQL half of the suite and the browser tests must run here, not skip quietly.
 export SOHOA_REQUIRE_POSTGRES=1
+export SOHOA_REQUIRE_BROWSER=1
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy

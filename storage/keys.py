@@ -7,6 +7,8 @@ ever comes from a user-supplied file name.
 from __future__ import annotations
 
 import re
+import secrets
+from datetime import UTC, datetime
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -22,6 +24,16 @@ def check_id(value: str) -> str:
     if not _ID.match(value) or ".." in value:
         raise ValueError(f"not a valid id: {value!r}")
     return value
+
+
+def new_batch_id() -> str:
+    """Sortable by time, unique across counters: ``20261122-014500-a1b2c3``."""
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def dossier_id(batch_id: str, position: int) -> str:
+    """The dossier a batch's file (0-based ``position``) becomes; split stacks add -NN."""
+    return f"{check_id(batch_id)}-{position + 1:03d}"
 
 
 def dossier_prefix(dossier_id: str) -> str:

@@ -8,9 +8,12 @@ classes here describe it for queries. Callers get frozen ``models`` records, nev
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -50,9 +53,13 @@ from models import (
     FieldCorrection,
     FieldInfo,
     PageInfo,
+    Principal,
+    Role,
     SearchPage,
     SearchQuery,
+    TokenInfo,
 )
+from pipeline import faults
 from pipeline.errors import DossierNotFoundError, StorageError
 from pipeline.extract import DOSSIER_CODE, receiving_unit
 from pipeline.textfold import fold
@@ -81,6 +88,29 @@ class BatchRow(Base):
     post_office_id: Mapped[str | None] = mapped_column(String(64))
     agency_code: Mapped[str | None] = mapped_column(String(32))
     procedure: Mapped[str | None] = mapped_column(String(64))
+    token_id: Mapped[str | None] = mapped_column(String(16))
+    flow_run_id: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_batches_token_created", "token_id", "created_at"),
+        Index("ix_batches_created", "created_at"),
+    )
+
+
+class TokenRow(Base):
+    """An access token: only the SHA-256 of its secret is kept."""
+
+    __tablename__ = "tokens"
+
+    token_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    agency_code: Mapped[str | None] = mapped_column(String(32))
+    counter_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class DossierRow(Base):
@@ -284,6 +314,8 @@ class MetadataStore:
         session = self._sessions()
         try:
             yield session
+            session.flush()
+            faults.point("metadata.before-commit")
             session.commit()
         except SQLAlchemyError as exc:
             session.rollback()
@@ -310,6 +342,7 @@ class MetadataStore:
                         post_office_id=batch.post_office_id,
                         agency_code=batch.agency_code,
                         procedure=batch.procedure,
+                        token_id=batch.token_id,
                     )
                 )
 
@@ -318,17 +351,138 @@ class MetadataStore:
             row = session.get(BatchRow, batch_id)
             if row is None:
                 raise DossierNotFoundError(f"batch {batch_id}")
-            return BatchInfo(
-                batch_id=row.batch_id,
-                created_at=_aware(row.created_at),
-                lang=row.lang,
-                source_count=row.source_count,
-                uploaded_by=row.uploaded_by,
-                counter_id=row.counter_id,
-                post_office_id=row.post_office_id,
-                agency_code=row.agency_code,
-                procedure=row.procedure,
+            return _batch_info(row)
+
+    def list_batches(
+        self, *, token_id: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[BatchInfo]:
+        """Newest first; only one token's uploads when ``token_id`` is given."""
+        with self._session() as session:
+            query = select(BatchRow).order_by(BatchRow.created_at.desc(), BatchRow.batch_id)
+            if token_id is not None:
+                query = query.where(BatchRow.token_id == token_id)
+            rows = session.scalars(query.limit(limit).offset(offset)).all()
+            return [_batch_info(row) for row in rows]
+
+    def set_batch_flow_run(self, batch_id: str, flow_run_id: str) -> None:
+        with self._session() as session:
+            row = session.get(BatchRow, batch_id)
+            if row is not None:
+                row.flow_run_id = flow_run_id
+
+    def unfinished_batches(self) -> list[str]:
+        """Batches with a dossier still received or processing: what a restart resumes."""
+        with self._session() as session:
+            return list(
+                session.scalars(
+                    select(DossierRow.batch_id)
+                    .where(
+                        DossierRow.status.in_([DossierStatus.RECEIVED, DossierStatus.PROCESSING])
+                    )
+                    .distinct()
+                ).all()
             )
+
+    # --- tokens ---------------------------------------------------------------------------
+
+    def create_token(
+        self,
+        *,
+        name: str,
+        role: Role,
+        agency_code: str | None = None,
+        counter_id: str | None = None,
+    ) -> tuple[TokenInfo, str]:
+        """A new token; returns it with its one-time plaintext (``sohoa_<id>_<secret>``)."""
+        if not name.strip():
+            raise ValueError("a token needs a name (who or what holds it)")
+        if role is Role.AGENCY and not agency_code:
+            raise ValueError("an agency token needs --agency CODE")
+        if role is not Role.AGENCY and agency_code:
+            raise ValueError("only agency tokens belong to an agency")
+        token_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        with self._session() as session:
+            row = TokenRow(
+                token_id=token_id,
+                secret_sha256=hashlib.sha256(secret.encode()).hexdigest(),
+                name=name.strip(),
+                role=str(role),
+                agency_code=agency_code,
+                counter_id=counter_id,
+                created_at=_now(),
+            )
+            session.add(row)
+            info = _token_info(row)
+        return info, f"sohoa_{token_id}_{secret}"
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The principal of a valid, unrevoked token; None for anything else."""
+        parts = token.strip().split("_", 2)
+        if len(parts) != 3 or parts[0] != "sohoa" or len(parts[1]) != 12:
+            return None
+        token_id, secret = parts[1], parts[2]
+        digest = hashlib.sha256(secret.encode()).hexdigest()
+        with self._session() as session:
+            row = session.get(TokenRow, token_id)
+            if row is None or row.revoked_at is not None:
+                return None
+            if not hmac.compare_digest(row.secret_sha256, digest):
+                return None
+            now = _now()
+            # One write a minute at most: every request authenticates.
+            if row.last_used_at is None or now - _aware(row.last_used_at) > timedelta(minutes=1):
+                row.last_used_at = now
+            return _token_info(row).principal
+
+    def revoke_token(self, token_id: str) -> TokenInfo:
+        with self._session() as session:
+            row = session.get(TokenRow, token_id)
+            if row is None:
+                raise DossierNotFoundError(f"token {token_id}")
+            if row.revoked_at is None:
+                row.revoked_at = _now()
+            return _token_info(row)
+
+    def list_tokens(self) -> list[TokenInfo]:
+        with self._session() as session:
+            rows = session.scalars(select(TokenRow).order_by(TokenRow.created_at)).all()
+            return [_token_info(row) for row in rows]
+
+    # --- operators' view --------------------------------------------------------------------
+
+    def status_counts(self, *, agency_code: str | None = None) -> dict[str, int]:
+        with self._session() as session:
+            query = select(DossierRow.status, func.count()).group_by(DossierRow.status)
+            if agency_code is not None:
+                query = query.where(DossierRow.agency_code == agency_code)
+            counts = {str(status): int(n) for status, n in session.execute(query).all()}
+        return {str(s): counts.get(str(s), 0) for s in DossierStatus}
+
+    def archived_since(self, since: datetime) -> tuple[int, int]:
+        """(dossiers, pages) archived since ``since``: the throughput operators watch."""
+        with self._session() as session:
+            row = session.execute(
+                select(func.count(), func.coalesce(func.sum(DossierRow.page_count), 0)).where(
+                    DossierRow.archived_at >= since,
+                    DossierRow.status == DossierStatus.ARCHIVED,
+                )
+            ).one()
+            return int(row[0]), int(row[1])
+
+    def stuck_dossiers(self, older_than: datetime, limit: int = 50) -> list[DossierInfo]:
+        """Received or processing, untouched since ``older_than``."""
+        with self._session() as session:
+            rows = session.scalars(
+                select(DossierRow)
+                .where(
+                    DossierRow.status.in_([DossierStatus.RECEIVED, DossierStatus.PROCESSING]),
+                    DossierRow.updated_at < older_than,
+                )
+                .order_by(DossierRow.updated_at)
+                .limit(limit)
+            ).all()
+            return [_to_info(row, with_pages=False) for row in rows]
 
     def add_dossier(self, dossier_id: str, batch_id: str, position: int, source_name: str) -> None:
         """Idempotent: re-adding an existing dossier leaves it as it is."""
@@ -742,6 +896,37 @@ class MetadataStore:
             return [(r.at, r.status, r.message) for r in rows]
 
 
+def _batch_info(row: BatchRow) -> BatchInfo:
+    return BatchInfo(
+        batch_id=row.batch_id,
+        created_at=_aware(row.created_at),
+        lang=row.lang,
+        source_count=row.source_count,
+        uploaded_by=row.uploaded_by,
+        counter_id=row.counter_id,
+        post_office_id=row.post_office_id,
+        agency_code=row.agency_code,
+        procedure=row.procedure,
+        token_id=row.token_id,
+        flow_run_id=row.flow_run_id,
+    )
+
+
+def _token_info(row: TokenRow) -> TokenInfo:
+    return TokenInfo(
+        principal=Principal(
+            token_id=row.token_id,
+            name=row.name,
+            role=Role(row.role),
+            agency_code=row.agency_code,
+            counter_id=row.counter_id,
+        ),
+        created_at=_aware(row.created_at),
+        revoked_at=_aware(row.revoked_at) if row.revoked_at else None,
+        last_used_at=_aware(row.last_used_at) if row.last_used_at else None,
+    )
+
+
 def _apply_field_values(row: DossierRow, values: dict[str, Any]) -> None:
     """Copy the fields people search by into their indexed columns."""
     row.fields = values
@@ -802,6 +987,7 @@ def _to_info(row: DossierRow, *, with_pages: bool) -> DossierInfo:
         needs_review=bool(row.needs_review),
         review_reasons=tuple(row.review_reasons or ()),
         source_pages=tuple(row.source_pages or ()),
+        source_dossier_id=row.source_dossier_id,
         field_details=tuple(
             FieldInfo(f.name, f.value, f.source, f.confidence, f.needs_review, f.note)
             for f in (row.field_rows if with_pages else ())

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from pipeline import faults
 from pipeline.errors import ObjectNotFoundError, StorageError
 
 CHUNK = 1 << 20
@@ -123,7 +124,9 @@ class LocalObjectStore:
                         size += len(chunk)
                     stream.flush()
                     os.fsync(stream.fileno())
+                faults.point("objects.before-rename")
                 tmp.replace(target)
+                faults.point("objects.after-rename")
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise

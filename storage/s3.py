@@ -21,6 +21,7 @@ from minio.retention import Retention
 from minio.versioningconfig import VersioningConfig
 from urllib3.exceptions import HTTPError
 
+from pipeline import faults
 from pipeline.errors import ObjectNotFoundError, StorageError
 from storage.objects import StoredObject, check_key, keep_existing, sha256_file
 
@@ -126,6 +127,7 @@ class S3ObjectStore:
             )
         except (S3Error, HTTPError, OSError) as exc:
             raise StorageError(f"cannot store {key} ({exc})") from exc
+        faults.point("objects.after-put")
         if write_once:
             self._retain(key)
         return StoredObject(key, size, sha)

@@ -1,0 +1,780 @@
+"""The HTTP service: counters upload, agencies retrieve, operators monitor.
+
+One FastAPI app serves the JSON API (``/api/...``, schema at ``/openapi.json``), the web
+pages (server-rendered, in ``app/templates``) and Prometheus metrics. Every route names
+the roles it admits; an agency only ever sees dossiers routed to it, and anything else is
+answered 404, exactly as a dossier that does not exist, so ids cannot be probed.
+
+Uploads are answered 202 once every original is stored in the object store (and recorded
+in the database); processing then runs in the background as a Prefect flow run.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import time
+import unicodedata
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import cv2
+import numpy as np
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
+
+from app.runner import BatchRunner
+from config import Settings
+from flows import steps
+from flows.runtime import metadata_store, object_store
+from models import (
+    BatchInfo,
+    DossierInfo,
+    DossierStatus,
+    Principal,
+    Role,
+    SearchQuery,
+)
+from pipeline.errors import DossierNotFoundError, ObjectNotFoundError, SohoaError, StorageError
+from pipeline.load import inspect_source
+from pipeline.locate import locate_value
+from storage import keys
+from storage.archive import read_manifest, verified_bytes
+
+log = logging.getLogger("sohoa.service")
+
+HERE = Path(__file__).resolve().parent
+COOKIE = "sohoa_token"
+CHUNK = 1 << 20
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+# --- auth ---------------------------------------------------------------------------------
+
+
+class NotSignedIn(Exception):
+    """Raised by page routes: the browser is sent to the sign-in page."""
+
+
+def _token_from(request: Request) -> tuple[str | None, bool]:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip(), False
+    cookie = request.cookies.get(COOKIE)
+    return (cookie, True) if cookie else (None, False)
+
+
+def _authenticate(request: Request) -> Principal | None:
+    settings: Settings = request.app.state.settings
+    token, from_cookie = _token_from(request)
+    if not token:
+        return None
+    principal = metadata_store(settings).authenticate(token)
+    if principal is not None and from_cookie and request.method not in ("GET", "HEAD"):
+        # The cookie is SameSite=Strict; refusing foreign origins as well guards the
+        # state-changing forms (corrections, retries, uploads) against cross-site posts.
+        origin = request.headers.get("origin")
+        if origin and origin.rstrip("/") != str(request.base_url).rstrip("/"):
+            raise HTTPException(403, "cross-site request refused")
+    return principal
+
+
+def require(*roles: Role) -> Callable[[Request], Principal]:
+    def dependency(request: Request) -> Principal:
+        principal = _authenticate(request)
+        if principal is None:
+            raise HTTPException(401, "a valid token is needed", {"WWW-Authenticate": "Bearer"})
+        if principal.role not in roles:
+            raise HTTPException(403, f"not allowed for the {principal.role} role")
+        return principal
+
+    return dependency
+
+
+def page_user(*roles: Role) -> Callable[[Request], Principal]:
+    def dependency(request: Request) -> Principal:
+        principal = _authenticate(request)
+        if principal is None:
+            raise NotSignedIn()
+        if principal.role not in roles:
+            raise HTTPException(403, f"not allowed for the {principal.role} role")
+        return principal
+
+    return dependency
+
+
+Counter = Annotated[Principal, Depends(require(Role.COUNTER))]
+CounterOrOperator = Annotated[Principal, Depends(require(Role.COUNTER, Role.OPERATOR))]
+Reader = Annotated[Principal, Depends(require(Role.AGENCY, Role.OPERATOR))]
+Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
+
+
+# --- visibility ---------------------------------------------------------------------------
+
+
+def visible_dossier(settings: Settings, principal: Principal, dossier_id: str) -> DossierInfo:
+    """The dossier if this principal may see it; 404 otherwise (never 403: no probing)."""
+    try:
+        keys.check_id(dossier_id)
+        dossier = metadata_store(settings).get_dossier(dossier_id)
+    except (ValueError, DossierNotFoundError):
+        raise HTTPException(404, "no such dossier") from None
+    if principal.role is Role.OPERATOR:
+        return dossier
+    if (
+        principal.role is Role.AGENCY
+        and dossier.status is DossierStatus.ARCHIVED
+        and dossier.agency_code is not None
+        and dossier.agency_code == principal.agency_code
+    ):
+        return dossier
+    raise HTTPException(404, "no such dossier")
+
+
+def visible_batch(settings: Settings, principal: Principal, batch_id: str) -> BatchInfo:
+    try:
+        keys.check_id(batch_id)
+        batch = metadata_store(settings).get_batch(batch_id)
+    except (ValueError, DossierNotFoundError):
+        raise HTTPException(404, "no such batch") from None
+    if principal.role is Role.OPERATOR or (
+        principal.role is Role.COUNTER and batch.token_id == principal.token_id
+    ):
+        return batch
+    raise HTTPException(404, "no such batch")
+
+
+def scoped_query(principal: Principal, query: SearchQuery) -> SearchQuery:
+    """An agency searches only its own archived dossiers, whatever it asks for."""
+    if principal.role is Role.AGENCY:
+        return replace(query, agency_code=principal.agency_code, status=DossierStatus.ARCHIVED)
+    return query
+
+
+# --- JSON shapes --------------------------------------------------------------------------
+
+
+def batch_json(settings: Settings, batch: BatchInfo) -> dict[str, Any]:
+    meta = metadata_store(settings)
+    dossiers = meta.batch_dossiers(batch.batch_id)
+    done, total = meta.batch_progress(batch.batch_id)
+    finished = all(
+        d.status in (DossierStatus.ARCHIVED, DossierStatus.FAILED, DossierStatus.DUPLICATE)
+        for d in dossiers
+    )
+    return {
+        "batch_id": batch.batch_id,
+        "created_at": batch.created_at.isoformat(),
+        "uploaded_by": batch.uploaded_by,
+        "counter_id": batch.counter_id,
+        "post_office_id": batch.post_office_id,
+        "agency": batch.agency_code,
+        "procedure": batch.procedure,
+        "files": batch.source_count,
+        "progress": {"pages_done": min(done, total), "pages_total": total},
+        "finished": finished and bool(dossiers),
+        "flow_run_id": batch.flow_run_id,
+        "dossiers": [
+            {
+                "dossier_id": d.dossier_id,
+                "source": d.source_name,
+                "status": str(d.status),
+                "pages": d.page_count,
+                "dossier_code": d.dossier_code,
+                "needs_review": d.needs_review,
+                "error": d.error,
+                "duplicate_of": d.duplicate_of,
+            }
+            for d in dossiers
+        ],
+    }
+
+
+def dossier_json(settings: Settings, principal: Principal, dossier: DossierInfo) -> dict[str, Any]:
+    data = dossier.summary()
+    data["fields"] = {
+        f.name: {
+            "value": f.value,
+            "source": f.source,
+            "confidence": round(f.confidence, 3),
+            "needs_review": f.needs_review,
+            "note": f.note,
+        }
+        for f in dossier.field_details
+    }
+    data["pages"] = [
+        {
+            "number": p.index + 1,
+            "kind": p.kind,
+            "blank": p.blank,
+            "dpi": p.dpi,
+            "ocr_confidence": None if p.ocr_confidence is None else round(p.ocr_confidence, 1),
+            "warnings": list(p.warnings),
+            "image": f"/api/dossiers/{dossier.dossier_id}/pages/{p.index + 1}.jpg",
+        }
+        for p in dossier.pages
+    ]
+    data["downloads"] = {
+        name: f"/api/dossiers/{dossier.dossier_id}/{name}" for name in ("pdf", "fields", "original")
+    }
+    data["signature"] = signature_of(settings, dossier)
+    if principal.role is Role.OPERATOR:
+        meta = metadata_store(settings)
+        data["events"] = [
+            {"at": at.isoformat(), "status": status, "message": message}
+            for at, status, message in meta.events(dossier.dossier_id)
+        ]
+        data["corrections"] = [
+            {
+                "field": c.name,
+                "old_value": c.old_value,
+                "new_value": c.new_value,
+                "by": c.corrected_by,
+                "at": c.corrected_at.isoformat(),
+                "note": c.note,
+            }
+            for c in meta.corrections(dossier.dossier_id)
+        ]
+    return data
+
+
+def signature_of(settings: Settings, dossier: DossierInfo) -> dict[str, Any] | None:
+    """Who signed the archived PDF and when, as the manifest records it."""
+    if dossier.status is not DossierStatus.ARCHIVED:
+        return None
+    try:
+        signature = read_manifest(object_store(settings), dossier.dossier_id).get("signature")
+    except (StorageError, ValueError):
+        return None
+    return dict(signature) if isinstance(signature, dict) else None
+
+
+def clean_name(name: str | None, fallback: str) -> str:
+    """A file name for display and metadata only: NFC, no control characters, no path."""
+    text = unicodedata.normalize("NFC", name or "")
+    text = _CONTROL.sub("", text).replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return text[:200] or fallback
+
+
+# --- the app ------------------------------------------------------------------------------
+
+
+class Correction(BaseModel):
+    value: str = Field(min_length=1, max_length=2000)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> FastAPI:
+    from app.metrics import Metrics
+
+    app = FastAPI(
+        title="sohoa",
+        version="0.1.0",
+        description="Digitised dossiers: counters upload, agencies retrieve, operators monitor.",
+    )
+    app.state.settings = settings
+    app.state.runner = runner or BatchRunner(settings)
+    metrics = Metrics(settings)
+    app.state.metrics = metrics
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        began = time.perf_counter()
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        metrics.observe_request(
+            request.method,
+            getattr(route, "path", "unmatched"),
+            response.status_code,
+            time.perf_counter() - began,
+        )
+        return response
+
+    @app.exception_handler(NotSignedIn)
+    async def to_login(request: Request, _exc: NotSignedIn) -> Response:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    # --- counters ---------------------------------------------------------------------
+
+    @app.post("/api/batches", status_code=202, tags=["counter"])
+    def upload_batch(
+        request: Request,
+        principal: Counter,
+        files: Annotated[list[UploadFile], File(description="PDF, TIFF, JPEG or PNG scans")],
+        agency: Annotated[str, Form(min_length=1, max_length=32)],
+        procedure: Annotated[str | None, Form(max_length=64)] = None,
+        counter_id: Annotated[str | None, Form(max_length=64)] = None,
+        post_office_id: Annotated[str | None, Form(max_length=64)] = None,
+    ) -> dict[str, Any]:
+        """Store the originals, then answer 202 with the batch id; processing follows."""
+        if not files:
+            raise HTTPException(400, "no files in the upload")
+        if len(files) > settings.max_files_per_batch:
+            raise HTTPException(
+                413, f"{len(files)} files: at most {settings.max_files_per_batch} per batch"
+            )
+        batch_id = keys.new_batch_id()
+        staging = settings.data_dir / "incoming" / batch_id
+        try:
+            names, paths, total_bytes = _stage(settings, files, staging)
+            _check_uploads(settings, names, paths)
+            meta = metadata_store(settings)
+            meta.create_batch(
+                BatchInfo(
+                    batch_id=batch_id,
+                    created_at=datetime.now(UTC),
+                    lang=settings.lang,
+                    source_count=len(paths),
+                    uploaded_by=principal.name,
+                    counter_id=counter_id or principal.counter_id,
+                    post_office_id=post_office_id,
+                    agency_code=agency.strip(),
+                    procedure=procedure or None,
+                    token_id=principal.token_id,
+                )
+            )
+            sources = []
+            for position, (name, path) in enumerate(zip(names, paths, strict=True)):
+                received = steps.receive_source(
+                    settings,
+                    batch_id,
+                    keys.dossier_id(batch_id, position),
+                    position,
+                    steps.SourceRef(str(path), name),
+                )
+                sources.append(steps.SourceRef(path="", name=received.source_name))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        metrics.uploaded(files=len(paths), size=total_bytes)
+        request.app.state.runner.submit(batch_id, sources)
+        return batch_json(settings, meta.get_batch(batch_id))
+
+    @app.get("/api/batches", tags=["counter"])
+    def list_batches(
+        principal: CounterOrOperator,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        token = principal.token_id if principal.role is Role.COUNTER else None
+        batches = metadata_store(settings).list_batches(token_id=token, limit=limit, offset=offset)
+        return {"batches": [batch_json(settings, b) for b in batches]}
+
+    @app.get("/api/batches/{batch_id}", tags=["counter"])
+    def get_batch(batch_id: str, principal: CounterOrOperator) -> dict[str, Any]:
+        return batch_json(settings, visible_batch(settings, principal, batch_id))
+
+    # --- agencies ---------------------------------------------------------------------
+
+    @app.get("/api/dossiers", tags=["agency"])
+    def search_dossiers(
+        principal: Reader,
+        code: str | None = None,
+        id_number: str | None = None,
+        name: str | None = None,
+        procedure: str | None = None,
+        agency: str | None = None,
+        received_from: datetime | None = None,
+        received_to: datetime | None = None,
+        text: str | None = None,
+        status: DossierStatus | None = None,
+        needs_review: bool | None = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 20,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        query = scoped_query(
+            principal,
+            SearchQuery(
+                dossier_code=code,
+                id_number=id_number,
+                name=name,
+                procedure=procedure,
+                agency_code=agency,
+                received_from=received_from,
+                received_to=received_to,
+                text=text,
+                status=status,
+                needs_review=needs_review,
+                limit=limit,
+                offset=offset,
+            ),
+        )
+        page = metadata_store(settings).search(query)
+        return {
+            "limit": page.limit,
+            "offset": page.offset,
+            "has_more": page.has_more,
+            "dossiers": [d.summary() for d in page.items],
+        }
+
+    @app.get("/api/dossiers/{dossier_id}", tags=["agency"])
+    def get_dossier(dossier_id: str, principal: Reader) -> dict[str, Any]:
+        dossier = visible_dossier(settings, principal, dossier_id)
+        return dossier_json(settings, principal, dossier)
+
+    def _artefact(principal: Principal, dossier_id: str, key_of: Callable[[str], str]) -> bytes:
+        dossier = visible_dossier(settings, principal, dossier_id)
+        if dossier.status is not DossierStatus.ARCHIVED:
+            raise HTTPException(409, f"dossier {dossier_id} is not archived ({dossier.status})")
+        try:
+            return verified_bytes(object_store(settings), dossier_id, key_of(dossier_id))
+        except ObjectNotFoundError:
+            raise HTTPException(404, "no such object") from None
+        except StorageError as exc:
+            log.error("refused to serve %s: %s", dossier_id, exc.message)
+            raise HTTPException(500, exc.message) from None
+
+    @app.get("/api/dossiers/{dossier_id}/pdf", tags=["agency"])
+    def get_pdf(dossier_id: str, principal: Reader, redirect: bool = False) -> Response:
+        """The searchable PDF; ``redirect=true`` answers with a short-lived presigned URL
+        on S3 (after the same access check)."""
+        if redirect:
+            visible_dossier(settings, principal, dossier_id)
+            presign = getattr(object_store(settings), "presigned_url", None)
+            if presign is not None:
+                return RedirectResponse(presign(keys.pdf_key(dossier_id), expires_s=120), 307)
+        data = _artefact(principal, dossier_id, keys.pdf_key)
+        return Response(
+            data,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{dossier_id}.pdf"'},
+        )
+
+    @app.get("/api/dossiers/{dossier_id}/original", tags=["agency"])
+    def get_original(dossier_id: str, principal: Reader) -> Response:
+        dossier = visible_dossier(settings, principal, dossier_id)
+        meta = metadata_store(settings)
+        key = meta.original_key(dossier.file_owner)
+        if not key:
+            raise HTTPException(404, "no stored original")
+        data = object_store(settings).get_bytes(key)
+        ext = Path(key).suffix
+        return Response(
+            data,
+            media_type=dossier.media_type or "application/octet-stream",
+            headers={"Content-Disposition": f'attachment; filename="{dossier_id}{ext}"'},
+        )
+
+    @app.get("/api/dossiers/{dossier_id}/fields", tags=["agency"])
+    def get_fields(dossier_id: str, principal: Reader) -> dict[str, Any]:
+        """The fields as they stand now (operators' corrections included)."""
+        dossier = visible_dossier(settings, principal, dossier_id)
+        data = dossier_json(settings, principal, dossier)
+        return {
+            "dossier_id": dossier_id,
+            "fields": data["fields"],
+            "needs_review": dossier.needs_review,
+        }
+
+    @app.get("/api/dossiers/{dossier_id}/text", tags=["agency"])
+    def get_text(dossier_id: str, principal: Reader) -> Response:
+        data = _artefact(principal, dossier_id, keys.text_key)
+        return Response(data, media_type="text/plain; charset=utf-8")
+
+    @app.get("/api/dossiers/{dossier_id}/pages/{number}.jpg", tags=["agency"])
+    def get_page_image(dossier_id: str, number: int, principal: Reader) -> Response:
+        dossier = visible_dossier(settings, principal, dossier_id)
+        image = _upright_page(settings, dossier, number)
+        ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        if not ok:
+            raise HTTPException(500, "cannot encode the page image")
+        return Response(encoded.tobytes(), media_type="image/jpeg")
+
+    # --- operators --------------------------------------------------------------------
+
+    @app.get("/api/ops/summary", tags=["operator"])
+    def ops_summary(principal: Operator) -> dict[str, Any]:
+        return ops_data(settings, request_runner=app.state.runner)
+
+    @app.get("/api/review", tags=["operator"])
+    def review_queue(
+        principal: Operator,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        return {"dossiers": review_items(settings, limit=limit, offset=offset)}
+
+    @app.patch("/api/dossiers/{dossier_id}/fields/{name}", tags=["operator"])
+    def correct_field(
+        dossier_id: str, name: str, correction: Correction, principal: Operator
+    ) -> dict[str, Any]:
+        visible_dossier(settings, principal, dossier_id)
+        if not re.fullmatch(r"[a-z_]{1,64}", name):
+            raise HTTPException(422, "not a field name")
+        done = metadata_store(settings).correct_field(
+            dossier_id, name, correction.value, corrected_by=principal.name, note=correction.note
+        )
+        return {
+            "dossier_id": dossier_id,
+            "field": name,
+            "old_value": done.old_value,
+            "new_value": done.new_value,
+            "by": done.corrected_by,
+            "at": done.corrected_at.isoformat(),
+        }
+
+    @app.post("/api/dossiers/{dossier_id}/retry", status_code=202, tags=["operator"])
+    def retry(dossier_id: str, request: Request, principal: Operator) -> dict[str, Any]:
+        dossier = visible_dossier(settings, principal, dossier_id)
+        return retry_dossier(settings, request.app.state.runner, dossier, principal)
+
+    @app.get("/api/dossiers/{dossier_id}/fields/{name}/crop.jpg", tags=["operator"])
+    def field_crop(dossier_id: str, name: str, principal: Operator) -> Response:
+        dossier = visible_dossier(settings, principal, dossier_id)
+        crop = _field_crop(settings, dossier, name)
+        if crop is None:
+            raise HTTPException(404, "the value was not found on the page images")
+        ok, encoded = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        return Response(encoded.tobytes() if ok else b"", media_type="image/jpeg")
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus(request: Request) -> Response:
+        if not settings.metrics_public:
+            require(Role.OPERATOR)(request)
+        body, content_type = metrics.render(busy_batches=app.state.runner.busy())
+        return Response(body, media_type=content_type)
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, str]:
+        metadata_store(settings).status_counts()  # the database answers
+        return {"status": "ok"}
+
+    from app.pages import add_pages
+
+    add_pages(app, settings, templates)
+
+    @app.exception_handler(SohoaError)
+    async def sohoa_error(_request: Request, exc: SohoaError) -> JSONResponse:
+        status = 404 if isinstance(exc, DossierNotFoundError) else 500
+        return JSONResponse({"detail": exc.message}, status_code=status)
+
+    return app
+
+
+def _stage(
+    settings: Settings, files: list[UploadFile], staging: Path
+) -> tuple[list[str], list[Path], int]:
+    """Copy uploads to numbered files: the client's file names never touch the disk."""
+    staging.mkdir(parents=True, exist_ok=True)
+    names: list[str] = []
+    paths: list[Path] = []
+    total = 0
+    for position, upload in enumerate(files):
+        name = clean_name(upload.filename, f"file {position + 1}")
+        path = staging / f"{position + 1:04d}.upload"
+        size = 0
+        with path.open("wb") as out:
+            while chunk := upload.file.read(CHUNK):
+                size += len(chunk)
+                total += len(chunk)
+                if size > settings.max_file_bytes:
+                    raise HTTPException(413, f"{name}: larger than {settings.max_file_bytes} bytes")
+                if total > settings.max_upload_bytes:
+                    raise HTTPException(
+                        413, f"upload larger than {settings.max_upload_bytes} bytes"
+                    )
+                out.write(chunk)
+        names.append(name)
+        paths.append(path)
+    return names, paths, total
+
+
+def _check_uploads(settings: Settings, names: list[str], paths: list[Path]) -> None:
+    """Every file must be a scan we can read, judged by its content: else 4xx, nothing kept."""
+    problems: list[tuple[int, str]] = []
+    for name, path in zip(names, paths, strict=True):
+        try:
+            inspect_source(
+                path,
+                name=name,
+                max_pages=settings.max_pages_per_file,
+                max_bytes=settings.max_file_bytes,
+            )
+        except SohoaError as exc:
+            message = exc.message if name in exc.message else f"{name}: {exc.message}"
+            # Judged by content: a file that is no scan at all is an unsupported media type.
+            unsupported = "not a PDF, TIFF, JPEG or PNG" in message
+            problems.append((415 if unsupported else 422, message))
+    if problems:
+        status = 415 if all(code == 415 for code, _ in problems) else 422
+        raise HTTPException(status, "; ".join(message for _, message in problems))
+
+
+def _page_owner_index(dossier: DossierInfo, number: int) -> tuple[str, int, int]:
+    if not 1 <= number <= len(dossier.pages):
+        raise HTTPException(404, "no such page")
+    page = dossier.pages[number - 1]
+    source_index = page.source_index if page.source_index is not None else page.index
+    return dossier.file_owner, source_index, page.rotation
+
+
+def _upright_page(settings: Settings, dossier: DossierInfo, number: int) -> np.ndarray:
+    owner, source_index, rotation = _page_owner_index(dossier, number)
+    try:
+        data = object_store(settings).get_bytes(keys.page_image_key(owner, source_index))
+    except ObjectNotFoundError:
+        raise HTTPException(404, "no page image") from None
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise HTTPException(500, "unreadable page image")
+    turns = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+    return cv2.rotate(image, turns[rotation]) if rotation in turns else image
+
+
+def _field_crop(settings: Settings, dossier: DossierInfo, name: str) -> np.ndarray | None:
+    import json
+
+    field = next((f for f in dossier.field_details if f.name == name), None)
+    if field is None or not dossier.pages:
+        return None
+    objects = object_store(settings)
+    records = []
+    for page in dossier.pages:
+        source_index = page.source_index if page.source_index is not None else page.index
+        try:
+            raw = objects.get_bytes(keys.page_ocr_key(dossier.file_owner, source_index))
+            records.append(json.loads(raw))
+        except (ObjectNotFoundError, ValueError):
+            records.append({})
+    found = locate_value(records, field.value)
+    if found is None:
+        return None
+    image = _upright_page(settings, dossier, found.page_position + 1)
+    height, width = image.shape[:2]
+    margin_x, margin_y = 0.04 * width, 0.02 * height
+    left = max(0, int(found.left * width - margin_x))
+    right = min(width, int(found.right * width + margin_x))
+    top = max(0, int(found.top * height - margin_y))
+    bottom = min(height, int(found.bottom * height + margin_y))
+    if right <= left or bottom <= top:
+        return None
+    return image[top:bottom, left:right]
+
+
+def review_items(settings: Settings, *, limit: int, offset: int) -> list[dict[str, Any]]:
+    meta = metadata_store(settings)
+    page = meta.search(
+        SearchQuery(needs_review=True, status=DossierStatus.ARCHIVED, limit=limit, offset=offset)
+    )
+    items = []
+    for summary in page.items:
+        dossier = meta.get_dossier(summary.dossier_id)
+        items.append(
+            {
+                "dossier_id": dossier.dossier_id,
+                "dossier_code": dossier.dossier_code,
+                "source": dossier.source_name,
+                "reasons": list(dossier.review_reasons),
+                "fields": [
+                    {
+                        "name": f.name,
+                        "value": f.value,
+                        "source": f.source,
+                        "confidence": round(f.confidence, 3),
+                        "note": f.note,
+                        "crop": f"/api/dossiers/{dossier.dossier_id}/fields/{f.name}/crop.jpg",
+                    }
+                    for f in dossier.field_details
+                    if f.needs_review
+                ]
+                + _missing_fields(dossier),
+            }
+        )
+    return items
+
+
+def _missing_fields(dossier: DossierInfo) -> list[dict[str, Any]]:
+    """Reasons like "phone: not found" name a field with no value yet: offer to enter it."""
+    present = {f.name for f in dossier.field_details}
+    missing = []
+    for reason in dossier.review_reasons:
+        name, _, note = reason.partition(":")
+        if re.fullmatch(r"[a-z_]{1,64}", name) and name not in present:
+            missing.append(
+                {"name": name, "value": "", "source": "-", "confidence": 0.0,
+                 "note": note.strip(), "crop": None}
+            )  # fmt: skip
+    return missing
+
+
+def retry_dossier(
+    settings: Settings, runner: BatchRunner, dossier: DossierInfo, principal: Principal
+) -> dict[str, Any]:
+    """Send a failed (or stuck) dossier's file through processing again."""
+    stale = datetime.now(UTC) - timedelta(minutes=30)
+    retryable = dossier.status is DossierStatus.FAILED or (
+        dossier.status in (DossierStatus.RECEIVED, DossierStatus.PROCESSING)
+        and dossier.updated_at < stale
+    )
+    if not retryable:
+        raise HTTPException(409, f"dossier {dossier.dossier_id} is {dossier.status}: no retry")
+    meta = metadata_store(settings)
+    owner = dossier.file_owner
+    meta.set_status(owner, DossierStatus.RECEIVED, "retry requested", actor=principal.name)
+    if owner != dossier.dossier_id:
+        meta.set_status(
+            dossier.dossier_id, DossierStatus.RECEIVED, "retry requested", actor=principal.name
+        )
+    runner.submit(dossier.batch_id)
+    return {"dossier_id": dossier.dossier_id, "status": "received", "batch_id": dossier.batch_id}
+
+
+def ops_data(settings: Settings, *, request_runner: BatchRunner) -> dict[str, Any]:
+    meta = metadata_store(settings)
+    now = datetime.now(UTC)
+    hour_dossiers, hour_pages = meta.archived_since(now - timedelta(hours=1))
+    day_dossiers, day_pages = meta.archived_since(now - timedelta(days=1))
+    failures = meta.search(SearchQuery(status=DossierStatus.FAILED, limit=50)).items
+    stuck = meta.stuck_dossiers(now - timedelta(minutes=30))
+    review = meta.search(
+        SearchQuery(needs_review=True, status=DossierStatus.ARCHIVED, limit=200)
+    ).items
+    batches = meta.list_batches(limit=20)
+    return {
+        "counts": meta.status_counts(),
+        "throughput": {
+            "last_hour": {"dossiers": hour_dossiers, "pages": hour_pages},
+            "last_day": {"dossiers": day_dossiers, "pages": day_pages},
+        },
+        "batches_running": request_runner.busy(),
+        "failures": [
+            {
+                "dossier_id": d.dossier_id,
+                "source": d.source_name,
+                "error": d.error,
+                "at": d.updated_at.isoformat(),
+            }
+            for d in failures
+        ],
+        "stuck": [
+            {"dossier_id": d.dossier_id, "status": str(d.status), "since": d.updated_at.isoformat()}
+            for d in stuck
+        ],
+        "review_waiting": len(review),
+        "recent_batches": [
+            {
+                "batch_id": b.batch_id,
+                "created_at": b.created_at.isoformat(),
+                "uploaded_by": b.uploaded_by,
+                "files": b.source_count,
+                "flow_run_id": b.flow_run_id,
+                "flow_run_url": flow_run_url(settings, b.flow_run_id),
+            }
+            for b in batches
+        ],
+    }
+
+
+def flow_run_url(settings: Settings, flow_run_id: str | None) -> str | None:
+    if not flow_run_id:
+        return None
+    base = settings.prefect_ui_url.rstrip("/")
+    return f"{base}/runs/flow-run/{flow_run_id}" if base else None
