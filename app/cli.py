@@ -572,6 +572,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     resume.set_defaults(handler=cmd_resume)
 
+    # --- scale-out commands (flows/deployed.py) ---
+    from app.scaleout import add_commands as add_scaleout_commands
+
+    add_scaleout_commands(commands)
+    # --- end scale-out ---
+
     serve = commands.add_parser(
         "serve", help="run the HTTP service (API, pages, metrics) and the processing"
     )

@@ -1,25 +1,44 @@
 """Runs uploaded batches in the background of `sohoa serve`, and resumes unfinished ones.
 
-Each batch is one Prefect flow run (``flows.batch.run_batch``) on a worker thread; pages
-are parallel inside it. Everything a batch needs is in the stores (originals are stored
-before an upload is acknowledged), so a restart resumes any batch from the database.
+Two modes, chosen by SOHOA_DEPLOYMENT:
+
+* empty (one machine): each batch is one Prefect flow run (``flows.batch.run_batch``) on a
+  thread of this process; pages are parallel inside it. ``busy()`` counts those threads,
+  ``wait()`` waits for one.
+* ``flow/deployment`` (scale-out): ``submit`` creates a flow run of that deployment
+  (``flows.deployed.process_batch_run``, parameter ``batch_id``) and returns at once; a
+  ``sohoa worker`` on any machine processes it. ``busy()`` is then the number of the
+  deployment's flow runs not finished yet (scheduled, pending, running: queued and in
+  progress on every worker), ``wait()`` polls the batch's flow run until it ends and raises
+  when it did not complete. A batch whose flow run is still live is not queued twice.
+
+Everything a batch needs is in the stores (originals are stored before an upload is
+acknowledged), so a restart resumes any batch from the database, in either mode.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
 
 from config import Settings
 from flows.runtime import metadata_store
 from flows.steps import SourceRef
-from storage import keys
+from pipeline.errors import SohoaError
 
 log = logging.getLogger("sohoa.runner")
 
 RunBatch = Callable[[Settings, str, list[SourceRef], str], object]
+# (deployment name, batch id) -> id of the flow run created
+QueueBatch = Callable[[str, str], str]
+
+# Prefect state types of a flow run that is still to run or running.
+LIVE_STATES = frozenset({"SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING"})
 
 
 def _default_run(settings: Settings, batch_id: str, sources: list[SourceRef], lang: str) -> object:
@@ -28,35 +47,133 @@ def _default_run(settings: Settings, batch_id: str, sources: list[SourceRef], la
     return run_batch(settings, batch_id, sources, lang)
 
 
+def queue_deployment_run(deployment: str, batch_id: str) -> str:
+    """Create the batch's flow run on the deployment's work pool; return at once."""
+    from prefect.deployments import run_deployment
+
+    flow_run: Any = run_deployment(
+        deployment,
+        parameters={"batch_id": batch_id},
+        timeout=0,
+        flow_run_name=f"batch-{batch_id}",
+        as_subflow=False,
+    )
+    return str(flow_run.id)
+
+
+def flow_run_state(flow_run_id: str) -> tuple[str, str] | None:
+    """(state type, message) of a flow run; None if the server does not know it."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        run_id = UUID(flow_run_id)
+    except ValueError:
+        return None
+    with get_client(sync_client=True) as client:
+        try:
+            flow_run = client.read_flow_run(run_id)
+        except ObjectNotFound:
+            return None
+    state = flow_run.state
+    if state is None:
+        return ("SCHEDULED", "")
+    return (state.type.value, state.message or "")
+
+
+def count_live_runs(deployment: str) -> int:
+    """The deployment's flow runs scheduled, pending or running: one API call."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    with get_client(sync_client=True) as client:
+        found = client.read_deployment_by_name(deployment)
+        return int(
+            client.count_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(
+                        type=FlowRunFilterStateType(any_=[StateType(s) for s in LIVE_STATES])
+                    )
+                ),
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[found.id])),
+            )
+        )
+
+
+def check_deployment(deployment: str) -> None:
+    """Fail with one line when the deployment is not on the Prefect server."""
+    import os
+
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    api = os.environ.get("PREFECT_API_URL") or "Prefect's temporary server"
+    try:
+        with get_client(sync_client=True) as client:
+            client.read_deployment_by_name(deployment)
+    except ObjectNotFound:
+        raise SohoaError(
+            f"SOHOA_DEPLOYMENT={deployment}: no such deployment on {api}: "
+            "run `sohoa deploy` against that server (PREFECT_API_URL) first"
+        ) from None
+    except Exception as exc:
+        raise SohoaError(
+            f"SOHOA_DEPLOYMENT={deployment}: Prefect server {api} did not answer: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+
+
 class BatchRunner:
-    def __init__(self, settings: Settings, *, run: RunBatch = _default_run) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        run: RunBatch = _default_run,
+        queue: QueueBatch = queue_deployment_run,
+        run_state: Callable[[str], tuple[str, str] | None] = flow_run_state,
+        live_runs: Callable[[str], int] = count_live_runs,
+        poll_s: float = 1.0,
+    ) -> None:
         self.settings = settings
+        self.deployment = settings.deployment.strip()
         self._run = run
+        self._queue = queue
+        self._run_state = run_state
+        self._live_runs = live_runs
+        self._poll_s = poll_s
         self._pool = ThreadPoolExecutor(
             max_workers=settings.batch_concurrency, thread_name_prefix="sohoa-batch"
         )
         self._lock = threading.Lock()
         self._running: dict[str, Future[object]] = {}
+        self._flow_runs: dict[str, str] = {}  # batch id -> the flow run queued for it
+        self._last_busy = 0
 
     def sources_of(self, batch_id: str) -> list[SourceRef]:
         """The batch's files in order, as stored: a re-run reads the stored originals."""
-        meta = metadata_store(self.settings)
-        files = [
-            d
-            for d in meta.batch_dossiers(batch_id)
-            if d.source_dossier_id is None and d.dossier_id.startswith(batch_id + "-")
-        ]
-        by_id = {d.dossier_id: d for d in files}
-        count = max(meta.get_batch(batch_id).source_count, len(files))
-        sources = []
-        for position in range(count):
-            dossier = by_id.get(keys.dossier_id(batch_id, position))
-            name = dossier.source_name if dossier else f"file {position + 1}"
-            sources.append(SourceRef(path="", name=name))
-        return sources
+        from flows.deployed import batch_sources
+
+        return batch_sources(self.settings, batch_id)
 
     def submit(self, batch_id: str, sources: list[SourceRef] | None = None) -> Future[object]:
-        """Queue a batch (once: a batch already queued or running is not queued again)."""
+        """Queue a batch (once: a batch already queued or running is not queued again).
+
+        With SOHOA_DEPLOYMENT the returned future is already done: its result is the id of
+        the batch's flow run (the new one, or the live one found).
+        """
+        if self.deployment:
+            done: Future[object] = Future()
+            done.set_result(self._queue_on_deployment(batch_id))
+            return done
         with self._lock:
             running = self._running.get(batch_id)
             if running is not None and not running.done():
@@ -64,6 +181,29 @@ class BatchRunner:
             future = self._pool.submit(self._process, batch_id, sources)
             self._running[batch_id] = future
             return future
+
+    def _live_flow_run(self, batch_id: str) -> str | None:
+        known = (
+            self._flow_runs.get(batch_id)
+            or metadata_store(self.settings).get_batch(batch_id).flow_run_id
+        )
+        if not known:
+            return None
+        state = self._run_state(known)
+        return known if state is not None and state[0] in LIVE_STATES else None
+
+    def _queue_on_deployment(self, batch_id: str) -> str:
+        with self._lock:
+            live = self._live_flow_run(batch_id)
+            if live is not None:
+                log.info("batch %s: flow run %s is still live; not queued again", batch_id, live)
+                return live
+            flow_run_id = self._queue(self.deployment, batch_id)
+            self._flow_runs[batch_id] = flow_run_id
+        # Operators follow the batch to its flow run from the moment it is queued.
+        metadata_store(self.settings).set_batch_flow_run(batch_id, flow_run_id)
+        log.info("batch %s: queued as flow run %s of %s", batch_id, flow_run_id, self.deployment)
+        return flow_run_id
 
     def _process(self, batch_id: str, sources: list[SourceRef] | None) -> object:
         meta = metadata_store(self.settings)
@@ -78,6 +218,8 @@ class BatchRunner:
             raise
 
     def resume_unfinished(self) -> list[str]:
+        if self.deployment:
+            check_deployment(self.deployment)
         batch_ids = metadata_store(self.settings).unfinished_batches()
         for batch_id in batch_ids:
             log.info("resuming batch %s", batch_id)
@@ -85,14 +227,45 @@ class BatchRunner:
         return batch_ids
 
     def busy(self) -> int:
+        if self.deployment:
+            try:
+                self._last_busy = self._live_runs(self.deployment)
+            except Exception as exc:  # a metrics scrape must not fail with the orchestrator
+                log.warning("flow runs of %s not counted: %s", self.deployment, exc)
+            return self._last_busy
         with self._lock:
             return sum(1 for f in self._running.values() if not f.done())
 
     def wait(self, batch_id: str, timeout: float | None = None) -> None:
+        if self.deployment:
+            self._wait_flow_run(batch_id, timeout)
+            return
         with self._lock:
             future = self._running.get(batch_id)
         if future is not None:
             future.result(timeout=timeout)
+
+    def _wait_flow_run(self, batch_id: str, timeout: float | None) -> None:
+        flow_run_id = (
+            self._flow_runs.get(batch_id)
+            or metadata_store(self.settings).get_batch(batch_id).flow_run_id
+        )
+        if not flow_run_id:
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            state = self._run_state(flow_run_id)
+            if state is None:
+                raise RuntimeError(f"batch {batch_id}: flow run {flow_run_id} is unknown")
+            kind, message = state
+            if kind == "COMPLETED":
+                return
+            if kind not in LIVE_STATES:
+                detail = f": {message}" if message else ""
+                raise RuntimeError(f"batch {batch_id}: flow run {flow_run_id} {kind}{detail}")
+            if deadline is not None and time.monotonic() >= deadline:
+                raise FutureTimeout(f"batch {batch_id}: flow run {flow_run_id} still {kind}")
+            time.sleep(self._poll_s)
 
     def shutdown(self, *, wait: bool = False) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=not wait)

@@ -15,7 +15,6 @@ import logging
 import re
 import shutil
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -42,6 +41,7 @@ from models import (
     Role,
     SearchQuery,
 )
+from models.names import display_name
 from pipeline.errors import DossierNotFoundError, ObjectNotFoundError, SohoaError, StorageError
 from pipeline.load import inspect_source
 from pipeline.locate import locate_value
@@ -53,7 +53,6 @@ log = logging.getLogger("sohoa.service")
 HERE = Path(__file__).resolve().parent
 COOKIE = "sohoa_token"
 CHUNK = 1 << 20
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 # --- auth ---------------------------------------------------------------------------------
@@ -258,9 +257,7 @@ def signature_of(settings: Settings, dossier: DossierInfo) -> dict[str, Any] | N
 
 def clean_name(name: str | None, fallback: str) -> str:
     """A file name for display and metadata only: NFC, no control characters, no path."""
-    text = unicodedata.normalize("NFC", name or "")
-    text = _CONTROL.sub("", text).replace("\\", "/").rsplit("/", 1)[-1].strip()
-    return text[:200] or fallback
+    return display_name(name, fallback)
 
 
 # --- the app ------------------------------------------------------------------------------

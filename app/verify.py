@@ -97,8 +97,7 @@ class Summary:
 
     def exit_code(self) -> ExitCode:
         if self.problems:
-            # Integrity problems share the storage code until one of their own exists.
-            return ExitCode.STORAGE
+            return ExitCode.INTEGRITY
         if self.missing:
             return ExitCode.NOT_FOUND
         return ExitCode.OK

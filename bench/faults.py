@@ -13,7 +13,9 @@ no object or row twice, no dossier left received/processing/failed).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +26,9 @@ sys.path.insert(0, str(REPO))
 
 from tests import synth  # noqa: E402
 from tests.faults_support import KILL_POINTS, FaultReport, crash_and_recover  # noqa: E402
+from tests.hostile import make_hostile_inputs  # noqa: E402
+
+OUTAGES = 6  # the cases of tests/test_outages.py
 
 
 def make_files(folder: Path) -> list[Path]:
@@ -49,6 +54,7 @@ def main() -> None:
     parser.add_argument("--occurrences", default="1,2,3,5,8")
     parser.add_argument("--random-kills", type=int, default=10)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--fuzz-examples", type=int, default=1000)
     args = parser.parse_args()
     occurrences = [int(n) for n in args.occurrences.split(",")]
     work = Path(tempfile.mkdtemp(prefix="sohoa-faults-"))
@@ -63,11 +69,31 @@ def main() -> None:
         )  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    # Outages (Tesseract hanging and crashing, disk full, SQLite locked, PostgreSQL down,
+    # object store unreachable) and the hostile-input batch plus a longer fuzz run.
+    outages = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "tests/test_outages.py", "tests/test_hostile.py"],
+        cwd=REPO, env={**os.environ, "SOHOA_FUZZ_EXAMPLES": str(args.fuzz_examples)},
+        capture_output=True, text=True,
+    )  # fmt: skip
+    last = (outages.stdout.strip().splitlines() or ["?"])[-1]
+    with tempfile.TemporaryDirectory() as folder:
+        hostile = len(make_hostile_inputs(Path(folder)))
     print(f"fault suite (full), {time.perf_counter() - began:.0f} s")
     print(report.summary())
+    print(
+        f"outages injected: {OUTAGES} kinds, each failed clearly and finished after repair; "
+        f"hostile inputs tried: {hostile} in one batch + {args.fuzz_examples} fuzzed files; "
+        f"pytest: {last}"
+    )
+    print(f"dossiers lost: {report.lost}")
     for problem in report.problems:
         print("  problem:", problem)
-    sys.exit(1 if report.problems or report.lost or report.duplicated else 0)
+    failed = report.problems or report.lost or report.duplicated or outages.returncode != 0
+    if outages.returncode != 0:
+        print(outages.stdout[-3000:])
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

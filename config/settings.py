@@ -113,6 +113,33 @@ class Settings(BaseSettings):
         default=(),
         description="CA certificates (PEM/DER) `sohoa verify` trusts; comma-separated.",
     )
+    # --- scale-out ---
+    # Work distribution over Prefect (flows/deployed.py, app/scaleout.py): `sohoa deploy`
+    # registers the deployment on a work pool, `sohoa worker`s on any machine run its flow
+    # runs, and with SOHOA_DEPLOYMENT set `sohoa serve` only stores uploads and queues them.
+    deployment: str = Field(
+        default="",
+        description="'flow/deployment' (e.g. sohoa-batch/default): `sohoa serve` queues each "
+        "batch as a run of it for `sohoa worker`s instead of processing it itself.",
+    )
+    work_pool: str = Field(
+        default="sohoa", description="Prefect work pool `sohoa deploy` uses, `sohoa worker` polls."
+    )
+    worker_runs: int = Field(
+        default=1, ge=1, description="Batches (flow runs) one `sohoa worker` processes at once."
+    )
+    ocr_host: str = Field(
+        default="",
+        description="Machine name in the per-machine Tesseract limit `tesseract-<host>` "
+        "(default: the host name; give containers on one machine the same value).",
+    )
+    ocr_slots: int = Field(
+        default=0, ge=0, description="Tesseract processes at once per machine; 0 = its CPUs."
+    )
+    stage_log: str = Field(
+        default="", description="File to append one JSON line per stage run (benches)."
+    )
+    # --- end scale-out ---
 
     @field_validator("signers_file", "signing_pkcs12", "signing_password_file", mode="before")
     @classmethod

@@ -2,6 +2,12 @@
 
 Works with no Prefect server (an ephemeral one is started in-process) and with
 ``PREFECT_API_URL`` pointing at a server. Tasks exchange ids and small frozen records.
+
+Two entries share the same body (:func:`batch_body`): :func:`run_batch` (``sohoa process``,
+``sohoa resume``, ``sohoa serve`` on its own), given the settings and the sources, and
+``flows.deployed.process_batch_run`` (a deployment's flow run on any ``sohoa worker``),
+given only a batch id. Each page holds a slot of the machine's Tesseract limit
+(``flows/limits.py``) while it is cleaned and read.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from config import Settings
 from flows import steps
+from flows.limits import ocr_limit_for_run, ocr_slot, timed
 from flows.runtime import metadata_store
 from models import DossierStatus
 from pipeline.errors import BadInputError, OcrEngineError, StorageError
@@ -50,21 +57,31 @@ _task_options: dict[str, Any] = {
 def receive_source_task(
     settings: Settings, batch_id: str, dossier_id: str, position: int, source: steps.SourceRef
 ) -> steps.ReceivedDossier:
-    return steps.receive_source(settings, batch_id, dossier_id, position, source)
+    with timed(settings, "receive", dossier_id):
+        return steps.receive_source(settings, batch_id, dossier_id, position, source)
 
 
 @task(name="process-page", **_task_options)
 def process_page_task(
-    settings: Settings, received: steps.ReceivedDossier, index: int, lang: str
+    settings: Settings,
+    received: steps.ReceivedDossier,
+    index: int,
+    lang: str,
+    ocr_limit: str | None = None,
 ) -> steps.PageDone:
-    return steps.process_one_page(settings, received, index, lang)
+    with (
+        ocr_slot(settings, ocr_limit, received.dossier_id, index),
+        timed(settings, "page", received.dossier_id, index),
+    ):
+        return steps.process_one_page(settings, received, index, lang)
 
 
 @task(name="split-stack", **_task_options)
 def split_stack_task(
     settings: Settings, received: steps.ReceivedDossier, pages: list[steps.PageDone]
 ) -> list[steps.DossierPart]:
-    return steps.split_stack(settings, received, pages)
+    with timed(settings, "split", received.dossier_id):
+        return steps.split_stack(settings, received, pages)
 
 
 @task(name="archive-dossier", **_task_options)
@@ -74,7 +91,8 @@ def archive_dossier_task(
     part: steps.DossierPart,
     pages: list[steps.PageDone],
 ) -> None:
-    steps.archive_dossier(settings, received, part, pages)
+    with timed(settings, "archive", part.dossier_id):
+        steps.archive_dossier(settings, received, part, pages)
 
 
 def _fail(settings: Settings, dossier_id: str, message: str) -> None:
@@ -96,6 +114,33 @@ def process_batch(
     settings: Settings, batch_id: str, sources: list[steps.SourceRef], lang: str
 ) -> list[str]:
     """Process one batch; returns the dossier ids in input order."""
+    # On Prefect's temporary server there is no limit: one lookup, then none is taken.
+    return batch_body(
+        settings, batch_id, sources, lang, ocr_limit=ocr_limit_for_run(settings, create=False)
+    )
+
+
+def batch_body(
+    settings: Settings,
+    batch_id: str,
+    sources: list[steps.SourceRef],
+    lang: str,
+    *,
+    ocr_limit: str | None,
+) -> list[str]:
+    """The batch flow's body; called inside a flow run (its tasks need one)."""
+    with timed(settings, "batch", batch_id):
+        return _batch_body(settings, batch_id, sources, lang, ocr_limit=ocr_limit)
+
+
+def _batch_body(
+    settings: Settings,
+    batch_id: str,
+    sources: list[steps.SourceRef],
+    lang: str,
+    *,
+    ocr_limit: str | None,
+) -> list[str]:
     dossier_ids = [keys.dossier_id(batch_id, position) for position in range(len(sources))]
     _record_flow_run(settings, batch_id)
     received_futures = [
@@ -126,7 +171,7 @@ def process_batch(
             continue
         meta.set_status(dossier_id, DossierStatus.PROCESSING)
         futures = [
-            page_task.submit(settings, received, index, lang)
+            page_task.submit(settings, received, index, lang, ocr_limit)
             for index in range(received.page_count)
         ]
         page_futures.append((received, futures))

@@ -20,6 +20,7 @@ from config.catalogue import Catalogue, load_catalogue
 from config.signers import Signer, SignerConfigError, signers_from_settings
 from flows.runtime import metadata_store, object_store
 from models import BatchInfo, DossierStatus, FieldInfo, PageInfo
+from models.names import display_name
 from pipeline import faults
 from pipeline.assemble import DocumentInfo, PageLayer, assemble_searchable_pdf
 from pipeline.barcodes import Barcode
@@ -106,6 +107,8 @@ def receive_source(
     Idempotent: once an original is stored for a dossier, that stored copy is the truth;
     a re-run inspects it again and never replaces it, whatever is at ``source.path`` now.
     """
+    # What the user called the file is shown and recorded, never used as a path.
+    source = SourceRef(source.path, display_name(source.name, f"file {position + 1}"))
     meta = metadata_store(settings)
     objects = object_store(settings)
     meta.add_dossier(dossier_id, batch_id, position, source.name)

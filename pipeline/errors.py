@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 5
     STORAGE = 6
     OCR_ENGINE = 7
+    INTEGRITY = 8  # `sohoa verify`: an archived object, manifest or signature does not match
     INTERRUPTED = 130
 
 

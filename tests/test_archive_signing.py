@@ -268,7 +268,7 @@ def test_verify_passes_on_a_good_archive(
     # Another CA as trust root: the signature is intact but not trusted, a problem.
     other = str(archive.other.root_certificate)
     code, out, _ = _verify(archived, capsys, monkeypatch, DOSSIER, env={"SOHOA_TRUST_ROOTS": other})
-    assert code == 6 and "does not chain to SOHOA_TRUST_ROOTS" in out
+    assert code == 8 and "does not chain to SOHOA_TRUST_ROOTS" in out
 
     code, _, err = _verify(archived, capsys, monkeypatch, DOSSIER, "no-such-dossier")
     assert code == 5 and "1 not found" in err
@@ -282,7 +282,7 @@ def test_verify_reports_a_changed_object(
     text = archived.objects_dir / keys.text_key(DOSSIER)
     _flip(text, 3)
     code, out, err = _verify(archived, capsys, monkeypatch, DOSSIER)
-    assert code == 6
+    assert code == 8
     [line] = [x for x in out.splitlines() if x.startswith("PROBLEM")]
     now = hashlib.sha256(text.read_bytes()).hexdigest()[:16]
     key = keys.text_key(DOSSIER)
@@ -294,7 +294,7 @@ def test_verify_reports_a_changed_object(
     assert original is not None
     _flip(archived.objects_dir / original, 1000)
     code, out, _ = _verify(archived, capsys, monkeypatch, "--all")
-    assert code == 6
+    assert code == 8
     assert f"{original}: SHA-256" in out and "differs from the database's" in out
 
 
@@ -303,7 +303,7 @@ def test_verify_reports_a_missing_manifest(
 ) -> None:
     (archived.objects_dir / keys.manifest_key(DOSSIER)).unlink()
     code, out, _ = _verify(archived, capsys, monkeypatch, DOSSIER)
-    assert code == 6
+    assert code == 8
     assert f"PROBLEM  {DOSSIER}  archived but has no manifest" in out.splitlines()
 
 
@@ -323,7 +323,7 @@ def test_verify_reports_a_broken_signature_even_with_a_rewritten_manifest(
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
 
     code, out, _ = _verify(archived, capsys, monkeypatch, DOSSIER)
-    assert code == 6
+    assert code == 8
     [line] = [x for x in out.splitlines() if x.startswith("PROBLEM")]
     assert "dossier.pdf: INVALID, changed after it was signed by" in line
     assert "differs from the manifest" not in line
@@ -389,7 +389,7 @@ def test_signing_required_without_a_signer_fails_the_dossier(
     code, out, _ = _verify(
         settings, capsys, monkeypatch, DOSSIER, env={"SOHOA_SIGNING_REQUIRED": "true"}
     )
-    assert code == 6 and "dossier.pdf is unsigned but signing is required" in out
+    assert code == 8 and "dossier.pdf is unsigned but signing is required" in out
 
     # With signing required, a new file is refused as soon as it is kept: no OCR is spent.
     second = tmp_path / "second.jpg"
