@@ -434,6 +434,28 @@ def cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.OK
 
 
+# --- demo signer --------------------------------------------------------------------------
+
+
+def cmd_signer_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """A throwaway CA and digitiser certificate, for demos and training counters only."""
+    from app.demo_pki import make_pki
+
+    folder = Path(args.output)
+    folder.mkdir(parents=True, exist_ok=True)
+    pki = make_pki(folder, signer_common_name=args.name, password=args.password.encode())
+    (folder / "password.txt").write_text(args.password, encoding="utf-8")
+    (folder / "password.txt").chmod(0o600)
+    sys.stdout.write(
+        f"SOHOA_SIGNING_PKCS12={pki.pkcs12}\n"
+        f"SOHOA_SIGNING_PASSWORD_FILE={folder / 'password.txt'}\n"
+        f"SOHOA_DIGITISER_NAME={args.name}\n"
+        f"SOHOA_TRUST_ROOTS={pki.root_certificate}\n"
+    )
+    log.warning("demo certificate: its signatures are not legal signatures")
+    return ExitCode.OK
+
+
 # --- serve and tokens ----------------------------------------------------------------------
 
 
@@ -566,6 +588,16 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--page", type=int, default=1)
     search.add_argument("--json", action="store_true")
     search.set_defaults(handler=cmd_search)
+
+    signer = commands.add_parser("signer", help="signing certificates")
+    signer_commands = signer.add_subparsers(dest="signer_command", required=True, metavar="ACTION")
+    demo = signer_commands.add_parser(
+        "demo", help="make a throwaway CA and digitiser PKCS#12 (demos only; not legal)"
+    )
+    demo.add_argument("--name", required=True, help="the digitiser's name on the stamp")
+    demo.add_argument("-o", "--output", required=True, help="folder to write them to")
+    demo.add_argument("--password", default="demo", help="PKCS#12 password (default 'demo')")
+    demo.set_defaults(handler=cmd_signer_demo)
 
     resume = commands.add_parser(
         "resume", help="finish batches left unfinished by a crash or a stop"

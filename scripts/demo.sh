@@ -6,6 +6,16 @@ bash scripts/setup.sh
 export SOHOA_DATA_DIR="${SOHOA_DATA_DIR:-$PWD/sohoa-data}"
 export PREFECT_SERVER_ANALYTICS_ENABLED=false
 
+# A throwaway digitiser certificate, so the demo archive is signed as the law asks
+# (TT 01/2023 Art. 8). A real counter configures its own PKCS#12 (see README).
+if [ ! -f "$SOHOA_DATA_DIR/demo-signer/digitiser.p12" ]; then
+  .venv/bin/sohoa signer demo --name "Nguyễn Thị Demo" -o "$SOHOA_DATA_DIR/demo-signer" >/dev/null
+fi
+export SOHOA_SIGNING_PKCS12="$SOHOA_DATA_DIR/demo-signer/digitiser.p12"
+export SOHOA_SIGNING_PASSWORD_FILE="$SOHOA_DATA_DIR/demo-signer/password.txt"
+export SOHOA_DIGITISER_NAME="Nguyễn Thị Demo"
+export SOHOA_TRUST_ROOTS="$SOHOA_DATA_DIR/demo-signer/root-ca.pem"
+
 echo "== sohoa process samples/dossier-sample.pdf" >&2
 .venv/bin/sohoa process --json samples/dossier-sample.pdf | tee "$SOHOA_DATA_DIR.last-batch.json"
 dossier=$(.venv/bin/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["dossiers"][0]["dossier_id"])' "$SOHOA_DATA_DIR.last-batch.json")
@@ -17,3 +27,5 @@ mkdir -p "$SOHOA_DATA_DIR/out"
 .venv/bin/sohoa get "$dossier" --pdf -o "$SOHOA_DATA_DIR/out/$dossier.pdf"
 echo "== searchable PDF: $SOHOA_DATA_DIR/out/$dossier.pdf; its text layer (pdftotext) begins:" >&2
 pdftotext -enc UTF-8 "$SOHOA_DATA_DIR/out/$dossier.pdf" - | head -n 15
+echo "== sohoa verify $dossier (objects against the manifest, the digitiser's signature)" >&2
+.venv/bin/sohoa verify "$dossier"
