@@ -259,16 +259,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         }
         for p in dossier.pages
     ]
-    data["field_details"] = {
-        f.name: {
-            "value": f.value,
-            "source": f.source,
-            "confidence": round(f.confidence, 3),
-            "needs_review": f.needs_review,
-            "note": f.note,
-        }
-        for f in dossier.field_details
-    }
+    data["field_details"] = {f.name: f.to_json() for f in dossier.field_details}
     data["events"] = [{"at": at.isoformat(), "status": s, "message": m} for at, s, m in events]
     if args.json:
         _print_json(data)

@@ -198,16 +198,7 @@ def batch_json(settings: Settings, batch: BatchInfo) -> dict[str, Any]:
 
 def dossier_json(settings: Settings, principal: Principal, dossier: DossierInfo) -> dict[str, Any]:
     data = dossier.summary()
-    data["fields"] = {
-        f.name: {
-            "value": f.value,
-            "source": f.source,
-            "confidence": round(f.confidence, 3),
-            "needs_review": f.needs_review,
-            "note": f.note,
-        }
-        for f in dossier.field_details
-    }
+    data["fields"] = {f.name: f.to_json() for f in dossier.field_details}
     data["pages"] = [
         {
             "number": p.index + 1,

@@ -62,6 +62,15 @@ class FieldInfo:
     needs_review: bool = False
     note: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "source": self.source,
+            "confidence": round(self.confidence, 3),
+            "needs_review": self.needs_review,
+            "note": self.note,
+        }
+
 
 @dataclass(frozen=True)
 class DossierInfo:

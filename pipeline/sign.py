@@ -573,11 +573,9 @@ def sign_pdf(
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    from pipeline.load import file_sha256
+
+    return file_sha256(path)
 
 
 # --- verification --------------------------------------------------------------------------
