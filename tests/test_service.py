@@ -48,11 +48,14 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+def world(tmp_path: Path, database_url: str) -> Iterator[World]:
+    """The service on each metadata backend: SQLite and PostgreSQL."""
     from flows import runtime
 
     runtime.reset()
-    settings = Settings(data_dir=tmp_path / "data", workers=2, max_files_per_batch=5)
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=database_url, workers=2, max_files_per_batch=5
+    )
     runner = BatchRunner(settings, run=run_steps)
     with TestClient(create_app(settings, runner=runner)) as client:
         yield World(settings, client, runner)
