@@ -164,6 +164,7 @@ def batch_json(settings: Settings, batch: BatchInfo) -> dict[str, Any]:
     meta = metadata_store(settings)
     dossiers = meta.batch_dossiers(batch.batch_id)
     done, total = meta.batch_progress(batch.batch_id)
+    per_dossier = meta.pages_done(batch.batch_id)
     finished = all(
         d.status in (DossierStatus.ARCHIVED, DossierStatus.FAILED, DossierStatus.DUPLICATE)
         for d in dossiers
@@ -186,6 +187,9 @@ def batch_json(settings: Settings, batch: BatchInfo) -> dict[str, Any]:
                 "source": d.source_name,
                 "status": str(d.status),
                 "pages": d.page_count,
+                "pages_done": d.page_count
+                if d.status is DossierStatus.ARCHIVED
+                else min(per_dossier.get(d.dossier_id, 0), d.page_count),
                 "dossier_code": d.dossier_code,
                 "needs_review": d.needs_review,
                 "error": d.error,

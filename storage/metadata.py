@@ -900,6 +900,17 @@ class MetadataStore:
             )
             return int(done or 0), int(total or 0)
 
+    def pages_done(self, batch_id: str) -> dict[str, int]:
+        """Pages recorded so far for each dossier of a batch (the scanned file's id)."""
+        with self._session() as session:
+            rows = session.execute(
+                select(PageRow.dossier_id, func.count())
+                .join(DossierRow, PageRow.dossier_id == DossierRow.dossier_id)
+                .where(DossierRow.batch_id == batch_id)
+                .group_by(PageRow.dossier_id)
+            ).all()
+            return {str(dossier_id): int(count) for dossier_id, count in rows}
+
     def events(self, dossier_id: str) -> list[tuple[datetime, str, str | None]]:
         with self._session() as session:
             rows = session.scalars(

@@ -199,6 +199,7 @@ def test_upload_answers_202_after_originals_are_stored(
     # Only the uploading counter sees the batch.
     own = world.client.get(f"/api/batches/{batch['batch_id']}", headers=world.auth("counter"))
     assert own.status_code == 200 and own.json()["progress"]["pages_total"] == 3
+    assert [d["pages_done"] for d in own.json()["dossiers"]] == [0, 0]  # queued, not started
     other = world.client.get(f"/api/batches/{batch['batch_id']}", headers=world.auth("counter2"))
     assert other.status_code == 404
     listed = world.client.get("/api/batches", headers=world.auth("counter2")).json()

@@ -49,7 +49,8 @@
       const tr = document.createElement("tr");
       tr.dataset.status = d.status;
       const note = d.error || (d.duplicate_of ? `trùng với ${d.duplicate_of}` : (d.needs_review ? "cần kiểm tra" : ""));
-      [d.source, d.dossier_id, STATUS[d.status] || d.status, d.pages, d.dossier_code || "", note].forEach((v) => {
+      const pages = d.status === "processing" ? `${d.pages_done}/${d.pages}` : d.pages;
+      [d.source, d.dossier_id, STATUS[d.status] || d.status, pages, d.dossier_code || "", note].forEach((v) => {
         const td = document.createElement("td"); td.textContent = String(v); tr.appendChild(td);
       });
       return tr;
