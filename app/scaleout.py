@@ -7,12 +7,13 @@ queues each upload as a flow run of that deployment.
 
 ``sohoa worker`` polls the pool and runs those flow runs. By default it runs them in
 threads of its own process (:class:`InProcessWorker`): a Prefect process worker starts a
-new Python for every flow run, which must import Prefect, OpenCV and sohoa again (measured
-2.3-3 s of CPU each, 15-25 % of a 12-page batch on two cores); here that happens once per
-worker. ``--process`` runs Prefect's own process worker instead (the same as ``prefect
-worker start --pool sohoa --type process``): each flow run in its own process, for
-isolation. Both take the pool's runs one at a time by default (SOHOA_WORKER_RUNS); pages
-are parallel inside a run (SOHOA_WORKERS) and capped per machine by ``tesseract-<host>``.
+new Python for every flow run, which must import Prefect, OpenCV and sohoa again (2.3 s of
+CPU each); here that happens once per worker (bench/multiworker.py, two workers on two
+cores, 12-page batches: 64.4 pages/min in-process, 59.6 with process workers).
+``--process`` runs Prefect's own process worker instead (the same as ``prefect worker
+start --pool sohoa --type process``): each flow run in its own process, for isolation.
+Both take the pool's runs one at a time by default (SOHOA_WORKER_RUNS); pages are parallel
+inside a run (SOHOA_WORKERS) and capped per machine by ``tesseract-<host>``.
 
 A stopped in-process worker (SIGTERM, SIGINT) puts its unfinished flow runs back in the
 queue (Scheduled) before it exits, and another worker finishes them: every step is
@@ -267,6 +268,9 @@ def _requeue(worker: Any) -> None:
     with get_client(sync_client=True) as client:
         for run_id in runs:
             try:
+                state = client.read_flow_run(run_id).state
+                if state is not None and state.is_final():
+                    continue  # it ended while the worker was stopping: nothing to resume
                 client.set_flow_run_state(
                     run_id,
                     Scheduled(name="Requeued", message="its worker stopped; any worker resumes it"),
@@ -316,14 +320,17 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     _prepare_pool(settings, pool)
     worker_class = _make_worker_class()
     worker = worker_class(work_pool_name=pool, name=name, limit=settings.worker_runs)
-    logging.getLogger("prefect").addFilter(_QuietTypeMismatch())
-    for handler in logging.getLogger("prefect").handlers:
-        handler.addFilter(_QuietTypeMismatch())
+    worker_logger = getattr(worker._logger, "logger", worker._logger)
+    if isinstance(worker_logger, logging.Logger):
+        worker_logger.addFilter(_QuietTypeMismatch())
 
     def stop(signum: int, _frame: object) -> None:
         sys.stderr.write(f"sohoa: worker {name}: {signal.Signals(signum).name}, stopping\n")
         _requeue(worker)
         _kill_children()
+        from flows.limits import release_held_slots
+
+        release_held_slots()
         sys.stderr.flush()
         os._exit(0)
 

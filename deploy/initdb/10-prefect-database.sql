@@ -1,0 +1,2 @@
+-- Prefect's own database beside sohoa's (POSTGRES_DB=sohoa), on the same server.
+CREATE DATABASE prefect;
