@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from config import Settings
@@ -36,6 +37,10 @@ log = logging.getLogger("sohoa.runner")
 RunBatch = Callable[[Settings, str, list[SourceRef], str], object]
 # (deployment name, batch id) -> id of the flow run created
 QueueBatch = Callable[[str, str], str]
+
+# A running batch records a page every few seconds (a page is bounded by the OCR timeout);
+# this long without any sign of progress means its worker is gone.
+STALE_AFTER = timedelta(minutes=30)
 
 # Prefect state types of a flow run that is still to run or running.
 LIVE_STATES = frozenset({"SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING"})
@@ -190,7 +195,27 @@ class BatchRunner:
         if not known:
             return None
         state = self._run_state(known)
-        return known if state is not None and state[0] in LIVE_STATES else None
+        if state is None or state[0] not in LIVE_STATES:
+            return None
+        if state[0] == "RUNNING" and self._silent(batch_id):
+            # A worker killed outright (power cut, OOM, kill -9) leaves its run "Running"
+            # for ever; no progress for this long means nobody is running it any more.
+            log.warning(
+                "batch %s: flow run %s shows no progress for %d min; queued again",
+                batch_id,
+                known,
+                STALE_AFTER.total_seconds() // 60,
+            )
+            return None
+        return known
+
+    def _silent(self, batch_id: str) -> bool:
+        """No page recorded and no status changed in the batch for STALE_AFTER."""
+        dossiers = metadata_store(self.settings).batch_dossiers(batch_id)
+        if not dossiers:
+            return False
+        latest = max(d.updated_at for d in dossiers)
+        return datetime.now(UTC) - latest > STALE_AFTER
 
     def _queue_on_deployment(self, batch_id: str) -> str:
         with self._lock:

@@ -595,6 +595,8 @@ class MetadataStore:
                 row = PageRow(dossier_id=dossier_id, index=page.index)
                 session.add(row)
             _fill_page(row, page)
+            # Progress, not only status changes, keeps a dossier from looking stuck.
+            self._row(session, dossier_id).updated_at = _now()
 
     def add_split_dossier(self, dossier_id: str, *, from_dossier_id: str, pages: list[int]) -> None:
         """A further dossier found in the same scanned stack (idempotent)."""

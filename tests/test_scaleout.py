@@ -193,6 +193,32 @@ def test_a_new_service_finds_the_live_run_in_the_database(
     assert again.submit(batch_id).result(timeout=1) != first
 
 
+def test_a_running_flow_run_without_progress_is_queued_again(
+    settings: Settings, samples_dir: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from app.runner import STALE_AFTER
+    from storage.metadata import DossierRow
+
+    fake = FakePrefect()
+    batch_id = _stored_batch(settings, samples_dir, ["page.jpg"], count=1)
+    runner = _deployment_runner(settings, fake)
+    first = str(runner.submit(batch_id).result(timeout=1))
+    fake.states[first] = ("RUNNING", "")
+    assert runner.submit(batch_id).result(timeout=1) == first  # alive: left alone
+    # Its worker was killed: the run stays "Running" but nothing moves any more.
+    long_ago = datetime.now(UTC) - STALE_AFTER - timedelta(minutes=1)
+    with metadata_store(settings).engine.begin() as connection:
+        connection.execute(
+            update(DossierRow).where(DossierRow.batch_id == batch_id).values(updated_at=long_ago)
+        )
+    second = str(runner.submit(batch_id).result(timeout=1))
+    assert second != first and len(fake.created) == 2
+
+
 def test_wait_follows_the_flow_run(settings: Settings, samples_dir: Path) -> None:
     fake = FakePrefect()
     batch_id = _stored_batch(settings, samples_dir, ["page.jpg"], count=1)
