@@ -181,9 +181,13 @@ def cmd_get(args: argparse.Namespace, settings: Settings) -> int:
             "text": keys.text_key,
             "fields": keys.fields_key,
         }[artefact](dossier.dossier_id)
-    data = objects.get_bytes(key)
     if dossier.status is DossierStatus.ARCHIVED:
-        _check_against_manifest(objects, dossier.dossier_id, key, data)
+        # Serve nothing the manifest does not vouch for (half-archived or altered).
+        from storage.archive import verified_bytes
+
+        data = verified_bytes(objects, dossier.dossier_id, key)
+    else:
+        data = objects.get_bytes(key)
     if args.output in (None, "-"):
         if artefact in ("pdf", "original") and sys.stdout.isatty() and args.output is None:
             raise SohoaError(f"{artefact} is binary: give -o FILE (or -o - to force stdout)")
@@ -196,25 +200,6 @@ def cmd_get(args: argparse.Namespace, settings: Settings) -> int:
         tmp.replace(target)
         log.info("wrote %s (%d bytes)", target, len(data))
     return ExitCode.OK
-
-
-def _check_against_manifest(objects: Any, dossier_id: str, key: str, data: bytes) -> None:
-    """Serve nothing the manifest does not vouch for (half-archived or altered)."""
-    import hashlib
-
-    from flows.steps import read_manifest
-    from pipeline.errors import ObjectNotFoundError, StorageError
-
-    try:
-        manifest = read_manifest(objects, dossier_id)
-    except ObjectNotFoundError:
-        raise StorageError(
-            f"dossier {dossier_id} has no manifest: its archiving did not finish"
-        ) from None
-    entry = next((o for o in manifest["objects"] if o["key"] == key), None)
-    digest = hashlib.sha256(data).hexdigest()
-    if entry is None or entry["sha256"] != digest:
-        raise StorageError(f"{key} does not match the dossier's manifest (SHA-256 {digest})")
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:

@@ -34,8 +34,9 @@ from pipeline.page import colour_warning, process_page
 from pipeline.pdfa import ArchiveMetadata, make_pdfa
 from pipeline.split import plan_dossiers
 from storage import keys
+from storage.archive import write_manifest
 from storage.metadata import MetadataStore
-from storage.objects import ObjectStore, StoredObject, sha256_file
+from storage.objects import sha256_file
 
 if TYPE_CHECKING:
     from pipeline.sign import SignatureInfo
@@ -547,41 +548,6 @@ def signature_record(signature: SignatureInfo | None) -> dict[str, Any] | None:
         "certificate_sha256": signature.certificate_sha256,
         "field_name": signature.field_name,
     }
-
-
-def write_manifest(
-    objects: ObjectStore,
-    dossier_id: str,
-    stored: list[tuple[str, StoredObject]],
-    pages: tuple[int, ...],
-    *,
-    signature: dict[str, Any] | None = None,
-) -> None:
-    """The list of every object of the dossier with its size and SHA-256, written last.
-
-    Readers serve a dossier only when its manifest exists, so a dossier whose archiving
-    was cut half-way is never served, and every read can be checked against it. It also
-    records the digitiser's signature of dossier.pdf (null when archived unsigned).
-    """
-    manifest = {
-        "dossier_id": dossier_id,
-        "written_at": datetime.now(UTC).isoformat(),
-        "source_pages": list(pages),
-        "objects": [
-            {"role": role, "key": item.key, "size": item.size, "sha256": item.sha256}
-            for role, item in stored
-        ],
-        "signature": signature,
-    }
-    objects.put_bytes(
-        keys.manifest_key(dossier_id),
-        json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"),
-        "application/json",
-    )
-
-
-def read_manifest(objects: ObjectStore, dossier_id: str) -> dict[str, Any]:
-    return dict(json.loads(objects.get_bytes(keys.manifest_key(dossier_id))))
 
 
 def finish_source(settings: Settings, received: ReceivedDossier) -> None:

@@ -1,14 +1,47 @@
-"""Reading an archived dossier back: only what its manifest vouches for is served."""
+"""A dossier's manifest: written last when it is archived, and the only thing that lets
+it be served; every object read back is checked against it."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.errors import ObjectNotFoundError, StorageError
 from storage import keys
-from storage.objects import ObjectStore
+from storage.objects import ObjectStore, StoredObject
+
+
+def write_manifest(
+    objects: ObjectStore,
+    dossier_id: str,
+    stored: list[tuple[str, StoredObject]],
+    pages: tuple[int, ...],
+    *,
+    signature: dict[str, Any] | None = None,
+) -> None:
+    """The list of every object of the dossier with its size and SHA-256, written last.
+
+    Readers serve a dossier only when its manifest exists, so a dossier whose archiving
+    was cut half-way is never served, and every read can be checked against it. It also
+    records the digitiser's signature of dossier.pdf (null when archived unsigned).
+    """
+    manifest = {
+        "dossier_id": dossier_id,
+        "written_at": datetime.now(UTC).isoformat(),
+        "source_pages": list(pages),
+        "objects": [
+            {"role": role, "key": item.key, "size": item.size, "sha256": item.sha256}
+            for role, item in stored
+        ],
+        "signature": signature,
+    }
+    objects.put_bytes(
+        keys.manifest_key(dossier_id),
+        json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"),
+        "application/json",
+    )
 
 
 def read_manifest(objects: ObjectStore, dossier_id: str) -> dict[str, Any]:

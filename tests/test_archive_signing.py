@@ -37,6 +37,7 @@ from pipeline.page import colour_warning
 from pipeline.pdfa import ARCHIVE_NS
 from pipeline.sign import STAMP_PHRASE, verify_pdf_signature
 from storage import keys
+from storage.archive import read_manifest
 from tests import dossiers, synth
 from tests.pki import ThrowawayPki, make_pki
 
@@ -221,7 +222,7 @@ def test_archived_copy_is_pdfa_signed_by_the_counters_digitiser(
     assert STAMP_PHRASE in text and SIGNER in text
 
     # The manifest vouches for the signed bytes and records the signature.
-    manifest = steps.read_manifest(objects, DOSSIER)
+    manifest = read_manifest(objects, DOSSIER)
     pdf_entry = next(o for o in manifest["objects"] if o["role"] == "pdf")
     assert pdf_entry["sha256"] == hashlib.sha256(pdf_path.read_bytes()).hexdigest()
     signature = manifest["signature"]
@@ -261,7 +262,7 @@ def test_verify_passes_on_a_good_archive(
     record, summary_record = (json.loads(line) for line in out.splitlines())
     assert record["ok"] and record["signature"]["signer"] == SIGNER
     assert record["signature"]["trusted"] is True
-    manifest = steps.read_manifest(object_store(archived), DOSSIER)
+    manifest = read_manifest(object_store(archived), DOSSIER)
     assert record["objects"] == len(manifest["objects"])
     assert summary_record["summary"]["ok"] == 1
 
@@ -378,7 +379,7 @@ def test_signing_required_without_a_signer_fails_the_dossier(
     # Not required: archived unsigned, and the XMP names who handed the files in.
     steps.archive_dossier(settings, received, part, pages)
     assert meta.get_dossier(DOSSIER).status is DossierStatus.ARCHIVED
-    assert steps.read_manifest(objects, DOSSIER)["signature"] is None
+    assert read_manifest(objects, DOSSIER)["signature"] is None
     unsigned = tmp_path / "unsigned.pdf"
     unsigned.write_bytes(objects.get_bytes(keys.pdf_key(DOSSIER)))
     with pikepdf.open(unsigned) as pdf:

@@ -15,6 +15,7 @@ from flows.runtime import metadata_store, object_store
 from models import BatchInfo, DossierStatus
 from pipeline.extract import find_dossier_codes
 from storage import keys
+from storage.archive import read_manifest
 from tests import synth
 
 
@@ -68,7 +69,7 @@ def test_receive_process_archive(settings: Settings, samples_dir: Path, truth: l
     assert not steps.dossier_work_dir(settings, "b1-001").exists()  # cleaned up
 
     # The manifest, written last, vouches for every object of the dossier.
-    manifest = steps.read_manifest(objects, "b1-001")
+    manifest = read_manifest(objects, "b1-001")
     roles = [o["role"] for o in manifest["objects"]]
     assert roles[:4] == ["pdf", "text", "fields", "original"]
     assert roles.count("page-image") == roles.count("page-ocr") == 2
@@ -82,7 +83,7 @@ def test_receive_process_archive(settings: Settings, samples_dir: Path, truth: l
     steps.archive_dossier(settings, received, parts[0], pages)
     assert objects.list("dossiers/") == stored_before
     assert _row_counts(settings) == rows_before
-    assert steps.read_manifest(objects, "b1-001") == manifest
+    assert read_manifest(objects, "b1-001") == manifest
 
     # The same file handed in again under a new dossier: recognised, not stored twice.
     duplicate = steps.receive_source(settings, "b1", "b1-004", 3, source)
