@@ -281,23 +281,8 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 # --- search -------------------------------------------------------------------------------
 
 
-def _parse_day(text: str, *, end: bool) -> datetime:
-    """YYYY-MM-DD (a whole day, in Vietnam's time zone) or a full ISO timestamp."""
-    from datetime import timedelta, timezone
-
-    vietnam = timezone(timedelta(hours=7))
-    try:
-        if len(text) == 10:
-            day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=vietnam)
-            return day + timedelta(days=1) if end else day
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"not a date: {text!r} (use YYYY-MM-DD)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=vietnam)
-
-
 def search_query_from_args(args: argparse.Namespace) -> Any:
-    from models import SearchQuery
+    from models.search import SearchQuery, received_day
 
     return SearchQuery(
         dossier_code=args.code,
@@ -305,8 +290,8 @@ def search_query_from_args(args: argparse.Namespace) -> Any:
         name=args.name,
         procedure=args.procedure,
         agency_code=args.agency,
-        received_from=_parse_day(args.date_from, end=False) if args.date_from else None,
-        received_to=_parse_day(args.date_to, end=True) if args.date_to else None,
+        received_from=received_day(args.date_from, end=False) if args.date_from else None,
+        received_to=received_day(args.date_to, end=True) if args.date_to else None,
         text=" ".join(args.words) if args.words else None,
         status=DossierStatus(args.status) if args.status else None,
         needs_review=True if args.review else None,

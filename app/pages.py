@@ -8,7 +8,7 @@ cookie set at sign-in; the upload page's script talks to the JSON API with it.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
@@ -32,8 +32,8 @@ from app.service import (
 from config import Settings
 from flows.runtime import metadata_store
 from models import DossierStatus, Principal, Role, SearchQuery
+from models.search import VIETNAM, received_day
 
-VIETNAM = timezone(timedelta(hours=7))
 HOME = {Role.COUNTER: "/upload", Role.AGENCY: "/search", Role.OPERATOR: "/ops"}
 
 CounterPage = Annotated[Principal, Depends(page_user(Role.COUNTER))]
@@ -52,10 +52,9 @@ def _day(text: str | None, *, end: bool) -> datetime | None:
     if not text:
         return None
     try:
-        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=VIETNAM)
-    except ValueError:
-        raise HTTPException(422, f"not a date: {text!r}") from None
-    return day + timedelta(days=1) if end else day
+        return received_day(text, end=end)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> None:

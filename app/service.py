@@ -85,28 +85,31 @@ def _authenticate(request: Request) -> Principal | None:
     return principal
 
 
-def require(*roles: Role) -> Callable[[Request], Principal]:
+def _role_check(
+    roles: tuple[Role, ...], signed_out: Callable[[], Exception]
+) -> Callable[[Request], Principal]:
     def dependency(request: Request) -> Principal:
         principal = _authenticate(request)
         if principal is None:
-            raise HTTPException(401, "a valid token is needed", {"WWW-Authenticate": "Bearer"})
+            raise signed_out()
         if principal.role not in roles:
             raise HTTPException(403, f"not allowed for the {principal.role} role")
         return principal
 
     return dependency
+
+
+def require(*roles: Role) -> Callable[[Request], Principal]:
+    """For the API: no valid token is a 401."""
+    return _role_check(
+        roles,
+        lambda: HTTPException(401, "a valid token is needed", {"WWW-Authenticate": "Bearer"}),
+    )
 
 
 def page_user(*roles: Role) -> Callable[[Request], Principal]:
-    def dependency(request: Request) -> Principal:
-        principal = _authenticate(request)
-        if principal is None:
-            raise NotSignedIn()
-        if principal.role not in roles:
-            raise HTTPException(403, f"not allowed for the {principal.role} role")
-        return principal
-
-    return dependency
+    """For the pages: no valid token sends the browser to the sign-in page."""
+    return _role_check(roles, NotSignedIn)
 
 
 Counter = Annotated[Principal, Depends(require(Role.COUNTER))]
@@ -163,8 +166,10 @@ def scoped_query(principal: Principal, query: SearchQuery) -> SearchQuery:
 def batch_json(settings: Settings, batch: BatchInfo) -> dict[str, Any]:
     meta = metadata_store(settings)
     dossiers = meta.batch_dossiers(batch.batch_id)
-    done, total = meta.batch_progress(batch.batch_id)
     per_dossier = meta.pages_done(batch.batch_id)
+    # The same sums as MetadataStore.batch_progress, from what is already read here: the
+    # upload page polls this every second.
+    done, total = sum(per_dossier.values()), sum(d.page_count for d in dossiers)
     finished = all(
         d.status in (DossierStatus.ARCHIVED, DossierStatus.FAILED, DossierStatus.DUPLICATE)
         for d in dossiers
@@ -248,11 +253,6 @@ def signature_of(settings: Settings, dossier: DossierInfo) -> dict[str, Any] | N
     except (StorageError, ValueError):
         return None
     return dict(signature) if isinstance(signature, dict) else None
-
-
-def clean_name(name: str | None, fallback: str) -> str:
-    """A file name for display and metadata only: NFC, no control characters, no path."""
-    return display_name(name, fallback)
 
 
 # --- the app ------------------------------------------------------------------------------
@@ -560,7 +560,7 @@ def _stage(
     paths: list[Path] = []
     total = 0
     for position, upload in enumerate(files):
-        name = clean_name(upload.filename, f"file {position + 1}")
+        name = display_name(upload.filename, f"file {position + 1}")
         path = staging / f"{position + 1:04d}.upload"
         size = 0
         with path.open("wb") as out:

@@ -113,14 +113,21 @@ def receive_source(
     meta = metadata_store(settings)
     objects = object_store(settings)
     meta.add_dossier(dossier_id, batch_id, position, source.name)
-    hint = meta.get_dossier(dossier_id).procedure  # the batch's, copied when added
+    current = meta.get_dossier(dossier_id)
+    hint = current.procedure  # the batch's, copied when added
+    if current.status is DossierStatus.DUPLICATE:
+        # Already found to be a second copy (the CLI and the service receive every file
+        # before the flow does): nothing to store, and no second "duplicate" event.
+        return ReceivedDossier(
+            dossier_id, source.name, "", current.original_sha256 or "",
+            current.original_size or 0, None, 0, duplicate_of=current.duplicate_of,
+        )  # fmt: skip
     existing_key = meta.original_key(dossier_id)
     if existing_key and meta.source_archived(dossier_id):
         stored = objects.stat(existing_key)
-        info = meta.get_dossier(dossier_id)
         return ReceivedDossier(
             dossier_id, source.name, existing_key, stored.sha256, stored.size,
-            info.media_type, info.page_count, archived=True,
+            current.media_type, current.page_count, archived=True,
         )  # fmt: skip
     if existing_key and objects.exists(existing_key):
         # Same path _local_source uses, so the page tasks need not fetch it again.

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from models.dossier import DossierInfo, DossierStatus
 
 MAX_PAGE_SIZE = 200
+VIETNAM = timezone(timedelta(hours=7))  # dossiers are received, and days counted, here
+
+
+def received_day(text: str, *, end: bool) -> datetime:
+    """A search bound: YYYY-MM-DD is a whole day in Vietnam's time zone (``end``: the
+    moment it ends); a full ISO timestamp is taken as given (Vietnam's zone if none)."""
+    try:
+        if len(text) == 10:
+            day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=VIETNAM)
+            return day + timedelta(days=1) if end else day
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not a date: {text!r} (use YYYY-MM-DD)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=VIETNAM)
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,11 @@ def test_receive_process_archive(settings: Settings, samples_dir: Path, truth: l
     assert duplicate.duplicate_of == "b1-001" and duplicate.page_count == 0
     assert metadata_store(settings).get_dossier("b1-004").status is DossierStatus.DUPLICATE
     assert objects.list("dossiers/b1-004/") == []
+    # The flow receives it again after the CLI or the service did: nothing new happens.
+    events_before = metadata_store(settings).events("b1-004")
+    again = steps.receive_source(settings, "b1", "b1-004", 3, source)
+    assert again.duplicate_of == "b1-001"
+    assert metadata_store(settings).events("b1-004") == events_before
 
 
 def test_get_refuses_objects_the_manifest_does_not_vouch_for(

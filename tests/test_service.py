@@ -207,7 +207,7 @@ def test_upload_answers_202_after_originals_are_stored(
 
 
 def test_upload_names_are_cleaned_for_display_only() -> None:
-    from app.service import clean_name
+    from models.names import display_name as clean_name
 
     assert clean_name("..\\..\\Windows\\Qu\u0065\u0301t\x07.pdf", "file 1") == "Quét.pdf"
     assert clean_name("", "file 3") == "file 3" and clean_name(None, "file 2") == "file 2"
