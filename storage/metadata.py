@@ -822,7 +822,7 @@ class MetadataStore:
     def _text_condition(self, text: str) -> Any:
         words = [w for w in _fold_text(text).split() if w]
         if not words:
-            return literal_column("1") == literal_column("1")
+            return true()
         texts = select(DossierTextRow.dossier_id)
         if self.is_postgresql:
             # Matches the expression index the migration creates (GIN over the tsvector).
@@ -963,8 +963,7 @@ def _apply_field_values(row: DossierRow, values: dict[str, Any]) -> None:
     row.full_name = values.get("full_name")
     row.full_name_folded = " ".join(fold(row.full_name).split()) if row.full_name else None
     # An upload that named its agency keeps it; otherwise the code says who received it.
-    batch_agency = row.agency_code if row.agency_code else None
-    row.agency_code = batch_agency or receiving_unit(row.dossier_code)
+    row.agency_code = row.agency_code or receiving_unit(row.dossier_code)
 
 
 def _fold_text(text: str) -> str:
