@@ -470,6 +470,7 @@ def archive_dossier(
     archival = make_pdfa(
         assembled,
         work / f"{part.dossier_id}.pdfa.pdf",
+        source_name=received.source_name,
         metadata=ArchiveMetadata(
             title=f"Hồ sơ {code or part.dossier_id}",
             dossier_code=code or "",

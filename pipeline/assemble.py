@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pikepdf
@@ -46,6 +47,8 @@ class PageLayer:
     cleaned_width_px: int
     cleaned_height_px: int
     ocr_json: Path | None  # OCR words of the cleaned page, or None (text already in the PDF)
+    # The PDF page's own text was judged bad (someone's old OCR): the copy shows none of it.
+    drop_page_text: bool = False
 
 
 @dataclass(frozen=True)
@@ -355,6 +358,8 @@ def _copy_pdf_pages(
     for layer in layers:
         out.pages.append(src.pages[layer.index])
         page = out.pages[-1]
+        if layer.drop_page_text:
+            drop_text(out, page)
         width, height, existing = pdf_page_geometry(page)
         x0, y0 = (float(v) for v in list(page.cropbox)[:2])
         box = (x0, y0, x0 + width, y0 + height)
@@ -362,6 +367,39 @@ def _copy_pdf_pages(
             _add_text_layer(out, font, page, layer, box, existing)
         if layer.rotation:
             page.obj.Rotate = (existing + layer.rotation) % 360
+    # Annotations become page content: an e-signature stamp another system laid on stays
+    # visible as it was, without its form field and signature value, which belonged to
+    # the original file (kept byte for byte) and would not validate over this copy.
+    out.flatten_annotations("all")
+
+
+_TEXT_SHOWING = frozenset({"Tj", "TJ", "'", '"'})
+
+
+def drop_text(out: pikepdf.Pdf, page: pikepdf.Page) -> None:
+    """Remove the text a page's own content shows (an old OCR layer); keep everything else.
+
+    Forms the page draws (e-signature stamps, logos) are not touched. The moves to the next
+    line that ``'`` and ``"`` make are kept, so nothing else drawn in the block shifts.
+    """
+    try:
+        instructions = pikepdf.parse_content_stream(page)
+    except pikepdf.PdfError:
+        return
+    kept: list[Any] = []  # instructions, inline images, or (operands, operator) pairs
+    for instruction in instructions:
+        op = str(instruction.operator)
+        if op not in _TEXT_SHOWING:
+            kept.append(instruction)
+            continue
+        operands = list(instruction.operands)
+        if op == '"' and len(operands) >= 2:
+            kept.append(([operands[0]], pikepdf.Operator("Tw")))
+            kept.append(([operands[1]], pikepdf.Operator("Tc")))
+            kept.append(([], pikepdf.Operator("T*")))
+        elif op == "'":
+            kept.append(([], pikepdf.Operator("T*")))
+    page.obj.Contents = out.make_stream(pikepdf.unparse_content_stream(kept))
 
 
 def _set_info(out: pikepdf.Pdf, info: DocumentInfo) -> None:

@@ -34,6 +34,9 @@ MIN_UPDOWN_EVIDENCE = 0.05
 # Below this we also ask Tesseract's orientation detection (slower, better on sparse pages).
 OSD_FALLBACK_EVIDENCE = 0.2
 OSD_MIN_CONFIDENCE = 2.0
+# The image Tesseract gets is never larger than this (A3 at 300 dpi is 17 MP): upsampling a
+# large low-resolution photo would otherwise cost gigabytes for nothing more to read.
+MAX_OCR_PIXELS = 24_000_000
 MIN_NATIVE_OCR_DPI = 190.0  # scans at "200 dpi" are often stored as 199.99 or 196
 MAX_NATIVE_OCR_DPI = 400.0
 
@@ -62,6 +65,31 @@ def to_grey(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return image
     return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+# Ink-colour separation. Printed text is black or grey: its three channels are alike.
+# A red seal or blue-ink signature has one channel far above another. Such pixels are
+# pushed most of the way to white for OCR only (the archive keeps the colour original);
+# black print over a seal stays dark in every channel, so it survives.
+COLOURED_CHROMA = 60  # max - min channel, of 255: JPEG noise on grey print stays under ~30
+COLOURED_KEEP = 0.25  # what remains of a coloured pixel's darkness
+MIN_COLOURED_SHARE = 0.0005  # fewer coloured pixels than this: nothing to separate
+
+
+def ocr_grey(image: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The grey page OCR reads, with coloured ink faded; True when any was faded."""
+    grey = to_grey(image)
+    if image.ndim == 2:
+        return grey, False
+    high = image.max(axis=2)
+    chroma = cv2.subtract(high, image.min(axis=2))
+    coloured = chroma > COLOURED_CHROMA
+    if np.count_nonzero(coloured) < MIN_COLOURED_SHARE * coloured.size:
+        return grey, False
+    faded = 255 - (255 - high[coloured].astype(np.float32)) * COLOURED_KEEP
+    grey = grey.copy()
+    grey[coloured] = np.clip(faded, 0, 255).astype(np.uint8)
+    return grey, True
 
 
 def normalise_background(grey: np.ndarray, dpi: float) -> np.ndarray:
@@ -249,7 +277,7 @@ def is_blank(mask: np.ndarray, dpi: float) -> tuple[bool, float]:
     return (letters < 10 and ink_ratio < 0.003), ink_ratio
 
 
-def ocr_scale(dpi: float, ocr_dpi: int) -> float:
+def ocr_scale(dpi: float, ocr_dpi: int, pixels: int = 0) -> float:
     """How much to resample a page for OCR.
 
     Measured (bench/ocr.py, 8-12 pt Vietnamese at 200 dpi): OCR at the native 200 dpi
@@ -257,9 +285,12 @@ def ocr_scale(dpi: float, ocr_dpi: int) -> float:
     400 dpi are read as they are. Below 200 dpi text gets too small for Tesseract: up
     to ``ocr_dpi``. Above 400 dpi there is nothing more to read: down to ``ocr_dpi``.
     """
-    if MIN_NATIVE_OCR_DPI <= dpi <= MAX_NATIVE_OCR_DPI:
-        return 1.0
-    return ocr_dpi / dpi
+    scale = 1.0 if MIN_NATIVE_OCR_DPI <= dpi <= MAX_NATIVE_OCR_DPI else ocr_dpi / dpi
+    if pixels:
+        limit = (MAX_OCR_PIXELS / pixels) ** 0.5
+        # Upsampling stops at the cap (never below as is); a huge page is read smaller.
+        scale = max(1.0, min(scale, limit)) if scale > 1.0 else min(scale, limit)
+    return scale
 
 
 def _confirm_with_osd(normalised: np.ndarray, guess: Orientation, dpi: float) -> Orientation:
@@ -278,7 +309,7 @@ def _confirm_with_osd(normalised: np.ndarray, guess: Orientation, dpi: float) ->
 
 
 def clean_page(page: LoadedPage, context: PageContext) -> CleanedPage:
-    grey = to_grey(page.image)
+    grey, _faded = ocr_grey(page.image)
     normalised = normalise_background(grey, page.dpi)
 
     factor = min(1.0, ANALYSIS_DPI / page.dpi)
@@ -300,7 +331,7 @@ def clean_page(page: LoadedPage, context: PageContext) -> CleanedPage:
     )
     to_turned = _rotation_matrix(orientation.rotation, width, height)
 
-    scale = ocr_scale(page.dpi, context.ocr_dpi)
+    scale = ocr_scale(page.dpi, context.ocr_dpi, normalised.size)
     skew = orientation.skew_deg if abs(orientation.skew_deg) >= 0.1 else 0.0
     if skew == 0.0 and scale == 1.0:
         cleaned = turned

@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pikepdf
 from PIL import Image, ImageSequence, UnidentifiedImageError
@@ -21,6 +22,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 from pipeline import poppler
 from pipeline.context import PageContext
 from pipeline.errors import BadInputError
+from pipeline.resolution import estimate_text_scale
 
 # We check sizes ourselves (with a clearer message), so PIL's own bomb guard is off.
 Image.MAX_IMAGE_PIXELS = None
@@ -30,6 +32,20 @@ Image.MAX_IMAGE_PIXELS = None
 MIN_EXISTING_TEXT_CHARS = 40
 
 SNIFF_BYTES = 1024
+
+# A recorded resolution below this is not a scanner's: it is a screen's (72, 96), a
+# writer's "unknown" (1) or a web copy's. Such pages are measured instead (see
+# pipeline/resolution.py); no counter scanner works under 150 dpi.
+MIN_PLAUSIBLE_DPI = 150.0
+MAX_PLAUSIBLE_DPI = 2400.0
+# What an estimate may say: a phone photo of a page can be ~60 dpi, nothing reads below.
+MIN_ESTIMATED_DPI, MAX_ESTIMATED_DPI = 50.0, 600.0
+
+
+class DpiSource(StrEnum):
+    FILE = "file"  # recorded in the file (or, for a PDF, the scan's size on the page)
+    ESTIMATED = "estimated"  # measured from the letters on the page
+    ASSUMED = "assumed"  # nothing to go on: the configured default
 
 
 class MediaType(StrEnum):
@@ -63,8 +79,14 @@ class LoadedPage:
     image: np.ndarray  # uint8, (H, W) grey or (H, W, 3) BGR — OpenCV's convention
     dpi: float
     colour_mode: ColourMode
-    dpi_assumed: bool = False
+    dpi_source: DpiSource = DpiSource.FILE
     existing_text: str | None = None  # PDF pages that already carry text
+    scanned: bool = True  # the page is a picture of paper (an image file, or a PDF scan)
+    recorded_dpi: float | None = None  # what the file said, when it said something implausible
+
+    @property
+    def dpi_assumed(self) -> bool:
+        return self.dpi_source is not DpiSource.FILE
 
     @property
     def width(self) -> int:
@@ -169,7 +191,7 @@ def _load_image_frame(source: SourceDocument, context: PageContext) -> LoadedPag
                     f"page {context.page_index + 1} is {width}x{height} pixels, "
                     f"over the limit of {context.max_page_pixels} pixels",
                 )
-            dpi, assumed = _image_dpi(frame.info, context.default_dpi)
+            recorded = _recorded_dpi(frame.info)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 frame.load()
@@ -181,22 +203,39 @@ def _load_image_frame(source: SourceDocument, context: PageContext) -> LoadedPag
             source.name, f"page {context.page_index + 1} cannot be decoded ({exc})"
         ) from None
     _check_minimum_size(source.name, context, pixels)
+    if recorded is not None and MIN_PLAUSIBLE_DPI <= recorded <= MAX_PLAUSIBLE_DPI:
+        dpi, dpi_source = recorded, DpiSource.FILE
+    else:
+        dpi, dpi_source = page_dpi_from_text(pixels, context.default_dpi)
     return LoadedPage(
-        index=context.page_index, image=pixels, dpi=dpi, colour_mode=mode, dpi_assumed=assumed
+        index=context.page_index,
+        image=pixels,
+        dpi=dpi,
+        colour_mode=mode,
+        dpi_source=dpi_source,
+        recorded_dpi=recorded if dpi_source is not DpiSource.FILE else None,
     )
 
 
-def _image_dpi(info: Mapping[Any, Any], default_dpi: float) -> tuple[float, bool]:
+def _recorded_dpi(info: Mapping[Any, Any]) -> float | None:
     raw = info.get("dpi")
     if isinstance(raw, tuple) and raw:
         try:
             value = float(raw[0])
         except (TypeError, ValueError):
-            value = 0.0
-        # Some writers store 1 or 72 "dpi" meaning "unknown"; no counter scanner works there.
-        if 100.0 <= value <= 2400.0:
-            return value, False
-    return default_dpi, True
+            return None
+        return value if value > 0 else None
+    return None
+
+
+def page_dpi_from_text(pixels: np.ndarray, default_dpi: float) -> tuple[float, DpiSource]:
+    """The page's resolution measured from its letters, or the default when it has too few."""
+    grey = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
+    scale = estimate_text_scale(grey)
+    if scale is None:
+        return default_dpi, DpiSource.ASSUMED
+    dpi = min(max(scale.dpi, MIN_ESTIMATED_DPI), MAX_ESTIMATED_DPI)
+    return float(round(dpi)), DpiSource.ESTIMATED
 
 
 def pil_to_array(image: Image.Image) -> tuple[np.ndarray, ColourMode]:
@@ -299,6 +338,7 @@ def _load_pdf_page(source: SourceDocument, context: PageContext) -> LoadedPage:
             pdf_page = pdf.pages[context.page_index]
             width_pt, height_pt, _rotate = pdf_page_geometry(pdf_page)
             scan = _largest_image(pdf_page, width_pt, height_pt)
+            draws_text = page_draws_text(pdf_page)
     except pikepdf.PasswordError:
         raise BadInputError(source.name, "encrypted PDF: it needs a password to open") from None
     except (pikepdf.PdfError, OSError, ValueError, RuntimeError) as exc:
@@ -313,13 +353,24 @@ def _load_pdf_page(source: SourceDocument, context: PageContext) -> LoadedPage:
             f"page {number} is {width_pt:.0f}x{height_pt:.0f} pt; at {dpi:.0f} dpi that is over "
             f"the limit of {context.max_page_pixels} pixels",
         )
+    # A scan's annotations (e-signature stamps laid on by a signing system) are not paper:
+    # OCR reads the scan alone, and the archive keeps the stamps as vector content.
     rendered = poppler.render_page(
-        source.path, page_number=number, dpi=dpi, source_name=source.name
+        source.path,
+        page_number=number,
+        dpi=dpi,
+        source_name=source.name,
+        hide_annotations=scan is not None,
     )
     pixels, mode = pil_to_array(rendered)
     if scan is not None:
         mode = scan[1]  # the scan's own colour space, not poppler's RGB rendering
-    existing = poppler.page_text(source.path, page_number=number, source_name=source.name)
+    # Only text the page itself draws counts (pdftotext also reads annotations' stamps).
+    existing = (
+        poppler.page_text(source.path, page_number=number, source_name=source.name)
+        if draws_text
+        else ""
+    )
     has_text = len("".join(existing.split())) >= MIN_EXISTING_TEXT_CHARS
     _check_minimum_size(source.name, context, pixels)
     return LoadedPage(
@@ -327,9 +378,43 @@ def _load_pdf_page(source: SourceDocument, context: PageContext) -> LoadedPage:
         image=pixels,
         dpi=dpi,
         colour_mode=mode,
-        dpi_assumed=image_dpi is None,
+        dpi_source=DpiSource.FILE if image_dpi is not None else DpiSource.ASSUMED,
         existing_text=existing if has_text else None,
+        scanned=scan is not None,
     )
+
+
+_SHOW_TEXT = frozenset({"Tj", "TJ", "'", '"'})
+
+
+def page_draws_text(pdf_page: pikepdf.Page) -> bool:
+    """Does the page's own content (its streams and the forms they draw) show any text?"""
+    seen: set[tuple[int, int]] = set()
+
+    def draws(container: pikepdf.Page | pikepdf.Object, resources: pikepdf.Object | None) -> bool:
+        try:
+            ops = pikepdf.parse_content_stream(container, "Tj TJ ' \" Do")
+        except pikepdf.PdfError:
+            return False
+        for instruction in ops:
+            op = str(instruction.operator)
+            if op in _SHOW_TEXT:
+                return True
+            if op == "Do" and resources is not None and instruction.operands:
+                xobjects = resources.get("/XObject")
+                name = str(instruction.operands[0])
+                xobject = xobjects.get(name) if xobjects is not None else None
+                if (
+                    isinstance(xobject, pikepdf.Stream)
+                    and xobject.get("/Subtype") == pikepdf.Name.Form
+                    and xobject.objgen not in seen
+                ):
+                    seen.add(xobject.objgen)
+                    if draws(xobject, xobject.get("/Resources") or resources):
+                        return True
+        return False
+
+    return draws(pdf_page, pdf_page.obj.get("/Resources"))
 
 
 def _describe(head: bytes) -> str:

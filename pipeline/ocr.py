@@ -108,14 +108,15 @@ def _reading_text(words: list[Word]) -> str:
     return "\n\n".join("\n".join(" ".join(line) for line in para) for para in paragraphs)
 
 
-def ocr_page(page: CleanedPage, context: PageContext) -> PageOcr:
+def ocr_page(page: CleanedPage, context: PageContext, *, tell_dpi: bool = True) -> PageOcr:
+    """Read ``page``; ``tell_dpi`` False lets Tesseract judge the letters' size itself."""
     height, width = page.image.shape[:2]
     if page.blank:
         return PageOcr(page.index, (), "", width, height, page.dpi)
     tsv = tesseract.recognise_tsv(
         page.image,
         lang=context.lang,
-        dpi=page.dpi,
+        dpi=page.dpi if tell_dpi else None,
         timeout_s=context.ocr_timeout_s,
         label=context.label,
     )

@@ -35,6 +35,7 @@ from xml.sax.saxutils import escape
 import pikepdf
 
 from pipeline.errors import BadInputError
+from pipeline.fontsubst import embed_substitute
 
 PDFA_PART = 2
 PDFA_CONFORMANCE = "B"
@@ -105,14 +106,21 @@ class ArchiveMetadata:
     extra: tuple[tuple[str, str], ...] = ()  # more (sohoa property name, text) pairs
 
 
-def make_pdfa(pdf_path: Path, output_path: Path, *, metadata: ArchiveMetadata) -> Path:
+def make_pdfa(
+    pdf_path: Path,
+    output_path: Path,
+    *,
+    metadata: ArchiveMetadata,
+    source_name: str | None = None,
+) -> Path:
     """Write ``pdf_path`` as PDF/A-2b to ``output_path`` (may be the same path); return it.
 
     Raises :class:`BadInputError` for a file that cannot be made conforming without
-    changing what it shows (a visible font that is not embedded, a PostScript XObject,
-    CMYK content with no CMYK profile on this machine).
+    changing what it shows (a visible font that is not embedded and has no substitute, a
+    PostScript XObject, CMYK content with no CMYK profile on this machine). Errors name
+    ``source_name``, the file the user handed in, never our working copy.
     """
-    name = pdf_path.name
+    name = source_name or pdf_path.name
     for key, _ in metadata.extra:
         if not key.isidentifier():
             raise ValueError(f"archive metadata key {key!r} is not an XML name")
@@ -133,12 +141,13 @@ def make_pdfa(pdf_path: Path, output_path: Path, *, metadata: ArchiveMetadata) -
             _strip_forbidden(pdf)
             _check_objects(pdf, name)
             _declare_cmyk(pdf, name)
-            _check_fonts(pdf, name)
+            substituted = _check_fonts(pdf, name)
             _set_output_intent(pdf)
             _set_metadata(pdf, metadata, created, modified)
             pdf.save(
                 tmp,
-                min_version="1.4",
+                # An embedded OpenType substitute font (FontFile3) is PDF 1.6.
+                min_version="1.6" if substituted else "1.4",
                 compress_streams=True,
                 object_stream_mode=pikepdf.ObjectStreamMode.generate,
                 encryption=False,
@@ -480,9 +489,15 @@ def _visible_uses(
     return found
 
 
-def _check_fonts(pdf: pikepdf.Pdf, name: str) -> None:
-    """6.2.11.4.1: fonts used to draw must be embedded; invisible (mode 3) text is exempt."""
+def _check_fonts(pdf: pikepdf.Pdf, name: str) -> bool:
+    """6.2.11.4.1: fonts used to draw must be embedded; invisible (mode 3) text is exempt.
+
+    A standard font drawn without its program (Helvetica, Times, Arial ...) gets its
+    metric-compatible URW substitute embedded (:mod:`pipeline.fontsubst`); only a visible
+    font with no known substitute refuses the file.
+    """
     missing: set[tuple[int, int]] = set()
+    substituted = False
     for obj in pdf.objects:
         if (
             isinstance(obj, pikepdf.Dictionary)
@@ -491,9 +506,12 @@ def _check_fonts(pdf: pikepdf.Pdf, name: str) -> None:
             and obj.get("/Subtype") not in (pikepdf.Name.CIDFontType0, pikepdf.Name.CIDFontType2)
             and not _font_program_embedded(obj)
         ):
-            missing.add(obj.objgen)
+            if embed_substitute(pdf, obj):
+                substituted = True
+            else:
+                missing.add(obj.objgen)
     if not missing:
-        return
+        return substituted
     visible: set[str] = set()
     for page in pdf.pages:
         resources = page.obj.get("/Resources")
@@ -505,6 +523,7 @@ def _check_fonts(pdf: pikepdf.Pdf, name: str) -> None:
         raise BadInputError(
             name, f"fonts not embedded, cannot make PDF/A: {', '.join(sorted(visible))}"
         )
+    return substituted
 
 
 # --- metadata ------------------------------------------------------------------------------

@@ -34,8 +34,15 @@ def _require(program: str) -> str:
     return found
 
 
-def render_page(path: Path, *, page_number: int, dpi: float, source_name: str) -> Image.Image:
-    """Render one 1-based page to an RGB image at ``dpi``."""
+def render_page(
+    path: Path,
+    *,
+    page_number: int,
+    dpi: float,
+    source_name: str,
+    hide_annotations: bool = False,
+) -> Image.Image:
+    """Render one 1-based page to an RGB image at ``dpi`` (annotations drawn unless hidden)."""
     _require("pdftoppm")
     try:
         images = convert_from_path(
@@ -46,6 +53,7 @@ def render_page(path: Path, *, page_number: int, dpi: float, source_name: str) -
             fmt="ppm",
             thread_count=1,
             timeout=RENDER_TIMEOUT_S,
+            hide_annotations=hide_annotations,
         )
     except PDFPopplerTimeoutError:
         raise BadInputError(

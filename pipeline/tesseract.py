@@ -47,12 +47,16 @@ def recognise_tsv(
     image: np.ndarray,
     *,
     lang: str,
-    dpi: float,
+    dpi: float | None,
     psm: int = 3,
     timeout_s: float = 180.0,
     label: str = "page",
 ) -> str:
-    """OCR one grey image; Tesseract's TSV (words with boxes, confidences, line keys)."""
+    """OCR one grey image; Tesseract's TSV (words with boxes, confidences, line keys).
+
+    ``dpi`` None lets Tesseract estimate the resolution from the letters itself, as it does
+    for a file that records none.
+    """
     check_languages(lang)
     with tempfile.TemporaryDirectory(prefix="sohoa-tess-") as tmp:
         source = Path(tmp) / "page.png"
@@ -61,7 +65,7 @@ def recognise_tsv(
             raise OcrEngineError(f"{label}: could not write the image for Tesseract")
         base = Path(tmp) / "out"
         config = (
-            f"--psm {psm} --dpi {round(dpi)} "
+            f"--psm {psm} {f'--dpi {round(dpi)} ' if dpi else ''}"
             "-c tessedit_create_tsv=1 -c tessedit_create_txt=0 -c tessedit_do_invert=0"
         )
         try:

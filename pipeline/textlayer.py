@@ -34,6 +34,14 @@ class LineBox:
     words: tuple[tuple[str, float, float], ...]  # (text, left, right)
     top: float
     bottom: float
+    paragraph: tuple[int, int] = (0, 0)  # Tesseract's (block, paragraph)
+
+
+# Words further apart than this many line heights are not one run of text: they stand in
+# side-by-side blocks (the agency's name and the national motto of a letter head, the
+# "Nơi nhận" list and the signer). Such a gap is left open, so text extraction (pdftotext,
+# indexers) sees two blocks and reads them one after the other instead of interleaved.
+COLUMN_GAP_LINES = 1.6
 
 
 def lines_from_words(
@@ -49,6 +57,7 @@ def lines_from_words(
             return
         tops = [float(w[2]) for w in current]  # type: ignore[arg-type]
         bottoms = [float(w[2]) + float(w[4]) for w in current]  # type: ignore[arg-type]
+        assert current_key is not None
         lines.append(
             LineBox(
                 words=tuple(
@@ -57,6 +66,7 @@ def lines_from_words(
                 ),
                 top=min(tops),
                 bottom=max(bottoms),
+                paragraph=(current_key[0], current_key[1]),
             )
         )
 
@@ -91,44 +101,82 @@ def _num(value: float) -> str:
     return text if text not in ("", "-0") else "0"
 
 
+def split_at_gaps(line: LineBox, height: float) -> list[LineBox]:
+    """The runs of a line whose words are closer than ``COLUMN_GAP_LINES`` line heights."""
+    runs: list[list[tuple[str, float, float]]] = [[line.words[0]]]
+    for word in line.words[1:]:
+        if word[1] - runs[-1][-1][2] > COLUMN_GAP_LINES * height:
+            runs.append([])
+        runs[-1].append(word)
+    return [LineBox(tuple(run), line.top, line.bottom, line.paragraph) for run in runs]
+
+
+def _paragraph_sizes(lines: Sequence[LineBox]) -> dict[tuple[int, int], float]:
+    """One text size per paragraph: the median of its line heights.
+
+    Line boxes vary with what a line holds (capitals with stacked diacritics, descenders);
+    text extraction takes a change of size for a change of block and reorders lines, so the
+    lines of one paragraph share one size.
+    """
+    heights: dict[tuple[int, int], list[float]] = {}
+    for line in lines:
+        heights.setdefault(line.paragraph, []).append(max(line.bottom - line.top, 1.0))
+    return {key: float(np.median(values)) for key, values in heights.items()}
+
+
 def text_layer_content(lines: Sequence[LineBox], cleaned_to_user: np.ndarray) -> bytes:
     """Content stream drawing ``lines`` (cleaned px) invisibly in PDF user space."""
     linear = cleaned_to_user[:2, :2]
     # Directions of the cleaned image's x axis (reading) and its "up" (-y), snapped to axes.
     along = _snap(linear @ np.array([1.0, 0.0]))  # user units per cleaned pixel, reading dir
     up = _snap(linear @ np.array([0.0, -1.0]))
-    unit_along = along / np.hypot(*along)
-    unit_up = up / np.hypot(*up)
+    sizes = _paragraph_sizes(lines)
     parts = [f"BT\n3 Tr\n{FONT_RESOURCE} 1 Tf\n"]
-    for line in lines:
-        height_px = max(line.bottom - line.top, 1.0)
-        size_px = height_px  # the em box spans the line box
-        baseline_px = line.bottom + DESCENT / 1000.0 * size_px
-        first_left = line.words[0][1]
-        last_right = line.words[-1][2]
-        centre_px = np.array([(first_left + last_right) / 2.0, baseline_px, 1.0])
-        # Where the line's centre really is on the original (deskew included) ...
-        centre_user = (cleaned_to_user @ centre_px)[:2]
-        size_user = float(np.hypot(*up)) * size_px
-        for index, (text, left, right) in enumerate(line.words):
-            word = text + (" " if index < len(line.words) - 1 else "")
-            # ... and each word at its offset along the (untilted) line from that centre.
-            offset_px = left - (first_left + last_right) / 2.0
-            origin = centre_user + along * offset_px
-            width_user = float(np.hypot(*along)) * max(right - left, 1.0)
-            if index < len(line.words) - 1:
-                # The trailing space reaches to the next word, so the line has no holes.
-                width_user = float(np.hypot(*along)) * max(line.words[index + 1][1] - left, 1.0)
-            natural = len(word) * ADVANCE / 1000.0 * size_user
-            stretch = width_user / natural if natural > 0 else 1.0
-            a, b = unit_along * size_user * stretch
-            c, d = unit_up * size_user
-            parts.append(
-                f"{_num(a)} {_num(b)} {_num(c)} {_num(d)} {_num(origin[0])} {_num(origin[1])} Tm "
-                f"<{_utf16_hex(word)}> Tj\n"
-            )
+    for whole in lines:
+        size_px = sizes[whole.paragraph]  # the em box spans the paragraph's typical line
+        baseline_px = whole.bottom + DESCENT / 1000.0 * max(whole.bottom - whole.top, 1.0)
+        for run in split_at_gaps(whole, size_px):
+            parts.extend(_run_content(run, size_px, baseline_px, cleaned_to_user, along, up))
     parts.append("ET\n")
     return "".join(parts).encode("ascii")
+
+
+def _run_content(
+    line: LineBox,
+    size_px: float,
+    baseline_px: float,
+    cleaned_to_user: np.ndarray,
+    along: np.ndarray,
+    up: np.ndarray,
+) -> list[str]:
+    """Text operators for one run of words on one baseline."""
+    unit_along = along / np.hypot(*along)
+    unit_up = up / np.hypot(*up)
+    first_left = line.words[0][1]
+    last_right = line.words[-1][2]
+    centre_px = np.array([(first_left + last_right) / 2.0, baseline_px, 1.0])
+    # Where the run's centre really is on the original (deskew included) ...
+    centre_user = (cleaned_to_user @ centre_px)[:2]
+    size_user = float(np.hypot(*up)) * size_px
+    parts = []
+    for index, (text, left, right) in enumerate(line.words):
+        word = text + (" " if index < len(line.words) - 1 else "")
+        # ... and each word at its offset along the (untilted) line from that centre.
+        offset_px = left - (first_left + last_right) / 2.0
+        origin = centre_user + along * offset_px
+        width_user = float(np.hypot(*along)) * max(right - left, 1.0)
+        if index < len(line.words) - 1:
+            # The trailing space reaches to the next word, so the run has no holes.
+            width_user = float(np.hypot(*along)) * max(line.words[index + 1][1] - left, 1.0)
+        natural = len(word) * ADVANCE / 1000.0 * size_user
+        stretch = width_user / natural if natural > 0 else 1.0
+        a, b = unit_along * size_user * stretch
+        c, d = unit_up * size_user
+        parts.append(
+            f"{_num(a)} {_num(b)} {_num(c)} {_num(d)} {_num(origin[0])} {_num(origin[1])} Tm "
+            f"<{_utf16_hex(word)}> Tj\n"
+        )
+    return parts
 
 
 @lru_cache(maxsize=1)

@@ -268,3 +268,76 @@ def _levenshtein(a: str, b: str) -> int:
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
         previous = current
     return previous[-1]
+
+
+def add_seal_and_signature(page: SynthPage, seed: int = 0) -> SynthPage:
+    """A round red seal and a blue-ink signature over the text, as on a certified copy.
+
+    The seal is two rings, a star and lettering around the rim, printed semi-transparent
+    (multiplied onto the page as stamp ink is); the signature is a few thick blue strokes.
+    Both cross printed lines. The ground truth is the printed text alone.
+    """
+    rng = np.random.default_rng(seed)
+    img = np.asarray(page.image.convert("RGB")).astype(np.float32) / 255.0
+    height, width = img.shape[:2]
+    scale = page.dpi / 200.0
+    ink = np.zeros((height, width), np.uint8)
+    radius = int(rng.uniform(150, 190) * scale)
+    rows = np.nonzero((img.min(axis=2) < 0.5).any(axis=1))[0]  # where the printed lines are
+    top, bottom = (int(rows[0]), int(rows[-1])) if rows.size else (0, height)
+    centre = (int(rng.uniform(0.3, 0.7) * width), int(rng.uniform(top + radius * 0.5, bottom)))
+    cv2.circle(ink, centre, radius, 255, max(2, int(7 * scale)))
+    cv2.circle(ink, centre, int(radius * 0.72), 255, max(1, int(3 * scale)))
+    star = [
+        (
+            centre[0] + int(radius * (0.32 if k % 2 == 0 else 0.13) * np.sin(k * np.pi / 5)),
+            centre[1] - int(radius * (0.32 if k % 2 == 0 else 0.13) * np.cos(k * np.pi / 5)),
+        )
+        for k in range(10)
+    ]
+    cv2.fillPoly(ink, [np.array(star, np.int32)], 255)
+    for k in range(22):  # lettering around the rim: short strokes standing on the ring
+        angle = k * 2 * np.pi / 22
+        r0, r1 = radius * 0.78, radius * 0.93
+        p0 = (int(centre[0] + r0 * np.cos(angle)), int(centre[1] + r0 * np.sin(angle)))
+        p1 = (int(centre[0] + r1 * np.cos(angle)), int(centre[1] + r1 * np.sin(angle)))
+        cv2.line(ink, p0, p1, 255, max(1, int(4 * scale)))
+    red = np.array([0.86, 0.12, 0.14], np.float32)  # RGB of stamp ink
+    alpha = (ink.astype(np.float32) / 255.0 * 0.85)[:, :, None]
+    img = img * (1 - alpha) + img * red[None, None, :] * alpha  # ink multiplies the paper
+    sign = np.zeros((height, width), np.uint8)
+    sx, sy = centre[0] + int(radius * 0.4), centre[1] - int(radius * 0.1)
+    for _stroke in range(4):
+        points = [
+            (sx + int(rng.uniform(-120, 160) * scale), sy + int(rng.uniform(-50, 50) * scale))
+        ]
+        for _ in range(6):
+            last = points[-1]
+            points.append(
+                (
+                    last[0] + int(rng.uniform(20, 60) * scale),
+                    last[1] + int(rng.uniform(-40, 40) * scale),
+                )
+            )
+        cv2.polylines(sign, [np.array(points, np.int32)], False, 255, max(2, int(4 * scale)))
+    blue = np.array([0.12, 0.22, 0.78], np.float32)
+    beta = (sign.astype(np.float32) / 255.0 * 0.9)[:, :, None]
+    img = img * (1 - beta) + img * blue[None, None, :] * beta
+    out = Image.fromarray(np.clip(img * 255.0, 0, 255).astype(np.uint8), "RGB")
+    return SynthPage(image=out, lines=page.lines, dpi=page.dpi, meta={"stamped": True})
+
+
+def stamped_pages(count: int = 6, *, dpi: int = 200, seed: int = 300) -> list[SynthPage]:
+    """``count`` colour pages with a seal and a signature over 11-13 pt text."""
+    fonts = available_fonts()
+    pages = []
+    for index in range(count):
+        base = render_page(
+            corpus_lines(16, seed=seed + index),
+            dpi=dpi,
+            font_path=fonts[index % len(fonts)],
+            font_pt=(11, 12, 13)[index % 3],
+        )
+        stamped = add_seal_and_signature(base, seed=seed + index)
+        pages.append(degrade(stamped, Degradation(noise_sigma=4, jpeg_quality=85), seed=index))
+    return pages

@@ -387,28 +387,53 @@ def test_pdfa_strips_javascript_and_declares_cmyk(tmp_path: Path) -> None:
         assert not image.get("/Interpolate", False)
 
 
-def test_pdfa_refuses_a_visible_font_that_is_not_embedded(tmp_path: Path) -> None:
-    def build(mode: int) -> Path:
-        pdf = pikepdf.new()
-        page = pdf.add_blank_page(page_size=(200, 200))
-        font = pdf.make_indirect(
-            pikepdf.Dictionary(
-                Type=pikepdf.Name.Font,
-                Subtype=pikepdf.Name.Type1,
-                BaseFont=pikepdf.Name.Helvetica,
-            )
+def _one_font_pdf(tmp_path: Path, base_font: str, mode: int) -> Path:
+    pdf = pikepdf.new()
+    page = pdf.add_blank_page(page_size=(200, 200))
+    font = pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Font,
+            Subtype=pikepdf.Name.Type1,
+            BaseFont=pikepdf.Name(base_font),
+            Encoding=pikepdf.Name.WinAnsiEncoding,
         )
-        page.add_resource(font, pikepdf.Name.Font, pikepdf.Name.F1)
-        page.contents_add(
-            pikepdf.Stream(pdf, f"BT /F1 12 Tf {mode} Tr 10 10 Td (Xin chao) Tj ET".encode())
-        )
-        path = tmp_path / f"mode{mode}.pdf"
-        pdf.save(path)
-        return path
+    )
+    page.add_resource(font, pikepdf.Name.Font, pikepdf.Name.F1)
+    page.contents_add(
+        pikepdf.Stream(pdf, f"BT /F1 12 Tf {mode} Tr 10 10 Td (Xin chao) Tj ET".encode())
+    )
+    path = tmp_path / f"{base_font.strip('/')}-mode{mode}.pdf"
+    pdf.save(path)
+    return path
 
-    make_pdfa(build(3), tmp_path / "invisible.pdf", metadata=METADATA)  # exempt: invisible
-    with pytest.raises(BadInputError, match=r"not embedded.*Helvetica"):
-        make_pdfa(build(0), tmp_path / "visible.pdf", metadata=METADATA)
+
+def test_pdfa_embeds_a_metric_compatible_substitute_for_a_standard_font(tmp_path: Path) -> None:
+    """Visible Helvetica with no program (PDFs from other systems): URW Nimbus Sans goes in,
+    with the widths of the same metrics, and the text still reads the same."""
+    out = make_pdfa(
+        _one_font_pdf(tmp_path, "/Helvetica", 0), tmp_path / "visible.pdf", metadata=METADATA
+    )
+    with pikepdf.open(out) as pdf:
+        font = pdf.pages[0].Resources.Font.F1
+        assert "/FontFile3" in font.FontDescriptor
+        assert font.FontDescriptor.FontFile3.Subtype == "/OpenType"
+        widths = [int(w) for w in font.Widths]
+        assert widths[ord("X") - int(font.FirstChar)] == 667  # Helvetica's AFM width of X
+        assert pdf.pdf_version >= "1.6"
+    assert "Xin chao" in pdftotext(out, 1)
+
+
+def test_pdfa_refuses_a_visible_font_with_no_substitute(tmp_path: Path) -> None:
+    make_pdfa(  # exempt: invisible
+        _one_font_pdf(tmp_path, "/VNI-Times", 3), tmp_path / "invisible.pdf", metadata=METADATA
+    )
+    with pytest.raises(BadInputError, match=r"clerk-scan\.pdf: fonts not embedded.*VNI-Times"):
+        make_pdfa(
+            _one_font_pdf(tmp_path, "/VNI-Times", 0),
+            tmp_path / "visible.pdf",
+            metadata=METADATA,
+            source_name="clerk-scan.pdf",
+        )
 
 
 # --- signing -------------------------------------------------------------------------------

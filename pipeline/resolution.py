@@ -1,0 +1,91 @@
+"""Resolution from the page itself, for files that record none (or an implausible one).
+
+Phone captures, screenshots and web copies come as 576x960 JPEGs with no dpi, or with
+the 72/96 "dpi" of a screen. Assuming 300 dpi there makes every later stage wrong: the
+cleanup thinks 70-dpi letters are specks, and Tesseract is told the letters are a quarter
+of their real size. What the page does show is the size of its letters: printed body text
+(Vietnamese administrative papers: 12-14 pt, NĐ 30/2020) has a known height, so the median
+height of letter-sized marks gives the scale, whatever the file says.
+
+The estimate is recorded as estimated (never as if the file had said it), and the OCR
+stage brings the letters to the size Tesseract reads best from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# Median height of letter marks on 13-14 pt Times body text (x-height letters, capitals and
+# letters with ascenders mixed, diacritics apart): 0.075-0.093 in, median 0.088, on the 14
+# real letters of bench/real_vn whose files record their dpi; i.e. 26 px at 300 dpi.
+MEDIAN_LETTER_HEIGHT_IN = 0.088
+ANTIALIAS_PX = 1.0
+MIN_LETTERS = 40  # fewer letter-like marks than this: no estimate
+ANALYSIS_MAX_SIDE = 4000  # estimate on at most this many pixels a side (memory, time)
+
+
+@dataclass(frozen=True)
+class TextScale:
+    letter_height_px: float  # median height of letter-like marks, in the page's pixels
+    letters: int  # how many marks the median was taken over
+
+    @property
+    def dpi(self) -> float:
+        return self.letter_height_px / MEDIAN_LETTER_HEIGHT_IN
+
+
+def _binarise(grey: np.ndarray) -> np.ndarray:
+    """Ink (255) on paper (0), with the lighting flattened by a size-free estimate of it."""
+    side = max(grey.shape)
+    # The paper estimate needs a window wider than any letter: 1/25 of the page side is
+    # wider than a heading's letters on a full page and still local for a phone's shadows.
+    window = max(15, (side // 25) | 1)
+    small_factor = min(1.0, 400.0 / side)
+    small = cv2.resize(grey, None, fx=small_factor, fy=small_factor, interpolation=cv2.INTER_AREA)
+    k = max(3, int(window * small_factor) | 1)
+    paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+    paper = cv2.resize(paper, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_LINEAR)
+    flat = cv2.divide(grey, np.maximum(paper, 1), scale=255)
+    _, ink = cv2.threshold(flat, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    _, strict = cv2.threshold(flat, 210, 255, cv2.THRESH_BINARY_INV)
+    return cv2.bitwise_and(ink, strict)
+
+
+def estimate_text_scale(grey: np.ndarray) -> TextScale | None:
+    """Median letter height of a grey page, or None when it shows too little text."""
+    factor = 1.0
+    if max(grey.shape) > ANALYSIS_MAX_SIDE:
+        factor = ANALYSIS_MAX_SIDE / max(grey.shape)
+        grey = cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    ink = _binarise(grey)
+    count, _labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    if count <= 1:
+        return None
+    height, width = ink.shape
+    x, y = stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_TOP]
+    w, h = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
+    area = stats[1:, cv2.CC_STAT_AREA]
+    fill = area / np.maximum(w * h, 1)
+    letter_like = (
+        (h >= 4)  # smaller is a dot, a diacritic or noise at any resolution we can read
+        & (h <= max(height, width) / 30)
+        & (w <= 3 * h)  # not a rule or a run of touching letters
+        & (h <= 4 * w)  # "l", "i" and "1" pass; vertical rules do not
+        & (fill >= 0.12)
+        & (fill <= 0.95)  # solid blocks are photos or redaction, not letters
+        & (x > 0)
+        & (y > 0)
+        & (x + w < width)
+        & (y + h < height)
+    )
+    heights = h[letter_like].astype(np.float64)
+    if heights.size < MIN_LETTERS:
+        return None
+    # Heights cluster at the x-height and at the ascender height; the median sits between,
+    # steady across fonts. Outliers (headings, merged lines) barely move it. Anti-aliased
+    # edges add about a pixel to every mark: small at 300 dpi, a sixth of a letter at 70.
+    median = max(float(np.median(heights)) - ANTIALIAS_PX, 1.0)
+    return TextScale(median / factor, int(heights.size))
