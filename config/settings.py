@@ -33,7 +33,10 @@ class Settings(BaseSettings):
         description="Pages processed at once (one Tesseract process each).",
     )
     ocr_dpi: int = Field(
-        default=300, ge=150, le=600, description="Resolution OCR works at; low scans are upsampled."
+        default=300,
+        ge=150,
+        le=600,
+        description="Scans finer than 400 dpi are read at this resolution.",
     )
     page_timeout_s: float = Field(
         default=180.0, gt=0, description="Upper bound for OCR of one page."

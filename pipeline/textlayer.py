@@ -42,6 +42,7 @@ class LineBox:
 # "Nơi nhận" list and the signer). Such a gap is left open, so text extraction (pdftotext,
 # indexers) sees two blocks and reads them one after the other instead of interleaved.
 COLUMN_GAP_LINES = 1.6
+MAX_SIZE_OF_PITCH = 0.8  # text size at most this share of the distance between lines
 
 
 def lines_from_words(
@@ -112,16 +113,28 @@ def split_at_gaps(line: LineBox, height: float) -> list[LineBox]:
 
 
 def _paragraph_sizes(lines: Sequence[LineBox]) -> dict[tuple[int, int], float]:
-    """One text size per paragraph: the median of its line heights.
+    """One text size per paragraph: the median of its line heights, and never more than
+    most of the distance between its lines.
 
     Line boxes vary with what a line holds (capitals with stacked diacritics, descenders);
     text extraction takes a change of size for a change of block and reorders lines, so the
-    lines of one paragraph share one size.
+    lines of one paragraph share one size. Boxes of Vietnamese lines are also taller than
+    the line pitch (diacritics above capitals reach into the line above): text whose em
+    boxes overlap the next line's is read as one line, word by word interleaved.
     """
     heights: dict[tuple[int, int], list[float]] = {}
+    bottoms: dict[tuple[int, int], list[float]] = {}
     for line in lines:
         heights.setdefault(line.paragraph, []).append(max(line.bottom - line.top, 1.0))
-    return {key: float(np.median(values)) for key, values in heights.items()}
+        bottoms.setdefault(line.paragraph, []).append(line.bottom)
+    sizes = {}
+    for key, values in heights.items():
+        size = float(np.median(values))
+        pitches = [b - a for a, b in zip(bottoms[key], bottoms[key][1:], strict=False) if b > a]
+        if pitches:
+            size = min(size, MAX_SIZE_OF_PITCH * float(np.median(pitches)))
+        sizes[key] = size
+    return sizes
 
 
 def text_layer_content(lines: Sequence[LineBox], cleaned_to_user: np.ndarray) -> bytes:

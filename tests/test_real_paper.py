@@ -118,9 +118,9 @@ def test_a_low_resolution_capture_reads_as_well_as_tesseract_alone(tmp_path: Pat
 def test_upsampling_for_ocr_is_capped() -> None:
     # A 36-megapixel photo measured at 110 dpi would be 268 MP at 300 dpi: capped instead.
     assert ocr_scale(110, 300, 36_000_000) == 1.0  # read as it is, not upsampled
-    scale = ocr_scale(110, 300, 10_000_000)
-    assert 1.0 < scale < 300 / 110 and 10_000_000 * scale * scale <= MAX_OCR_PIXELS * 1.001
-    assert ocr_scale(110, 300, 1_000_000) == pytest.approx(300 / 110)
+    scale = ocr_scale(110, 300, 20_000_000)
+    assert 1.0 < scale < 200 / 110 and 20_000_000 * scale * scale <= MAX_OCR_PIXELS * 1.001
+    assert ocr_scale(110, 300, 1_000_000) == pytest.approx(200 / 110)
     assert ocr_scale(200, 300, 8_000_000) == 1.0
 
 
