@@ -40,12 +40,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # tesseract-ocr brings its eng and osd models; libgs-common holds the sRGB ICC profile
 # of the PDF/A output intent (without the rest of Ghostscript); pikepdf bundles qpdf.
+# hunspell-vi is the Vietnamese syllable list that judges OCR readings and old text layers;
+# fonts-urw-base35 the metric-compatible fonts embedded for PDFs that do not embed theirs.
 # Not pinned to versions: Debian stable replaces them with security fixes (a pinned build
 # would break on the next one); the base image's tag fixes the release.
 # hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       tesseract-ocr tesseract-ocr-vie poppler-utils libgs-common fonts-dejavu-core \
+      hunspell-vi fonts-urw-base35 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --uid 10001 --user-group sohoa \
  && mkdir -p /data \

@@ -94,9 +94,9 @@ def text_quality(text: str, syllables: frozenset[tuple[str, int]] | None = None)
     )
 
 
-# Measured on real Vietnamese letters (bench/real_vn.py): read text has 75-95 % valid
-# syllables and 45-70 % of words with diacritics; old diacritic-less OCR layers have under
-# 10 % with diacritics; misread pages under 60 % syllables.
+# Measured on the real letters of bench/real_vn: sohoa's readings have 71-99 % valid
+# syllables and 74-89 % of words with diacritics; the old OCR layers found there (epu-dl0006,
+# epu-dl0007) have 0 % with diacritics.
 MIN_TRUSTED_SYLLABLE_RATE = 0.75
 MIN_TRUSTED_DIACRITIC_RATE = 0.25
 MIN_JUDGED_WORDS = 12

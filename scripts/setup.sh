@@ -12,6 +12,7 @@ APT_PACKAGES=(
   tesseract-ocr tesseract-ocr-vie tesseract-ocr-osd tesseract-ocr-eng
   poppler-utils qpdf ghostscript
   fonts-dejavu-core fonts-liberation2
+  hunspell-vi fonts-urw-base35
 )
 if [ "${1:-}" = "--tests" ]; then
   APT_PACKAGES+=(postgresql chromium)
