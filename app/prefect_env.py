@@ -6,16 +6,48 @@ no network at the counter).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import importlib.util
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from config import Settings
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child die (SIGKILL) when its parent does, however:
+    ``kill -9`` of ``sohoa process`` or ``sohoa serve`` skips every ``finally`` and would
+    leave Prefect's server running for ever. None where prctl does not exist (not Linux).
+
+    The kernel sends the signal when the thread that started the child ends: the servers
+    are started from the main thread, which lives as long as the process.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        # Looked up here, in the parent: the child between fork and exec must not load
+        # libraries (another thread may have held the loader's lock at fork time).
+        prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the line above: go now
+            os._exit(1)
+
+    return preexec
 
 
 def configure_prefect(settings: Settings, *, verbose: bool = False) -> None:
@@ -58,7 +90,7 @@ class TemporaryPrefectServer:
             "PREFECT__SERVER_FINAL": "1",
         }
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
+        with self.log_path.open("ab") as log_file:
             command = [sys.executable, "-m", "uvicorn", "--app-dir", str(package_parent)]
             command += ["--factory", "prefect.server.api.server:create_app"]
             command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "error"]
@@ -67,8 +99,9 @@ class TemporaryPrefectServer:
                 command,
                 env=env,
                 stdout=subprocess.DEVNULL,
-                stderr=log,
+                stderr=log_file,
                 start_new_session=True,
+                preexec_fn=die_with_parent(),  # dies with us, even on kill -9
             )
         self.url = f"http://127.0.0.1:{port}/api"
 

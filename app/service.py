@@ -7,6 +7,11 @@ answered 404, exactly as a dossier that does not exist, so ids cannot be probed.
 
 Uploads are answered 202 once every original is stored in the object store (and recorded
 in the database); processing then runs in the background as a Prefect flow run.
+
+Against a hostile caller: an upload's token and declared size are checked before its body
+is read (``app.security.UploadGate``); a counter uploads, and signs, only as its own
+counter; downloads stream from the store; a page session is its own short-lived id, and a
+state-changing request made with it must come from the service's own pages.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import logging
 import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,12 +29,20 @@ from typing import Annotated, Any
 import cv2
 import numpy as np
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from app.runner import BatchRunner
+from app.security import (
+    MULTIPART_ALLOWANCE,
+    SecurityHeaders,
+    UploadGate,
+    internal_error,
+    new_error_id,
+    same_origin,
+)
 from config import Settings
 from flows import steps
 from flows.runtime import metadata_store, object_store
@@ -40,19 +53,23 @@ from models import (
     Principal,
     Role,
     SearchQuery,
+    StoredOriginal,
 )
 from models.names import display_name
+from models.search import MAX_OFFSET, check_text_query
 from pipeline.errors import DossierNotFoundError, ObjectNotFoundError, SohoaError, StorageError
-from pipeline.load import inspect_source
+from pipeline.load import SourceDocument, inspect_source
 from pipeline.locate import locate_value
 from storage import keys
-from storage.archive import read_manifest, verified_bytes
+from storage.archive import checked_chunks, read_manifest, verified_stream
 
 log = logging.getLogger("sohoa.service")
 
 HERE = Path(__file__).resolve().parent
-COOKIE = "sohoa_token"
+COOKIE = "sohoa_session"  # a page session's id (never the API token)
 CHUNK = 1 << 20
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+_PRINCIPAL = "sohoa.principal"  # where a request's authentication is kept once done
 
 
 # --- auth ---------------------------------------------------------------------------------
@@ -62,26 +79,31 @@ class NotSignedIn(Exception):
     """Raised by page routes: the browser is sent to the sign-in page."""
 
 
-def _token_from(request: Request) -> tuple[str | None, bool]:
+def _authenticate(request: Request) -> Principal | None:
+    """Who is calling: an API bearer token, else a page session cookie. Done once per
+    request (the upload gate does it before the body; the route reuses the answer)."""
+    if _PRINCIPAL in request.scope:
+        cached: Principal | None = request.scope[_PRINCIPAL]
+        return cached
+    principal = _lookup(request)
+    request.scope[_PRINCIPAL] = principal
+    return principal
+
+
+def _lookup(request: Request) -> Principal | None:
+    meta = metadata_store(request.app.state.settings)
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        return header[7:].strip(), False
-    cookie = request.cookies.get(COOKIE)
-    return (cookie, True) if cookie else (None, False)
-
-
-def _authenticate(request: Request) -> Principal | None:
-    settings: Settings = request.app.state.settings
-    token, from_cookie = _token_from(request)
-    if not token:
+        # A bearer token is never sent by a browser on its own: no cross-site question.
+        return meta.authenticate(header[7:].strip())
+    session = request.cookies.get(COOKIE)
+    if not session:
         return None
-    principal = metadata_store(settings).authenticate(token)
-    if principal is not None and from_cookie and request.method not in ("GET", "HEAD"):
-        # The cookie is SameSite=Strict; refusing foreign origins as well guards the
-        # state-changing forms (corrections, retries, uploads) against cross-site posts.
-        origin = request.headers.get("origin")
-        if origin and origin.rstrip("/") != str(request.base_url).rstrip("/"):
-            raise HTTPException(403, "cross-site request refused")
+    principal = meta.session_principal(session)
+    if principal is not None and request.method not in SAFE_METHODS and not same_origin(request):
+        # The cookie is SameSite=Strict; the request must also prove it comes from our own
+        # pages (Origin, else Referer): corrections, retries, uploads, sign-out.
+        raise HTTPException(403, "cross-site request refused")
     return principal
 
 
@@ -151,6 +173,16 @@ def visible_batch(settings: Settings, principal: Principal, batch_id: str) -> Ba
     ):
         return batch
     raise HTTPException(404, "no such batch")
+
+
+def text_query(text: str | None) -> str | None:
+    """A full-text query within its bounds (words, characters), else a plain 422."""
+    if text is not None:
+        try:
+            check_text_query(text)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+    return text
 
 
 def scoped_query(principal: Principal, query: SearchQuery) -> SearchQuery:
@@ -278,6 +310,15 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
+    # Innermost first: the gate sees an upload before its body is read, the metrics see
+    # every answer (the gate's refusals too), the headers go on everything.
+    app.add_middleware(
+        UploadGate,
+        path="/api/batches",
+        max_body=lambda: settings.max_upload_bytes + MULTIPART_ALLOWANCE,
+        authenticate=_authenticate,
+    )
+
     @app.middleware("http")
     async def measure(request: Request, call_next: Callable[[Request], Any]) -> Response:
         began = time.perf_counter()
@@ -290,6 +331,8 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
             time.perf_counter() - began,
         )
         return response
+
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(NotSignedIn)
     async def to_login(request: Request, _exc: NotSignedIn) -> Response:
@@ -304,10 +347,22 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
         files: Annotated[list[UploadFile], File(description="PDF, TIFF, JPEG or PNG scans")],
         agency: Annotated[str, Form(min_length=1, max_length=32)],
         procedure: Annotated[str | None, Form(max_length=64)] = None,
-        counter_id: Annotated[str | None, Form(max_length=64)] = None,
+        counter_id: Annotated[
+            str | None,
+            Form(max_length=64, description="Optional; must be the token's own counter."),
+        ] = None,
         post_office_id: Annotated[str | None, Form(max_length=64)] = None,
     ) -> dict[str, Any]:
-        """Store the originals, then answer 202 with the batch id; processing follows."""
+        """Store the originals, then answer 202 with the batch id; processing follows.
+
+        The batch's counter (and so the certificate its dossiers are signed with) is the
+        token's: naming another counter is refused (403), never believed.
+        """
+        if counter_id and counter_id != principal.counter_id:
+            own = principal.counter_id or "no counter"
+            raise HTTPException(
+                403, f"this token uploads for {own}; it cannot upload as counter {counter_id}"
+            )
         if not files:
             raise HTTPException(400, "no files in the upload")
         if len(files) > settings.max_files_per_batch:
@@ -316,45 +371,43 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
             )
         batch_id = keys.new_batch_id()
         staging = settings.data_dir / "incoming" / batch_id
+        batch = BatchInfo(
+            batch_id=batch_id,
+            created_at=datetime.now(UTC),
+            lang=settings.lang,
+            source_count=len(files),
+            uploaded_by=principal.name,
+            counter_id=principal.counter_id,
+            post_office_id=post_office_id,
+            agency_code=agency.strip(),
+            procedure=procedure or None,
+            token_id=principal.token_id,
+        )
         try:
             names, paths, total_bytes = _stage(settings, files, staging)
-            _check_uploads(settings, names, paths)
-            meta = metadata_store(settings)
-            meta.create_batch(
-                BatchInfo(
-                    batch_id=batch_id,
-                    created_at=datetime.now(UTC),
-                    lang=settings.lang,
-                    source_count=len(paths),
-                    uploaded_by=principal.name,
-                    counter_id=counter_id or principal.counter_id,
-                    post_office_id=post_office_id,
-                    agency_code=agency.strip(),
-                    procedure=procedure or None,
-                    token_id=principal.token_id,
-                )
-            )
-            sources = []
-            for position, (name, path) in enumerate(zip(names, paths, strict=True)):
-                received = steps.receive_source(
-                    settings,
-                    batch_id,
-                    keys.dossier_id(batch_id, position),
-                    position,
-                    steps.SourceRef(str(path), name),
-                )
-                sources.append(steps.SourceRef(path="", name=received.source_name))
+            documents = _check_uploads(settings, names, paths)
+            try:
+                stored = _store_originals(settings, batch, documents)
+                # Last, in one transaction: a failure before here records nothing at all.
+                metadata_store(settings).receive_upload(batch, stored)
+            except (StorageError, OSError) as exc:
+                error_id = new_error_id()
+                log.error("error %s: upload %s not stored: %s", error_id, batch_id, exc)
+                raise HTTPException(
+                    503, f"the upload could not be stored; nothing was kept (id {error_id})"
+                ) from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         metrics.uploaded(files=len(paths), size=total_bytes)
+        sources = [steps.SourceRef(path="", name=name) for name in names]
         request.app.state.runner.submit(batch_id, sources)
-        return batch_json(settings, meta.get_batch(batch_id))
+        return batch_json(settings, metadata_store(settings).get_batch(batch_id))
 
     @app.get("/api/batches", tags=["counter"])
     def list_batches(
         principal: CounterOrOperator,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> dict[str, Any]:
         token = principal.token_id if principal.role is Role.COUNTER else None
         batches = metadata_store(settings).list_batches(token_id=token, limit=limit, offset=offset)
@@ -369,19 +422,22 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
     @app.get("/api/dossiers", tags=["agency"])
     def search_dossiers(
         principal: Reader,
-        code: str | None = None,
-        id_number: str | None = None,
-        name: str | None = None,
-        procedure: str | None = None,
-        agency: str | None = None,
+        code: Annotated[str | None, Query(max_length=64)] = None,
+        id_number: Annotated[str | None, Query(max_length=32)] = None,
+        name: Annotated[str | None, Query(max_length=128)] = None,
+        procedure: Annotated[str | None, Query(max_length=64)] = None,
+        agency: Annotated[str | None, Query(max_length=32)] = None,
         received_from: datetime | None = None,
         received_to: datetime | None = None,
-        text: str | None = None,
+        text: Annotated[
+            str | None, Query(max_length=200, description="At most 20 words, 200 characters.")
+        ] = None,
         status: DossierStatus | None = None,
         needs_review: bool | None = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 20,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> dict[str, Any]:
+        text_query(text)
         query = scoped_query(
             principal,
             SearchQuery(
@@ -412,17 +468,33 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
         dossier = visible_dossier(settings, principal, dossier_id)
         return dossier_json(settings, principal, dossier)
 
-    def _artefact(principal: Principal, dossier_id: str, key_of: Callable[[str], str]) -> bytes:
+    def _artefact(
+        principal: Principal, dossier_id: str, key_of: Callable[[str], str]
+    ) -> tuple[int, Iterator[bytes]]:
+        """(size, chunks) of an archived dossier's object, checked against its manifest."""
         dossier = visible_dossier(settings, principal, dossier_id)
         if dossier.status is not DossierStatus.ARCHIVED:
             raise HTTPException(409, f"dossier {dossier_id} is not archived ({dossier.status})")
         try:
-            return verified_bytes(object_store(settings), dossier_id, key_of(dossier_id))
+            return verified_stream(object_store(settings), dossier_id, key_of(dossier_id))
         except ObjectNotFoundError:
             raise HTTPException(404, "no such object") from None
         except StorageError as exc:
-            log.error("refused to serve %s: %s", dossier_id, exc.message)
-            raise HTTPException(500, exc.message) from None
+            error_id = new_error_id()
+            log.error("error %s: refused to serve %s: %s", error_id, dossier_id, exc.message)
+            raise HTTPException(500, internal_error(error_id)) from None
+
+    def _stream(size: int, chunks: Iterator[bytes], media_type: str, filename: str) -> Response:
+        # Chunk by chunk from the store: ten slow readers of a large original hold ten
+        # chunks in memory, not ten originals.
+        return StreamingResponse(
+            chunks,
+            media_type=media_type,
+            headers={
+                "Content-Length": str(size),
+                "Content-Disposition": f'attachment; filename="{filename}"',
+            },
+        )
 
     @app.get("/api/dossiers/{dossier_id}/pdf", tags=["agency"])
     def get_pdf(dossier_id: str, principal: Reader, redirect: bool = False) -> Response:
@@ -433,12 +505,8 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
             presign = getattr(object_store(settings), "presigned_url", None)
             if presign is not None:
                 return RedirectResponse(presign(keys.pdf_key(dossier_id), expires_s=120), 307)
-        data = _artefact(principal, dossier_id, keys.pdf_key)
-        return Response(
-            data,
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'attachment; filename="{dossier_id}.pdf"'},
-        )
+        size, chunks = _artefact(principal, dossier_id, keys.pdf_key)
+        return _stream(size, chunks, "application/pdf", f"{dossier_id}.pdf")
 
     @app.get("/api/dossiers/{dossier_id}/original", tags=["agency"])
     def get_original(dossier_id: str, principal: Reader) -> Response:
@@ -447,13 +515,19 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
         key = meta.original_key(dossier.file_owner)
         if not key:
             raise HTTPException(404, "no stored original")
-        data = object_store(settings).get_bytes(key)
-        ext = Path(key).suffix
-        return Response(
-            data,
-            media_type=dossier.media_type or "application/octet-stream",
-            headers={"Content-Disposition": f'attachment; filename="{dossier_id}{ext}"'},
-        )
+        objects = object_store(settings)
+        try:
+            stored = objects.stat(key)
+        except ObjectNotFoundError:
+            raise HTTPException(404, "no stored original") from None
+        expected = dossier.original_sha256 or ""
+        if expected and stored.sha256 != expected:
+            error_id = new_error_id()
+            log.error("error %s: original %s is not the bytes received", error_id, key)
+            raise HTTPException(500, internal_error(error_id))
+        chunks = checked_chunks(objects.iter_chunks(key), expected, key)
+        media_type = dossier.media_type or "application/octet-stream"
+        return _stream(stored.size, chunks, media_type, f"{dossier_id}{Path(key).suffix}")
 
     @app.get("/api/dossiers/{dossier_id}/fields", tags=["agency"])
     def get_fields(dossier_id: str, principal: Reader) -> dict[str, Any]:
@@ -468,8 +542,10 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
 
     @app.get("/api/dossiers/{dossier_id}/text", tags=["agency"])
     def get_text(dossier_id: str, principal: Reader) -> Response:
-        data = _artefact(principal, dossier_id, keys.text_key)
-        return Response(data, media_type="text/plain; charset=utf-8")
+        size, chunks = _artefact(principal, dossier_id, keys.text_key)
+        return StreamingResponse(
+            chunks, media_type="text/plain; charset=utf-8", headers={"Content-Length": str(size)}
+        )
 
     @app.get("/api/dossiers/{dossier_id}/pages/{number}.jpg", tags=["agency"])
     def get_page_image(dossier_id: str, number: int, principal: Reader) -> Response:
@@ -490,7 +566,7 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
     def review_queue(
         principal: Operator,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> dict[str, Any]:
         return {"dossiers": review_items(settings, limit=limit, offset=offset)}
 
@@ -543,11 +619,6 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
 
     add_pages(app, settings, templates)
 
-    @app.exception_handler(SohoaError)
-    async def sohoa_error(_request: Request, exc: SohoaError) -> JSONResponse:
-        status = 404 if isinstance(exc, DossierNotFoundError) else 500
-        return JSONResponse({"detail": exc.message}, status_code=status)
-
     return app
 
 
@@ -579,16 +650,19 @@ def _stage(
     return names, paths, total
 
 
-def _check_uploads(settings: Settings, names: list[str], paths: list[Path]) -> None:
+def _check_uploads(settings: Settings, names: list[str], paths: list[Path]) -> list[SourceDocument]:
     """Every file must be a scan we can read, judged by its content: else 4xx, nothing kept."""
     problems: list[tuple[int, str]] = []
+    documents: list[SourceDocument] = []
     for name, path in zip(names, paths, strict=True):
         try:
-            inspect_source(
-                path,
-                name=name,
-                max_pages=settings.max_pages_per_file,
-                max_bytes=settings.max_file_bytes,
+            documents.append(
+                inspect_source(
+                    path,
+                    name=name,
+                    max_pages=settings.max_pages_per_file,
+                    max_bytes=settings.max_file_bytes,
+                )
             )
         except SohoaError as exc:
             message = exc.message if name in exc.message else f"{name}: {exc.message}"
@@ -598,6 +672,48 @@ def _check_uploads(settings: Settings, names: list[str], paths: list[Path]) -> N
     if problems:
         status = 415 if all(code == 415 for code, _ in problems) else 422
         raise HTTPException(status, "; ".join(message for _, message in problems))
+    return documents
+
+
+def _store_originals(
+    settings: Settings, batch: BatchInfo, documents: list[SourceDocument]
+) -> list[StoredOriginal]:
+    """Every original into the object store (write-once), before anything is recorded.
+
+    A file whose bytes the same agency already received is not stored again: it becomes
+    a duplicate of that dossier (also within this upload). Another agency's dossiers are
+    never looked at: the same bytes sent to it are its own dossier.
+    """
+    meta, objects = metadata_store(settings), object_store(settings)
+    seen: dict[str, str] = {}  # sha256 -> dossier id, within this upload
+    stored: list[StoredOriginal] = []
+    for position, document in enumerate(documents):
+        dossier_id = keys.dossier_id(batch.batch_id, position)
+        earlier = seen.get(document.sha256) or meta.find_original(
+            document.sha256, agency_code=batch.agency_code, other_than=dossier_id
+        )
+        key = None
+        if earlier is None:
+            media_type = str(document.media_type)
+            key = keys.original_key(dossier_id, media_type)
+            kept = objects.put_file(key, document.path, media_type, write_once=True)
+            if (kept.sha256, kept.size) != (document.sha256, document.size):
+                raise StorageError(f"{key}: stored bytes differ from the upload")
+            seen[document.sha256] = dossier_id
+        stored.append(
+            StoredOriginal(
+                dossier_id=dossier_id,
+                position=position,
+                source_name=document.name,
+                sha256=document.sha256,
+                size=document.size,
+                original_key=key,
+                media_type=str(document.media_type),
+                page_count=document.page_count,
+                duplicate_of=earlier,
+            )
+        )
+    return stored
 
 
 def _page_owner_index(dossier: DossierInfo, number: int) -> tuple[str, int, int]:

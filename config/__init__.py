@@ -1,5 +1,5 @@
 """Configuration, read once at the edge (CLI / service start) and passed down frozen."""
 
-from config.settings import Settings, load_settings
+from config.settings import Settings, load_settings, process_settings, settings_for, settings_ref
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["Settings", "load_settings", "process_settings", "settings_for", "settings_ref"]

@@ -2,12 +2,21 @@
 
 Only the entry points (``app/``) call :func:`load_settings`; everything below them
 receives the frozen object or, for ``pipeline/``, explicit keyword values taken from it.
+
+Prefect flow runs and tasks are the exception: their parameters are recorded by the
+orchestrator (its database, its UI), and the settings hold the S3 secret key. So a flow
+run carries only an opaque reference (:func:`settings_ref`) and each task resolves it in
+the process it runs in (:func:`settings_for`): the entry point's own settings when it runs
+there, else that process's environment, read once.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import threading
+import uuid
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -88,6 +97,12 @@ class Settings(BaseSettings):
     )
     metrics_public: bool = Field(
         default=False, description="Serve /metrics without a token (inside a private network)."
+    )
+    session_hours: float = Field(
+        default=8.0,
+        gt=0,
+        le=24 * 30,
+        description="How long a page sign-in lasts (its session ends earlier at sign-out).",
     )
     catalogue_path: Path = Field(
         default=DEFAULT_CATALOGUE, description="The procedure catalogue (TOML)."
@@ -198,3 +213,36 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Read the environment once; ``overrides`` come from command-line flags."""
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+_registry_lock = threading.Lock()
+_registered: dict[str, Settings] = {}
+
+
+def settings_ref(settings: Settings) -> str:
+    """An opaque id naming ``settings`` in this process: what a flow run carries instead.
+
+    The same object always gets the same id, so the registry stays as small as the number
+    of settings objects an entry point made (one, outside the tests).
+    """
+    with _registry_lock:
+        for ref, known in _registered.items():
+            if known is settings:
+                return ref
+        ref = uuid.uuid4().hex
+        _registered[ref] = settings
+        return ref
+
+
+@functools.cache
+def process_settings() -> Settings:
+    """This process's settings from its environment, read once (a worker elsewhere)."""
+    return load_settings()
+
+
+def settings_for(ref: str | None) -> Settings:
+    """The settings a flow run refers to: the registered ones when the run started in this
+    process, else (a run queued by another machine, a restarted process) the environment's."""
+    with _registry_lock:
+        found = _registered.get(ref or "")
+    return found if found is not None else process_settings()

@@ -3,6 +3,12 @@
 Works with no Prefect server (an ephemeral one is started in-process) and with
 ``PREFECT_API_URL`` pointing at a server. Tasks exchange ids and small frozen records.
 
+No flow or task takes the settings object: Prefect records every flow run's parameters in
+its database (and shows them in its UI), and the settings hold the S3 secret key. A run
+carries an opaque reference instead; each task resolves it where it runs
+(``config.settings_for``): the entry point's own settings in its process, else the
+environment of the process the task runs in.
+
 Two entries share the same body (:func:`batch_body`): :func:`run_batch` (``sohoa process``,
 ``sohoa resume``, ``sohoa serve`` on its own), given the settings and the sources, and
 ``flows.deployed.process_batch_run`` (a deployment's flow run on any ``sohoa worker``),
@@ -20,7 +26,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from config import Settings
+from config import Settings, settings_for, settings_ref
 from flows import steps
 from flows.limits import ocr_limit_for_run, ocr_slot, timed
 from flows.runtime import metadata_store
@@ -55,20 +61,22 @@ _task_options: dict[str, Any] = {
 
 @task(name="receive-source", **_task_options)
 def receive_source_task(
-    settings: Settings, batch_id: str, dossier_id: str, position: int, source: steps.SourceRef
+    settings_id: str, batch_id: str, dossier_id: str, position: int, source: steps.SourceRef
 ) -> steps.ReceivedDossier:
+    settings = settings_for(settings_id)
     with timed(settings, "receive", dossier_id):
         return steps.receive_source(settings, batch_id, dossier_id, position, source)
 
 
 @task(name="process-page", **_task_options)
 def process_page_task(
-    settings: Settings,
+    settings_id: str,
     received: steps.ReceivedDossier,
     index: int,
     lang: str,
     ocr_limit: str | None = None,
 ) -> steps.PageDone:
+    settings = settings_for(settings_id)
     with (
         ocr_slot(settings, ocr_limit, received.dossier_id, index),
         timed(settings, "page", received.dossier_id, index),
@@ -78,19 +86,21 @@ def process_page_task(
 
 @task(name="split-stack", **_task_options)
 def split_stack_task(
-    settings: Settings, received: steps.ReceivedDossier, pages: list[steps.PageDone]
+    settings_id: str, received: steps.ReceivedDossier, pages: list[steps.PageDone]
 ) -> list[steps.DossierPart]:
+    settings = settings_for(settings_id)
     with timed(settings, "split", received.dossier_id):
         return steps.split_stack(settings, received, pages)
 
 
 @task(name="archive-dossier", **_task_options)
 def archive_dossier_task(
-    settings: Settings,
+    settings_id: str,
     received: steps.ReceivedDossier,
     part: steps.DossierPart,
     pages: list[steps.PageDone],
 ) -> None:
+    settings = settings_for(settings_id)
     with timed(settings, "archive", part.dossier_id):
         steps.archive_dossier(settings, received, part, pages)
 
@@ -111,9 +121,13 @@ def _record_flow_run(settings: Settings, batch_id: str) -> None:
 
 @flow(name="sohoa-batch", log_prints=False, persist_result=False)
 def process_batch(
-    settings: Settings, batch_id: str, sources: list[steps.SourceRef], lang: str
+    batch_id: str, sources: list[steps.SourceRef], lang: str, settings_id: str = ""
 ) -> list[str]:
-    """Process one batch; returns the dossier ids in input order."""
+    """Process one batch; returns the dossier ids in input order.
+
+    ``settings_id`` is a :func:`config.settings_ref` (an opaque id, never the settings).
+    """
+    settings = settings_for(settings_id)
     # On Prefect's temporary server there is no limit: one lookup, then none is taken.
     return batch_body(
         settings, batch_id, sources, lang, ocr_limit=ocr_limit_for_run(settings, create=False)
@@ -143,8 +157,9 @@ def _batch_body(
 ) -> list[str]:
     dossier_ids = [keys.dossier_id(batch_id, position) for position in range(len(sources))]
     _record_flow_run(settings, batch_id)
+    settings_id = settings_ref(settings)  # what tasks carry: an id, never the settings
     received_futures = [
-        receive_source_task.submit(settings, batch_id, dossier_id, position, source)
+        receive_source_task.submit(settings_id, batch_id, dossier_id, position, source)
         for position, (dossier_id, source) in enumerate(zip(dossier_ids, sources, strict=True))
     ]
     meta = metadata_store(settings)
@@ -171,7 +186,7 @@ def _batch_body(
             continue
         meta.set_status(dossier_id, DossierStatus.PROCESSING)
         futures = [
-            page_task.submit(settings, received, index, lang, ocr_limit)
+            page_task.submit(settings_id, received, index, lang, ocr_limit)
             for index in range(received.page_count)
         ]
         page_futures.append((received, futures))
@@ -189,7 +204,7 @@ def _batch_body(
             _fail(settings, received.dossier_id, failure)
             continue
         try:
-            parts = split_stack_task(settings, received, pages)
+            parts = split_stack_task(settings_id, received, pages)
         except Exception as exc:
             _fail(settings, received.dossier_id, steps.describe_error(exc, received.source_name))
             continue
@@ -199,7 +214,7 @@ def _batch_body(
                 (
                     received,
                     part.dossier_id,
-                    archive_dossier_task.submit(settings, received, part, wanted),
+                    archive_dossier_task.submit(settings_id, received, part, wanted),
                 )
             )
 
@@ -218,4 +233,4 @@ def run_batch(
 ) -> list[str]:
     runner: Any = ThreadPoolTaskRunner(max_workers=settings.workers)
     configured = process_batch.with_options(task_runner=runner)
-    return configured(settings, batch_id, sources, lang)
+    return configured(batch_id, sources, lang, settings_ref(settings))

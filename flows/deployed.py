@@ -3,10 +3,11 @@
 ``sohoa serve`` (with SOHOA_DEPLOYMENT) only stores the uploaded originals and queues a flow
 run of this flow with the batch id; any ``sohoa worker`` polling the work pool, on any
 machine, picks it up. Everything else comes from where the worker runs: its settings from
-its environment (``config.load_settings()``: the same database and object store as the
-service), the batch's files from the database and the object store (originals are stored
-before a batch is queued, so the worker needs no shared disk), and its pages run in
-parallel on SOHOA_WORKERS threads, each holding a slot of the machine's Tesseract limit.
+its environment (``config.process_settings()``, read once per process: the same database
+and object store as the service), the batch's files from the database and the object
+store (originals are stored before a batch is queued, so the worker needs no shared disk),
+and its pages run in parallel on SOHOA_WORKERS threads, each holding a slot of the
+machine's Tesseract limit.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from config import Settings, load_settings
+from config import Settings, process_settings
 from flows.batch import batch_body
 from flows.limits import ocr_limit_for_run
 from flows.runtime import metadata_store
@@ -58,7 +59,7 @@ class SettingsThreadPoolTaskRunner(ThreadPoolTaskRunner[Any]):
     """
 
     def duplicate(self) -> SettingsThreadPoolTaskRunner:
-        return SettingsThreadPoolTaskRunner(max_workers=load_settings().workers)
+        return SettingsThreadPoolTaskRunner(max_workers=process_settings().workers)
 
 
 _task_runner: Any = SettingsThreadPoolTaskRunner()  # Prefect's stubs want a PrefectFuture runner
@@ -72,7 +73,7 @@ _task_runner: Any = SettingsThreadPoolTaskRunner()  # Prefect's stubs want a Pre
 )
 def process_batch_run(batch_id: str) -> list[str]:
     """Process one stored batch by its id; returns the dossier ids in input order."""
-    settings = load_settings()
+    settings = process_settings()
     batch_id = keys.check_id(batch_id)
     batch = metadata_store(settings).get_batch(batch_id)  # unknown id: the run fails, here
     return batch_body(

@@ -143,7 +143,9 @@ def receive_source(
             meta.set_status(dossier_id, DossierStatus.FAILED, error)
             return ReceivedDossier(dossier_id, source.name, key, "", 0, None, 0, error)
         size, sha = sha256_file(path)
-        earlier = meta.find_original(sha, other_than=dossier_id)
+        # Within the agency the batch names: the same bytes for another agency are its own.
+        agency = meta.get_batch(batch_id).agency_code
+        earlier = meta.find_original(sha, agency_code=agency, other_than=dossier_id)
         if earlier is not None:
             # Handed in twice (a double click, a re-sent batch): one archived copy is enough,
             # and the earlier dossier already keeps these exact bytes.

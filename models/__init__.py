@@ -8,6 +8,7 @@ from models.dossier import (
     FieldCorrection,
     FieldInfo,
     PageInfo,
+    StoredOriginal,
 )
 from models.search import SearchPage, SearchQuery
 
@@ -22,5 +23,6 @@ __all__ = [
     "Role",
     "SearchPage",
     "SearchQuery",
+    "StoredOriginal",
     "TokenInfo",
 ]

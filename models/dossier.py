@@ -37,6 +37,22 @@ class BatchInfo:
 
 
 @dataclass(frozen=True)
+class StoredOriginal:
+    """One file of an upload whose original is already in the object store (or that is a
+    duplicate and needs none): what the service records, all at once, after storing them."""
+
+    dossier_id: str
+    position: int
+    source_name: str
+    sha256: str
+    size: int
+    original_key: str | None  # None for a duplicate: the earlier dossier holds the bytes
+    media_type: str | None
+    page_count: int
+    duplicate_of: str | None = None
+
+
+@dataclass(frozen=True)
 class PageInfo:
     index: int  # 0-based position in the dossier, the paper order
     width_px: int

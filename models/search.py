@@ -8,6 +8,12 @@ from datetime import datetime, timedelta, timezone
 from models.dossier import DossierInfo, DossierStatus
 
 MAX_PAGE_SIZE = 200
+# Deeper pages cost a scan of every row skipped; past this, narrow the search instead.
+MAX_OFFSET = 100_000
+# Full-text search: every word is one more condition (SQLite: one more LIKE over every
+# stored text); a query is a few words someone typed, not a document.
+MAX_TEXT_WORDS = 20
+MAX_TEXT_CHARS = 200
 VIETNAM = timezone(timedelta(hours=7))  # dossiers are received, and days counted, here
 
 
@@ -50,8 +56,19 @@ class SearchQuery:
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_PAGE_SIZE:
             raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
-        if self.offset < 0:
-            raise ValueError("offset must not be negative")
+        if not 0 <= self.offset <= MAX_OFFSET:
+            raise ValueError(f"offset must be between 0 and {MAX_OFFSET}")
+        if self.text is not None:
+            check_text_query(self.text)
+
+
+def check_text_query(text: str) -> str:
+    """The words of a full-text query, bounded: ValueError names the bound passed."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValueError(f"text: at most {MAX_TEXT_CHARS} characters")
+    if len(text.split()) > MAX_TEXT_WORDS:
+        raise ValueError(f"text: at most {MAX_TEXT_WORDS} words")
+    return text
 
 
 @dataclass(frozen=True)

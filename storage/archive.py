@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,3 +66,35 @@ def verified_bytes(objects: ObjectStore, dossier_id: str, key: str) -> bytes:
     if entry is None or entry.get("sha256") != digest:
         raise StorageError(f"{key} does not match the dossier's manifest (SHA-256 {digest})")
     return data
+
+
+def verified_stream(objects: ObjectStore, dossier_id: str, key: str) -> tuple[int, Iterator[bytes]]:
+    """(size, chunks) of an object the manifest vouches for, streamed from the store.
+
+    Checked twice: the stored digest against the manifest before anything is sent (so an
+    altered object is refused cleanly), and the bytes themselves as they pass (an object
+    altered while it is read ends the stream with an error instead of its last chunk).
+    """
+    manifest = read_manifest(objects, dossier_id)
+    entry = next((o for o in manifest.get("objects", []) if o.get("key") == key), None)
+    stored = objects.stat(key)
+    if entry is None or entry.get("sha256") != stored.sha256 or entry.get("size") != stored.size:
+        raise StorageError(f"{key} does not match the dossier's manifest (SHA-256 {stored.sha256})")
+    return stored.size, checked_chunks(objects.iter_chunks(key), stored.sha256, key)
+
+
+def checked_chunks(chunks: Iterator[bytes], sha256: str, key: str) -> Iterator[bytes]:
+    """Pass ``chunks`` on, hashing them. The last chunk is held back until the digest is
+    known: bytes that are not ``sha256`` end in an error one chunk short of complete, so
+    the reader gets a cut-off download, never a silently wrong one."""
+    digest = hashlib.sha256()
+    held: bytes | None = None
+    for chunk in chunks:
+        digest.update(chunk)
+        if held is not None:
+            yield held
+        held = chunk
+    if sha256 and digest.hexdigest() != sha256:
+        raise StorageError(f"{key} changed while it was read (SHA-256 {digest.hexdigest()})")
+    if held is not None:
+        yield held

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -29,11 +30,13 @@ from sqlalchemy import (
     Text,
     and_,
     create_engine,
+    delete,
     event,
     func,
     literal_column,
     select,
     true,
+    update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -57,6 +60,7 @@ from models import (
     Role,
     SearchPage,
     SearchQuery,
+    StoredOriginal,
     TokenInfo,
 )
 from pipeline import faults
@@ -64,8 +68,14 @@ from pipeline.errors import DossierNotFoundError, StorageError
 from pipeline.extract import DOSSIER_CODE, receiving_unit
 from pipeline.textfold import fold
 
+log = logging.getLogger("sohoa.storage")
+
 # Autoincrement ids: 64-bit on PostgreSQL (events grow forever), rowid on SQLite.
 BigId = BigInteger().with_variant(Integer, "sqlite")
+
+# A token's last use is bookkeeping: recorded at most this often, so that reads do not
+# write (and cannot fail when the disk is full).
+LAST_USED_EVERY = timedelta(minutes=5)
 
 
 def _now() -> datetime:
@@ -111,6 +121,22 @@ class TokenRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SessionRow(Base):
+    """A signed-in browser: the cookie holds a random id, only its SHA-256 is kept here."""
+
+    __tablename__ = "sessions"
+
+    session_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[str] = mapped_column(ForeignKey("tokens.token_id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_sessions_token", "token_id"),
+        Index("ix_sessions_expires", "expires_at"),
+    )
 
 
 class DossierRow(Base):
@@ -443,11 +469,67 @@ class MetadataStore:
                 return None
             if not hmac.compare_digest(row.secret_sha256, digest):
                 return None
-            now = _now()
-            # One write a minute at most: every request authenticates.
-            if row.last_used_at is None or now - _aware(row.last_used_at) > timedelta(minutes=1):
-                row.last_used_at = now
-            return _token_info(row).principal
+            principal = _token_info(row).principal
+            last_used = _aware(row.last_used_at) if row.last_used_at else None
+        now = _now()
+        if last_used is None or now - last_used > LAST_USED_EVERY:
+            self._record_use(token_id, now)
+        return principal
+
+    def _record_use(self, token_id: str, now: datetime) -> None:
+        """Best effort, in its own transaction: a full disk or a locked database must never
+        turn a read into an error, so a failure here is logged and forgotten."""
+        try:
+            with self._session() as session:
+                session.execute(
+                    update(TokenRow).where(TokenRow.token_id == token_id).values(last_used_at=now)
+                )
+        except Exception as exc:
+            log.warning("last use of token %s not recorded: %s", token_id, type(exc).__name__)
+
+    # --- page sessions --------------------------------------------------------------------
+
+    def create_session(self, token_id: str, *, lifetime: timedelta) -> str:
+        """A new page session for a (valid) token; returns its id, shown only this once.
+
+        Expired sessions are swept here: sign-ins are rare, and the sweep is indexed.
+        """
+        session_id = secrets.token_urlsafe(32)
+        now = _now()
+        with self._session() as session:
+            session.execute(delete(SessionRow).where(SessionRow.expires_at <= now))
+            session.add(
+                SessionRow(
+                    session_sha256=_digest(session_id),
+                    token_id=token_id,
+                    created_at=now,
+                    expires_at=now + lifetime,
+                )
+            )
+        return session_id
+
+    def session_principal(self, session_id: str) -> Principal | None:
+        """Who a session belongs to, if it is current and its token is not revoked."""
+        if not session_id or len(session_id) > 128:
+            return None
+        with self._session() as session:
+            row = session.execute(
+                select(TokenRow)
+                .join(SessionRow, SessionRow.token_id == TokenRow.token_id)
+                .where(
+                    SessionRow.session_sha256 == _digest(session_id),
+                    SessionRow.expires_at > _now(),
+                    TokenRow.revoked_at.is_(None),
+                )
+            ).scalar_one_or_none()
+            return _token_info(row).principal if row is not None else None
+
+    def end_session(self, session_id: str) -> None:
+        """Sign-out: the session id is worth nothing from now on, wherever it was copied."""
+        with self._session() as session:
+            session.execute(
+                delete(SessionRow).where(SessionRow.session_sha256 == _digest(session_id))
+            )
 
     def revoke_token(self, token_id: str) -> TokenInfo:
         with self._session() as session:
@@ -518,20 +600,87 @@ class MetadataStore:
             )
             session.add(EventRow(dossier_id=dossier_id, status=DossierStatus.RECEIVED))
 
-    def find_original(self, sha256: str, *, other_than: str) -> str | None:
-        """The dossier that already holds a file with these bytes, if any (not a failed one)."""
-        with self._session() as session:
-            return session.scalar(
-                select(DossierRow.dossier_id)
-                .where(
-                    DossierRow.original_sha256 == sha256,
-                    DossierRow.dossier_id != other_than,
-                    DossierRow.source_dossier_id.is_(None),
-                    DossierRow.status.not_in([DossierStatus.FAILED, DossierStatus.DUPLICATE]),
-                )
-                .order_by(DossierRow.created_at)
-                .limit(1)
+    def find_original(self, sha256: str, *, agency_code: str | None, other_than: str) -> str | None:
+        """The dossier that already holds a file with these bytes, if any (not a failed one).
+
+        Scoped to the agency the upload names: the same bytes sent to another agency are
+        that agency's own dossier, and its counter never learns another agency's dossier
+        id. The service always names one; ``None`` (a ``sohoa process`` run without
+        ``--agency``, by someone who reads the whole database anyway) looks everywhere.
+        """
+        query = (
+            select(DossierRow.dossier_id)
+            .where(
+                DossierRow.original_sha256 == sha256,
+                DossierRow.dossier_id != other_than,
+                DossierRow.source_dossier_id.is_(None),
+                DossierRow.status.not_in([DossierStatus.FAILED, DossierStatus.DUPLICATE]),
             )
+            .order_by(DossierRow.created_at)
+            .limit(1)
+        )
+        if agency_code is not None:
+            query = query.join(BatchRow, BatchRow.batch_id == DossierRow.batch_id).where(
+                BatchRow.agency_code == agency_code
+            )
+        with self._session() as session:
+            return session.scalar(query)
+
+    def receive_upload(self, batch: BatchInfo, files: list[StoredOriginal]) -> None:
+        """Record an upload whose originals are all stored: the batch and every dossier in
+        one transaction, so a failure half-way (disk full, a crash) leaves no batch and no
+        dossier without its original."""
+        with self._session() as session:
+            if session.get(BatchRow, batch.batch_id) is not None:
+                raise StorageError(f"batch {batch.batch_id} exists already")
+            session.add(
+                BatchRow(
+                    batch_id=batch.batch_id,
+                    created_at=batch.created_at,
+                    lang=batch.lang,
+                    source_count=batch.source_count,
+                    uploaded_by=batch.uploaded_by,
+                    counter_id=batch.counter_id,
+                    post_office_id=batch.post_office_id,
+                    agency_code=batch.agency_code,
+                    procedure=batch.procedure,
+                    token_id=batch.token_id,
+                )
+            )
+            session.flush()  # the dossiers reference it
+            now = _now()
+            for item in files:
+                duplicate = item.duplicate_of is not None
+                status = DossierStatus.DUPLICATE if duplicate else DossierStatus.RECEIVED
+                session.add(
+                    DossierRow(
+                        dossier_id=item.dossier_id,
+                        batch_id=batch.batch_id,
+                        position=item.position,
+                        source_name=item.source_name,
+                        status=status,
+                        page_count=0 if duplicate else item.page_count,
+                        original_key=item.original_key,
+                        original_sha256=item.sha256,
+                        original_size=item.size,
+                        media_type=None if duplicate else item.media_type,
+                        duplicate_of=item.duplicate_of,
+                        fields={},
+                        agency_code=batch.agency_code,
+                        procedure=batch.procedure,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                session.add(EventRow(dossier_id=item.dossier_id, status=DossierStatus.RECEIVED))
+                if duplicate:
+                    session.add(
+                        EventRow(
+                            dossier_id=item.dossier_id,
+                            status=DossierStatus.DUPLICATE,
+                            message=f"same file as dossier {item.duplicate_of}",
+                        )
+                    )
 
     def mark_duplicate(self, dossier_id: str, *, of: str, sha256: str, size: int) -> None:
         """The same bytes were handed in before: point at that dossier, store nothing twice."""
@@ -952,6 +1101,10 @@ def _token_info(row: TokenRow) -> TokenInfo:
         revoked_at=_aware(row.revoked_at) if row.revoked_at else None,
         last_used_at=_aware(row.last_used_at) if row.last_used_at else None,
     )
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _apply_field_values(row: DossierRow, values: dict[str, Any]) -> None:

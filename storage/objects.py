@@ -55,6 +55,12 @@ class ObjectStore(Protocol):
 
     def get_file(self, key: str, destination: Path) -> StoredObject: ...
 
+    def iter_chunks(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
+        """The object's bytes, a chunk at a time (downloads: never the whole object in
+        memory). Not verified: callers check the digest as the chunks pass
+        (``storage.archive.checked_chunks``)."""
+        ...
+
     def stat(self, key: str) -> StoredObject: ...
 
     def exists(self, key: str) -> bool: ...
@@ -182,6 +188,15 @@ class LocalObjectStore:
         size, sha = sha256_file(destination)
         return StoredObject(key, size, sha)
 
+    def iter_chunks(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
+        try:
+            with self._path(key).open("rb") as stream:
+                yield from iter(lambda: stream.read(chunk_size), b"")
+        except FileNotFoundError:
+            raise ObjectNotFoundError(f"object {key} not found") from None
+        except OSError as exc:
+            raise StorageError(f"cannot read {key} ({exc.strerror})") from exc
+
     def stat(self, key: str) -> StoredObject:
         path = self._path(key)
         if not path.is_file():
@@ -243,6 +258,11 @@ class MemoryObjectStore:
         destination.parent.mkdir(parents=True, exist_ok=True)
         destination.write_bytes(data)
         return StoredObject(key, len(data), hashlib.sha256(data).hexdigest())
+
+    def iter_chunks(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
+        data = self.get_bytes(key)
+        for start in range(0, len(data), chunk_size):
+            yield data[start : start + chunk_size]
 
     def stat(self, key: str) -> StoredObject:
         data = self.get_bytes(key)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from urllib3.exceptions import HTTPError
 
 from pipeline import faults
 from pipeline.errors import ObjectNotFoundError, StorageError
-from storage.objects import StoredObject, check_key, keep_existing, sha256_file
+from storage.objects import CHUNK, StoredObject, check_key, keep_existing, sha256_file
 
 log = logging.getLogger("sohoa.storage")
 
@@ -195,6 +196,25 @@ class S3ObjectStore:
         if expected.sha256 and actual != expected.sha256:
             raise StorageError(f"{key} is corrupt: SHA-256 {actual} != stored {expected.sha256}")
         return data
+
+    def iter_chunks(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
+        """Streamed from S3 (``get_object`` reads as the caller consumes, never the whole
+        object); the digest is the caller's to check as the chunks pass."""
+        try:
+            response = self.client.get_object(self.bucket, check_key(key))
+        except S3Error as exc:
+            if exc.code in MISSING_CODES:
+                raise ObjectNotFoundError(f"object {key} not found") from None
+            raise StorageError(f"cannot read {key} ({exc})") from exc
+        except (HTTPError, OSError) as exc:
+            raise StorageError(f"cannot read {key} ({exc})") from exc
+        try:
+            yield from response.stream(chunk_size)
+        except (HTTPError, OSError) as exc:
+            raise StorageError(f"cannot read {key} ({exc})") from exc
+        finally:
+            response.close()
+            response.release_conn()
 
     def get_file(self, key: str, destination: Path) -> StoredObject:
         expected = self.stat(key)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from config import Settings
+from config import Settings, process_settings
 from flows import runtime
 from tests import synth
 from tests.pgcluster import ClusterUnavailable, PostgresCluster
@@ -113,6 +113,8 @@ def bgr(page: synth.SynthPage) -> np.ndarray:
 
 
 @pytest.fixture(autouse=True)
-def _quiet_prefect(monkeypatch: pytest.MonkeyPatch) -> None:
+def _quiet_prefect(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    yield
+    process_settings.cache_clear()  # a test's environment is not the next one's

@@ -84,6 +84,7 @@ class World:
     receipts: list[Receipt]
     batch_id: str
     contexts: list[BrowserContext] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)  # what the policy blocked
     _ready: bool = False
 
     def ready(self) -> list[Receipt]:
@@ -104,6 +105,14 @@ class World:
         context.set_default_timeout(15_000)
         self.contexts.append(context)
         page = context.new_page()
+        page.on(
+            "console",
+            lambda message: (
+                self.csp_violations.append(message.text)
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
         page.goto(path)
         assert "/login" in page.url, page.url  # not signed in yet: the sign-in page
         assert page.locator("h1").inner_text() == "Đăng nhập"
@@ -341,6 +350,7 @@ def test_counter_uploads_a_scan_and_watches_it_archived(world: World, samples_di
     # After a reload the batch is listed among the recent ones.
     page.reload()
     assert batch_id in page.locator("ul.recent").inner_text()
+    assert world.csp_violations == []  # the page's script runs under its own policy
 
 
 # --- agencies -----------------------------------------------------------------------------
@@ -406,6 +416,7 @@ def test_agency_searches_opens_the_dossier_and_downloads(world: World) -> None:
     assert answer.json()["fields"]["id_number"]["value"] == truth.person.id_number
     original = page.request.get(original_url)
     assert original.ok and original.body() == receipt.path.read_bytes()
+    assert world.csp_violations == []
 
 
 def test_other_agency_sees_neither_the_dossier_nor_search_results(world: World) -> None:
@@ -485,3 +496,4 @@ def test_operator_dashboard_and_review_correction(world: World) -> None:
     assert correction.corrected_by == "operator user" and correction.note == "đối chiếu với CCCD"
     info = meta.get_dossier(flagged.dossier_id)
     assert info.full_name == corrected and not info.needs_review
+    assert world.csp_violations == []

@@ -146,8 +146,17 @@ def test_duplicate_originals_are_found_and_recorded(database_url: str) -> None:
     meta.record_original(
         "b1-001", key="k", sha256="ab" * 32, size=5, media_type="application/pdf", page_count=1
     )
-    assert meta.find_original("ab" * 32, other_than="b1-002") == "b1-001"
-    assert meta.find_original("ab" * 32, other_than="b1-001") is None
+    assert meta.find_original("ab" * 32, agency_code=None, other_than="b1-002") == "b1-001"
+    assert meta.find_original("ab" * 32, agency_code=None, other_than="b1-001") is None
+    # Within one agency's scope: b1 named no agency, so to an agency's upload it is unknown.
+    assert meta.find_original("ab" * 32, agency_code="000.00.00.H49", other_than="x") is None
+    meta.create_batch(BatchInfo("b2", now, "vie", 1, agency_code="000.00.00.H49"))
+    meta.add_dossier("b2-001", "b2", 0, "scan.pdf")
+    meta.record_original(
+        "b2-001", key="k2", sha256="ef" * 32, size=5, media_type="application/pdf", page_count=1
+    )
+    assert meta.find_original("ef" * 32, agency_code="000.00.00.H49", other_than="x") == "b2-001"
+    assert meta.find_original("ef" * 32, agency_code="000.17.22.H56", other_than="x") is None
     meta.mark_duplicate("b1-002", of="b1-001", sha256="ab" * 32, size=5)
     info = meta.get_dossier("b1-002")
     assert (info.status, info.duplicate_of) == (DossierStatus.DUPLICATE, "b1-001")

@@ -77,6 +77,31 @@ def test_large_files_go_multipart(store, tmp_path: Path) -> None:  # type: ignor
     assert store.get_file("dossiers/big/original.tif", tmp_path / "back.tif") == stored
 
 
+def test_downloads_stream_from_s3_chunk_by_chunk(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """get_object is read as the chunks are taken, never whole (a service download)."""
+    from storage.objects import CHUNK
+
+    big = tmp_path / "big.tif"
+    big.write_bytes(bytes(range(256)) * (3 * CHUNK // 256) + b"tail")
+    store.put_file("dossiers/s1/original.tif", big)
+    responses = []
+    real_get_object = store.client.get_object
+
+    def get_object(*args, **kwargs):  # type: ignore[no-untyped-def]
+        responses.append(real_get_object(*args, **kwargs))
+        return responses[-1]
+
+    store.client.get_object = get_object
+    chunks = store.iter_chunks("dossiers/s1/original.tif")
+    first = next(chunks)
+    assert len(first) <= CHUNK
+    (response,) = responses
+    assert response.tell() < big.stat().st_size // 2  # the rest is still on the wire
+    assert first + b"".join(chunks) == big.read_bytes()
+    with pytest.raises(ObjectNotFoundError):
+        next(store.iter_chunks("dossiers/s1/none.tif"))
+
+
 def test_presigned_url_downloads_and_refuses_missing(store) -> None:  # type: ignore[no-untyped-def]
     store.put_bytes("dossiers/p/dossier.pdf", b"%PDF-1.7 signed")
     url = store.presigned_url("dossiers/p/dossier.pdf", expires_s=60)

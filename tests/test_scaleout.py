@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from app.runner import BatchRunner
-from config import Settings
+from config import Settings, process_settings
 from flows import deployed, limits, steps
 from flows.runtime import metadata_store
 from models import BatchInfo, DossierStatus
@@ -73,6 +73,7 @@ def test_entry_flow_reads_settings_from_the_environment(
     batch_id = _stored_batch(settings, samples_dir, ["page.jpg"], count=1)
     monkeypatch.setenv("SOHOA_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("SOHOA_WORKERS", "3")
+    process_settings.cache_clear()  # a worker reads its environment once: this one is new
     calls: list[dict[str, Any]] = []
 
     def fake_body(got: Settings, bid: str, sources: list[steps.SourceRef], lang: str, *,

@@ -17,50 +17,17 @@ from config import Settings
 from flows.runtime import metadata_store, object_store
 from models import DossierStatus, Role
 from storage import keys
-from tests.service_support import run_steps
-
-AGENCY_A, AGENCY_B = "000.00.00.H49", "000.17.22.H56"
-
-
-class World:
-    def __init__(self, settings: Settings, client: TestClient, runner: BatchRunner) -> None:
-        self.settings, self.client, self.runner = settings, client, runner
-        meta = metadata_store(settings)
-        self.tokens: dict[str, str] = {}
-        for label, role, agency in [
-            ("counter", Role.COUNTER, None),
-            ("counter2", Role.COUNTER, None),
-            ("agency_a", Role.AGENCY, AGENCY_A),
-            ("agency_b", Role.AGENCY, AGENCY_B),
-            ("operator", Role.OPERATOR, None),
-        ]:
-            _info, token = meta.create_token(name=f"{label} user", role=role, agency_code=agency)
-            self.tokens[label] = token
-
-    def auth(self, who: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[who]}"}
-
-    def upload(self, who: str, paths: list[Path], agency: str = AGENCY_A, **form: str) -> Any:
-        files = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in paths]
-        return self.client.post(
-            "/api/batches", headers=self.auth(who), files=files, data={"agency": agency, **form}
-        )
+from tests.service_support import AGENCY_A, SAME_ORIGIN, World, open_world, run_steps
 
 
 @pytest.fixture
 def world(tmp_path: Path, database_url: str) -> Iterator[World]:
     """The service on each metadata backend: SQLite and PostgreSQL."""
-    from flows import runtime
-
-    runtime.reset()
     settings = Settings(
         data_dir=tmp_path / "data", database_url=database_url, workers=2, max_files_per_batch=5
     )
-    runner = BatchRunner(settings, run=run_steps)
-    with TestClient(create_app(settings, runner=runner)) as client:
-        yield World(settings, client, runner)
-    runner.shutdown(wait=True)
-    runtime.reset()
+    with open_world(settings) as world:
+        yield world
 
 
 @pytest.fixture
@@ -308,11 +275,9 @@ def test_tokens_revoked_and_openapi(world: World) -> None:
 def test_pages_sign_in_with_a_cookie_and_refuse_cross_site_posts(world: World) -> None:
     client = world.client
     assert client.get("/search", follow_redirects=False).headers["location"].startswith("/login")
-    bad = client.post("/login", data={"token": "sohoa_nope_nope"})
+    bad = client.post("/login", data={"token": "sohoa_nope_nope"}, headers=SAME_ORIGIN)
     assert "không hợp lệ" in bad.text
-    signed_in = client.post(
-        "/login", data={"token": world.tokens["operator"]}, follow_redirects=False
-    )
+    signed_in = world.sign_in("operator")
     assert signed_in.status_code == 303 and signed_in.headers["location"] == "/ops"
     assert "httponly" in signed_in.headers["set-cookie"].lower()
     assert "samesite=strict" in signed_in.headers["set-cookie"].lower()
