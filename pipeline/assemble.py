@@ -21,7 +21,7 @@ import numpy as np
 import pikepdf
 from PIL import Image, ImageSequence
 
-from pipeline.errors import BadInputError
+from pipeline.errors import BadInputError, library_problem
 from pipeline.load import MediaType, SourceDocument, pdf_page_geometry
 from pipeline.textlayer import (
     FONT_RESOURCE,
@@ -280,7 +280,8 @@ def assemble_searchable_pdf(
         try:
             src = pikepdf.open(source.path)
         except pikepdf.PdfError as exc:
-            raise BadInputError(source.name, f"corrupt PDF ({exc})") from None
+            problem = library_problem(exc, source.path, source.name)
+            raise BadInputError(source.name, f"corrupt PDF ({problem})") from None
         with src:
             out = pikepdf.new()
             try:

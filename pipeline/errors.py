@@ -7,6 +7,7 @@ problem. ``app.cli`` is the one place that turns them into output and exit codes
 from __future__ import annotations
 
 from enum import IntEnum
+from pathlib import Path
 
 
 class ExitCode(IntEnum):
@@ -71,3 +72,17 @@ class DossierNotFoundError(SohoaError):
     def __init__(self, dossier_id: str) -> None:
         self.dossier_id = dossier_id
         super().__init__(f"no dossier with id {dossier_id!r}")
+
+
+def library_problem(exc: BaseException, path: Path, shown: str) -> str:
+    """The first line of a library's error about ``path``, naming ``shown`` instead.
+
+    qpdf, PIL and poppler put the path they were given in their messages: that is our
+    working copy (``work/2026…-001/original.pdf``), a name the clerk never gave and a path
+    no user should see. The message keeps what went wrong and names the user's file.
+    """
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    for form in (f"{path}: ", f"'{path}'", f'"{path}"', str(path), f"{path.name}: "):
+        text = text.replace(form, "" if form.endswith(": ") else shown)
+    return text

@@ -21,7 +21,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from pipeline import poppler
 from pipeline.context import PageContext
-from pipeline.errors import BadInputError
+from pipeline.errors import BadInputError, library_problem
 from pipeline.resolution import estimate_text_scale
 
 # We check sizes ourselves (with a clearer message), so PIL's own bomb guard is off.
@@ -175,7 +175,8 @@ def _image_frame_count(path: Path, shown: str) -> int:
         with Image.open(path) as image:
             return int(getattr(image, "n_frames", 1))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise BadInputError(shown, f"corrupt or unreadable image ({exc})") from None
+        problem = library_problem(exc, path, shown)
+        raise BadInputError(shown, f"corrupt or unreadable image ({problem})") from None
 
 
 def _load_image_frame(source: SourceDocument, context: PageContext) -> LoadedPage:
@@ -200,7 +201,9 @@ def _load_image_frame(source: SourceDocument, context: PageContext) -> LoadedPag
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise BadInputError(
-            source.name, f"page {context.page_index + 1} cannot be decoded ({exc})"
+            source.name,
+            f"page {context.page_index + 1} cannot be decoded"
+            f" ({library_problem(exc, source.path, source.name)})",
         ) from None
     _check_minimum_size(source.name, context, pixels)
     if recorded is not None and MIN_PLAUSIBLE_DPI <= recorded <= MAX_PLAUSIBLE_DPI:
@@ -279,7 +282,8 @@ def _pdf_page_count(path: Path, shown: str) -> int:
     except pikepdf.PasswordError:
         raise BadInputError(shown, "encrypted PDF: it needs a password to open") from None
     except (pikepdf.PdfError, OSError, ValueError, RuntimeError) as exc:
-        raise BadInputError(shown, f"corrupt or truncated PDF ({_first_line(exc, path)})") from None
+        problem = library_problem(exc, path, shown)
+        raise BadInputError(shown, f"corrupt or truncated PDF ({problem})") from None
 
 
 def pdf_page_geometry(pdf_page: pikepdf.Page) -> tuple[float, float, int]:
@@ -342,7 +346,8 @@ def _load_pdf_page(source: SourceDocument, context: PageContext) -> LoadedPage:
     except pikepdf.PasswordError:
         raise BadInputError(source.name, "encrypted PDF: it needs a password to open") from None
     except (pikepdf.PdfError, OSError, ValueError, RuntimeError) as exc:
-        raise BadInputError(source.name, f"page {number} is corrupt ({_first_line(exc)})") from None
+        problem = library_problem(exc, source.path, source.name)
+        raise BadInputError(source.name, f"page {number} is corrupt ({problem})") from None
     image_dpi = scan[0] if scan else None
     dpi = float(round(image_dpi)) if image_dpi else context.default_dpi
     # Never render beyond 600 dpi (nothing is scanned finer) nor below 150 (unreadable).
@@ -425,12 +430,3 @@ def _describe(head: bytes) -> str:
         return "looks like a text file"
     except UnicodeDecodeError:
         return f"content starts with {head[:8].hex(' ')}"
-
-
-def _first_line(exc: BaseException, path: Path | None = None) -> str:
-    lines = str(exc).strip().splitlines()
-    text = lines[0] if lines else type(exc).__name__
-    # qpdf prefixes its messages with the full path; the user already sees the file name.
-    if path is not None:
-        text = text.replace(f"{path}: ", "").replace(str(path), path.name)
-    return text

@@ -34,7 +34,7 @@ from xml.sax.saxutils import escape
 
 import pikepdf
 
-from pipeline.errors import BadInputError
+from pipeline.errors import BadInputError, library_problem
 from pipeline.fontsubst import embed_substitute
 
 PDFA_PART = 2
@@ -131,7 +131,9 @@ def make_pdfa(
     except pikepdf.PasswordError:
         raise BadInputError(name, "encrypted PDF: cannot be archived") from None
     except (pikepdf.PdfError, FileNotFoundError) as exc:
-        raise BadInputError(name, f"cannot open PDF ({exc})") from None
+        raise BadInputError(
+            name, f"cannot open PDF ({library_problem(exc, pdf_path, name)})"
+        ) from None
     output_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = output_path.with_name(f".{output_path.name}.pdfa.part")
     try:

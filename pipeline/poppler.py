@@ -20,7 +20,7 @@ from pdf2image.exceptions import (
 )
 from PIL import Image
 
-from pipeline.errors import BadInputError, OcrEngineError
+from pipeline.errors import BadInputError, OcrEngineError, library_problem
 
 RENDER_TIMEOUT_S = 300
 
@@ -60,7 +60,10 @@ def render_page(
             source_name, f"page {page_number} took over {RENDER_TIMEOUT_S}s to render"
         ) from None
     except (PDFPageCountError, PDFSyntaxError) as exc:
-        raise BadInputError(source_name, f"page {page_number} cannot be rendered ({exc})") from None
+        problem = library_problem(exc, path, source_name)
+        raise BadInputError(
+            source_name, f"page {page_number} cannot be rendered ({problem})"
+        ) from None
     except PDFInfoNotInstalledError:
         raise OcrEngineError("pdfinfo is not installed (Debian package poppler-utils)") from None
     if not images:

@@ -329,3 +329,18 @@ def test_upscaled_pages_keep_their_boxes_on_the_original(tmp_path: Path) -> None
     with Image.open(path) as image:
         width_in = image.size[0] / loaded.dpi
     assert width_in == pytest.approx(210 / 25.4, rel=0.3)  # an A4 page, not 2 inches wide
+
+
+def test_errors_name_the_users_file_never_our_working_copy(tmp_path: Path) -> None:
+    """Sources are read from the work dir under internal names; messages name the file the
+    clerk handed in."""
+    from pipeline.errors import BadInputError
+
+    internal = tmp_path / "work" / "20261130-0001-001" / "original.pdf"
+    internal.parent.mkdir(parents=True)
+    internal.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF")
+    with pytest.raises(BadInputError) as caught:
+        inspect_source(internal, name="Hồ sơ bà Lan.pdf")
+    message = caught.value.message
+    assert message.startswith("Hồ sơ bà Lan.pdf: ")
+    assert str(internal.parent) not in message and "original.pdf" not in message
