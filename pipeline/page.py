@@ -310,6 +310,9 @@ class WriteOutputsStep:
             record["rotation"] = job.cleaned.rotation
             record["skew_deg"] = round(job.cleaned.skew_deg, 3)
             record["to_cleaned"] = [round(v, 6) for v in job.cleaned.to_cleaned.ravel()]
+        if job.loaded is not None:
+            # Where the page's resolution came from: the file, the letters, or a guess.
+            record["dpi_source"] = str(job.loaded.dpi_source)
         record["warnings"] = list(job.warnings)
         record["barcodes"] = [b.to_json() for b in job.barcodes]
         if job.page_class is not None:

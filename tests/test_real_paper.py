@@ -9,6 +9,7 @@ cleanup that makes a page worse than the engine alone would read it.
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 from pathlib import Path
 
@@ -107,6 +108,8 @@ def test_a_low_resolution_capture_reads_as_well_as_tesseract_alone(tmp_path: Pat
     page.image.save(path)
     outcome = process_page(inspect_source(path), ctx("capture.png"), tmp_path / "w")
     assert any("estimated from the letters" in w for w in outcome.warnings)
+    record = json.loads(outcome.ocr_json_path.read_text(encoding="utf-8"))
+    assert record["dpi_source"] == "estimated"
     ours = synth.char_error_rate(page.text, outcome.text_path.read_text(encoding="utf-8"))
     bare = subprocess.run(
         ["tesseract", str(path), "stdout", "-l", "vie"], capture_output=True
