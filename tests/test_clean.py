@@ -55,8 +55,8 @@ def test_ocr_resolution_policy() -> None:
 def test_low_resolution_is_upsampled_for_ocr() -> None:
     page = _page(synth.Degradation(), dpi=150)
     cleaned = clean_page(page, PageContext(source_name="x", page_index=0, ocr_dpi=300))
-    assert cleaned.dpi == pytest.approx(300)
-    assert cleaned.image.shape[1] == pytest.approx(page.width * 2, abs=3)
+    assert cleaned.dpi == pytest.approx(200)  # UPSAMPLE_DPI, whatever ocr_dpi says
+    assert cleaned.image.shape[1] == pytest.approx(page.width * 200 / 150, abs=3)
     # the transform maps the original's corners into the cleaned image
     corner = cleaned.to_cleaned @ np.array([page.width, page.height, 1.0])
     assert corner[0] == pytest.approx(cleaned.image.shape[1], abs=3)
