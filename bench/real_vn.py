@@ -345,6 +345,11 @@ def run_real(pages: list[RealPage], *, with_ocrmypdf: bool, verbose: bool) -> No
             print(f"sohoa / better baseline: {mean_ours / best:.2f}x (goal <= 0.8x)")
         else:
             print()
+        failed = {name: why for name, why in details.items() if isinstance(why, str) or not why}
+        print(
+            f"archived as PDF/A: {len(files) - len(failed)} of {len(files)}"
+            + (f"; not archived: {failed}" if failed else "")
+        )
         worse = [r[0].id for r in rows if r[1] > r[2] + 0.005]
         print(f"pages more than 0.5 points above bare Tesseract: {len(worse)} {worse or ''}")
         print(
