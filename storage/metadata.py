@@ -371,20 +371,7 @@ class MetadataStore:
     def create_batch(self, batch: BatchInfo) -> None:
         with self._session() as session:
             if session.get(BatchRow, batch.batch_id) is None:
-                session.add(
-                    BatchRow(
-                        batch_id=batch.batch_id,
-                        created_at=batch.created_at,
-                        lang=batch.lang,
-                        source_count=batch.source_count,
-                        uploaded_by=batch.uploaded_by,
-                        counter_id=batch.counter_id,
-                        post_office_id=batch.post_office_id,
-                        agency_code=batch.agency_code,
-                        procedure=batch.procedure,
-                        token_id=batch.token_id,
-                    )
-                )
+                session.add(_batch_row(batch))
 
     def get_batch(self, batch_id: str) -> BatchInfo:
         with self._session() as session:
@@ -633,20 +620,7 @@ class MetadataStore:
         with self._session() as session:
             if session.get(BatchRow, batch.batch_id) is not None:
                 raise StorageError(f"batch {batch.batch_id} exists already")
-            session.add(
-                BatchRow(
-                    batch_id=batch.batch_id,
-                    created_at=batch.created_at,
-                    lang=batch.lang,
-                    source_count=batch.source_count,
-                    uploaded_by=batch.uploaded_by,
-                    counter_id=batch.counter_id,
-                    post_office_id=batch.post_office_id,
-                    agency_code=batch.agency_code,
-                    procedure=batch.procedure,
-                    token_id=batch.token_id,
-                )
-            )
+            session.add(_batch_row(batch))
             session.flush()  # the dossiers reference it
             now = _now()
             for item in files:
@@ -1200,3 +1174,18 @@ def _to_info(row: DossierRow, *, with_pages: bool) -> DossierInfo:
 def _aware(value: datetime) -> datetime:
     # SQLite hands back naive datetimes; everything we write is UTC.
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _batch_row(batch: BatchInfo) -> BatchRow:
+    return BatchRow(
+        batch_id=batch.batch_id,
+        created_at=batch.created_at,
+        lang=batch.lang,
+        source_count=batch.source_count,
+        uploaded_by=batch.uploaded_by,
+        counter_id=batch.counter_id,
+        post_office_id=batch.post_office_id,
+        agency_code=batch.agency_code,
+        procedure=batch.procedure,
+        token_id=batch.token_id,
+    )

@@ -204,20 +204,26 @@ def degrade(page: SynthPage, spec: Degradation, seed: int = 0) -> SynthPage:
     return SynthPage(image=out, lines=page.lines, dpi=page.dpi, meta={"degradation": spec})
 
 
-def mixed_degraded_pages(count: int = 12, *, dpi: int = 200, seed: int = 100) -> list[SynthPage]:
-    """``count`` pages cycling through MIXED_DEGRADATIONS, fonts and sizes."""
+def varied_pages(count: int, *, dpi: int, seed: int, sizes: tuple[float, ...]) -> list[SynthPage]:
+    """``count`` clean pages of corpus text, cycling through the fonts and ``sizes``."""
     fonts = available_fonts()
-    pages = []
-    for index in range(count):
-        base = render_page(
+    return [
+        render_page(
             corpus_lines(16, seed=seed + index),
             dpi=dpi,
             font_path=fonts[index % len(fonts)],
-            font_pt=(10, 11, 12)[index % 3],
+            font_pt=sizes[index % len(sizes)],
         )
-        spec = MIXED_DEGRADATIONS[index % len(MIXED_DEGRADATIONS)]
-        pages.append(degrade(base, spec, seed=index))
-    return pages
+        for index in range(count)
+    ]
+
+
+def mixed_degraded_pages(count: int = 12, *, dpi: int = 200, seed: int = 100) -> list[SynthPage]:
+    """``count`` pages cycling through MIXED_DEGRADATIONS, fonts and sizes."""
+    return [
+        degrade(base, MIXED_DEGRADATIONS[index % len(MIXED_DEGRADATIONS)], seed=index)
+        for index, base in enumerate(varied_pages(count, dpi=dpi, seed=seed, sizes=(10, 11, 12)))
+    ]
 
 
 def save_pdf(pages: list[SynthPage], path: Path, *, jpeg_quality: int = 85) -> None:
@@ -329,15 +335,11 @@ def add_seal_and_signature(page: SynthPage, seed: int = 0) -> SynthPage:
 
 def stamped_pages(count: int = 6, *, dpi: int = 200, seed: int = 300) -> list[SynthPage]:
     """``count`` colour pages with a seal and a signature over 11-13 pt text."""
-    fonts = available_fonts()
-    pages = []
-    for index in range(count):
-        base = render_page(
-            corpus_lines(16, seed=seed + index),
-            dpi=dpi,
-            font_path=fonts[index % len(fonts)],
-            font_pt=(11, 12, 13)[index % 3],
+    return [
+        degrade(
+            add_seal_and_signature(base, seed=seed + index),
+            Degradation(noise_sigma=4, jpeg_quality=85),
+            seed=index,
         )
-        stamped = add_seal_and_signature(base, seed=seed + index)
-        pages.append(degrade(stamped, Degradation(noise_sigma=4, jpeg_quality=85), seed=index))
-    return pages
+        for index, base in enumerate(varied_pages(count, dpi=dpi, seed=seed, sizes=(11, 12, 13)))
+    ]
