@@ -16,7 +16,7 @@ from rapidfuzz import fuzz
 
 from config.catalogue import Catalogue
 from pipeline.barcodes import Barcode
-from pipeline.qrdata import is_separator, parse_citizen_id_qr, parse_receipt_qr
+from pipeline.qrdata import QrKind, read_qr
 from pipeline.textfold import fold
 
 TITLE_MATCH = 85.0  # rapidfuzz ratio on folded text; titles are long, OCR is good
@@ -80,19 +80,19 @@ def procedure_from_text(text: str, catalogue: Catalogue) -> str | None:
 def classify_page(
     text: str, barcodes: Sequence[Barcode], *, blank: bool, catalogue: Catalogue
 ) -> PageClass:
-    payloads = [b.text for b in barcodes]
-    if any(is_separator(p) for p in payloads):
+    qr_kinds = {read_qr(b.text).kind for b in barcodes}  # unknown QRs are no evidence
+    if QrKind.SEPARATOR in qr_kinds:
         return PageClass(PageKind.SEPARATOR, 1.0, evidence="separator QR")
     lines = [line for line in text.splitlines() if line.strip()]
-    receipt_qr = next((p for p in payloads if parse_receipt_qr(p) is not None), None)
+    receipt_qr = QrKind.RECEIPT in qr_kinds
     receipt_title = _title_score(lines, catalogue.receipt.titles)
-    if receipt_qr is not None or receipt_title >= TITLE_MATCH:
-        confidence = 0.99 if receipt_qr is not None else receipt_title / 100.0
+    if receipt_qr or receipt_title >= TITLE_MATCH:
+        confidence = 0.99 if receipt_qr else receipt_title / 100.0
         return PageClass(
             PageKind.RECEIPT,
             confidence,
             procedure_from_text(text, catalogue),
-            "receipt QR" if receipt_qr is not None else "receipt title",
+            "receipt QR" if receipt_qr else "receipt title",
         )
     best: tuple[float, str | None] = (0.0, None)
     for procedure in catalogue.procedures:
@@ -101,7 +101,7 @@ def classify_page(
             best = (score, procedure.procedure_id)
     if best[0] >= TITLE_MATCH:
         return PageClass(PageKind.APPLICATION_FORM, best[0] / 100.0, best[1], "form title")
-    if any(parse_citizen_id_qr(p) is not None for p in payloads):
+    if QrKind.CITIZEN_ID in qr_kinds:
         return PageClass(PageKind.ID_COPY, 0.99, evidence="citizen-ID QR")
     id_title = _title_score(lines, catalogue.id_card.titles)
     if id_title >= TITLE_MATCH:

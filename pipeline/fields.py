@@ -1,6 +1,7 @@
 """Fields of a dossier, from every page's QR codes and OCR text, checked against each other.
 
-Candidates come from the receipt QR and the chip-ID QR (source "qr"), and from the labels
+Candidates come from the receipt QR and the chip-ID QR (source "qr"; each QR is classified
+by ``pipeline.qrdata.read_qr`` first and gives only its own kind's fields), and from the labels
 the catalogue lists for the receipt, the procedure's form and the ID card (source "ocr").
 A QR value wins over OCR; disagreement between sources, a failed check (citizen-ID
 structure against birth date and sex, real dates, phone shape, dossier-code format) or a
@@ -19,7 +20,7 @@ from config.catalogue import Catalogue, FormSpec
 from pipeline.barcodes import Barcode
 from pipeline.classify import PageKind, procedure_from_text
 from pipeline.extract import DOSSIER_CODE, ExtractedFields, Field, find_dossier_codes
-from pipeline.qrdata import parse_citizen_id_qr, parse_receipt_qr
+from pipeline.qrdata import read_qr
 from pipeline.textfold import fold
 from pipeline.validate import (
     check_citizen_id,
@@ -175,13 +176,14 @@ def _collect(pages: Sequence[PageEvidence], catalogue: Catalogue) -> tuple[_Coll
         where = f"{page.kind.replace('_', ' ')} page {page.index + 1}"
         ocr_conf = min(0.95, (page.ocr_confidence or 80.0) / 100.0)
         for barcode in page.barcodes:
-            receipt = parse_receipt_qr(barcode.text)
-            if receipt is not None:
+            # Each QR is classified first and gives only its own kind's fields; a QR of unknown
+            # kind gives none (its text stays in the page record for a person to read).
+            reading = read_qr(barcode.text)
+            if (receipt := reading.receipt) is not None:
                 got.add("dossier_code", receipt.dossier_code, "qr", QR_CONFIDENCE, "receipt QR")
                 if receipt.id_number:
                     got.add("id_number", receipt.id_number, "qr", QR_CONFIDENCE, "receipt QR")
-            card = parse_citizen_id_qr(barcode.text)
-            if card is not None:
+            if (card := reading.citizen_id) is not None:
                 got.add("id_number", card.id_number, "qr", QR_CONFIDENCE, "citizen-ID QR")
                 got.add("full_name", card.full_name, "qr", QR_CONFIDENCE, "citizen-ID QR")
                 got.add(

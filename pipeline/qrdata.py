@@ -1,12 +1,14 @@
-"""Read the data inside the QR codes found on dossier pages.
+"""Read the data inside the QR codes found on dossier pages: first what kind of QR, then its data.
 
 Two QR codes matter at the counter: the one on the front of a chip citizen ID card (CCCD), which
-carries the holder's identity as ``|``-separated fields, and the one in the upper-left corner of
-receipts and results since TT 01/2023/TT-VPCP Art. 26, which carries the dossier code, the
-procedure code and the applicant's ID in an encoding that is *not published*. Neither can be
-trusted to keep a fixed layout (cards and readers differ, issuing systems differ), so both parsers
-identify fields by what they look like rather than only where they are, and return None when the
-text is simply not that kind of QR. A third payload marks our own batch separator sheets.
+carries the holder's identity as ``|``-separated fields in a fixed layout, and the one in the
+upper-left corner of receipts and results since TT 01/2023/TT-VPCP Art. 26, which carries the
+dossier code, the procedure code and the applicant's ID in an encoding that is *not published*.
+A third payload marks our own batch separator sheets. Any other QR (a bank's VietQR, a link) is
+of unknown kind. ``read_qr`` decides the kind before any field is taken: a QR feeds identity
+fields only when its layout is the card's, because a receipt in Art. 26 pipe order also holds a
+12-digit ID, a date and words, and reading that "by content" corrupted names and birth dates.
+The receipt parser stays tolerant (JSON, ``key=value``, pipes, URLs) but needs a dossier code.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote
 
@@ -26,10 +29,13 @@ __all__ = [
     "PROCEDURE_CODE",
     "SEPARATOR_PAYLOAD",
     "CitizenIdQr",
+    "QrKind",
+    "QrReading",
     "ReceiptQr",
     "is_separator",
     "parse_citizen_id_qr",
     "parse_receipt_qr",
+    "read_qr",
 ]
 
 
@@ -39,8 +45,7 @@ class CitizenIdQr:
 
     Values are kept as the card states them (name not re-cased, address as written); to check
     the number against the birth date and sex, use ``pipeline.validate.check_citizen_id``.
-    ``sex`` is "Nam"/"Nữ", or "" if the QR had no recognisable sex field; ``address`` is "" if
-    it had none.
+    ``sex`` is "Nam"/"Nữ" whatever spelling the reader gave.
     """
 
     id_number: str
@@ -49,88 +54,60 @@ class CitizenIdQr:
     date_of_birth: date
     sex: str
     address: str
-    issue_date: date | None
+    issue_date: date
 
 
 _DIGITS_12 = re.compile(r"[0-9]{12}")
 _DIGITS_9 = re.compile(r"[0-9]{9}")
-_ALL_DIGITS = re.compile(r"[0-9]+")
+_DDMMYYYY = re.compile(r"[0-9]{8}")
 _SPACES = re.compile(r"\s+")
 # A personal name: letters only, words joined by spaces, hyphens or apostrophes ("H'Hen Niê").
 _NAME = re.compile(r"[^\W\d_]+(?:(?:\s|\s?[-'’]\s?)[^\W\d_]+)*")
 
 
-def parse_citizen_id_qr(text: str) -> CitizenIdQr | None:
-    """The CCCD data in decoded QR ``text``, or None if it is not a CCCD QR.
+def _card_date(field: str) -> date | None:
+    """A ``ddmmyyyy`` date as the card writes it; other date spellings are not the card's."""
+    return parse_date(field) if _DDMMYYYY.fullmatch(field) else None
 
-    The card layout is ``CCCD|CMND|name|ddmmyyyy|sex|address|ddmmyyyy``, but some cards and
-    readers drop the CMND field, leave it empty, or differ in order, so each field is recognised
-    by content: the (first) 12-digit field is the CCCD number, a 9-digit (or second 12-digit)
-    field the old CMND number, the date fields are birth then issue (swapped if the first is
-    later — a card cannot be issued before its holder is born), the sex field is whatever reads
-    as Nam/Nữ, the name is the letters-only field nearest before the birth date, and the address
-    is the longest text left. Without a 12-digit number, a birth date and a name, the text is
-    not treated as a CCCD QR.
+
+def parse_citizen_id_qr(text: str) -> CitizenIdQr | None:
+    """The CCCD data in decoded QR ``text``, or None if its layout is not the card's.
+
+    The card layout is ``CCCD|CMND|name|ddmmyyyy|sex|address|ddmmyyyy`` (seven fields, the CMND
+    one 9 digits or empty), or the same without the CMND field (six fields) as some cards and
+    readers give it. Every position must hold what the card puts there: a 12-digit number, a
+    letters-only name, ``ddmmyyyy`` dates with the issue not before the birth, Nam/Nữ and a
+    non-empty address. Anything else is None, however much it looks like identity data: a
+    receipt QR in TT 01/2023 Art. 26 order also holds a 12-digit ID, a date and words, and
+    reading it "by content" once turned the issuing system into the citizen's name. Whitespace
+    around fields, decomposed Unicode and a trailing line end (reader artefacts) are tolerated.
     """
     fields = [
         _SPACES.sub(" ", field).strip() for field in unicodedata.normalize("NFC", text).split("|")
     ]
-    compact = [_SPACES.sub("", field) for field in fields]
-    used: set[int] = set()
-
-    id_index = next((i for i, c in enumerate(compact) if _DIGITS_12.fullmatch(c)), None)
-    if id_index is None:
+    if len(fields) == 6:
+        fields.insert(1, "")  # the six-field layout is the seven-field one without the CMND
+    if len(fields) != 7:
         return None
-    used.add(id_index)
-
-    old_id: str | None = None
-    for i, c in enumerate(compact):
-        if i not in used and (_DIGITS_9.fullmatch(c) or _DIGITS_12.fullmatch(c)):
-            old_id = c
-            used.add(i)
-            break
-
-    dates: list[tuple[int, date]] = []
-    for i, field in enumerate(fields):
-        if i not in used and (parsed := parse_date(field)) is not None:
-            dates.append((i, parsed))
-    if not dates:
+    id_number, old_id, name, birth_text, sex_text, address, issue_text = fields
+    birth = _card_date(birth_text)
+    issue = _card_date(issue_text)
+    sex = normalise_sex(sex_text)
+    if (
+        not _DIGITS_12.fullmatch(id_number)
+        or not (old_id == "" or _DIGITS_9.fullmatch(old_id))
+        or not _NAME.fullmatch(name)
+        or birth is None
+        or sex is None
+        or not address
+        or issue is None
+        or issue < birth  # a card is not issued before its holder is born
+    ):
         return None
-    birth_index, birth = dates[0]
-    issue = dates[1][1] if len(dates) > 1 else None
-    if issue is not None and issue < birth:
-        birth_index, birth, issue = dates[1][0], issue, birth
-    used.update(i for i, _ in dates[:2])
-
-    sex = ""
-    for i, field in enumerate(fields):
-        if i not in used and (found := normalise_sex(field)) is not None:
-            sex = found
-            used.add(i)
-            break
-
-    names = [i for i, field in enumerate(fields) if i not in used and _NAME.fullmatch(field)]
-    before = [i for i in names if i < birth_index]
-    after = [i for i in names if i > birth_index]
-    if before:
-        name_index = before[-1]
-    elif after:
-        name_index = after[0]
-    else:
-        return None
-    used.add(name_index)
-
-    rest = [
-        field
-        for i, field in enumerate(fields)
-        if i not in used and field and not _ALL_DIGITS.fullmatch(compact[i])
-    ]
-    address = max(rest, key=len) if rest else ""
-
     return CitizenIdQr(
-        id_number=compact[id_index],
-        old_id_number=old_id,
-        full_name=fields[name_index],
+        id_number=id_number,
+        old_id_number=old_id or None,
+        full_name=name,
         date_of_birth=birth,
         sex=sex,
         address=address,
@@ -269,3 +246,41 @@ def is_separator(text: str) -> bool:
     should be kept as a page, not silently treated as a dossier boundary.
     """
     return text.strip().lstrip("\ufeff").strip().casefold() == SEPARATOR_PAYLOAD.casefold()
+
+
+class QrKind(StrEnum):
+    CITIZEN_ID = "citizen_id"  # chip CCCD front, in the card's own layout
+    RECEIPT = "receipt"  # one-stop receipt or result: carries a dossier code
+    SEPARATOR = "separator"  # our own batch separator sheet
+    UNKNOWN = "unknown"  # anything else: kept as text, never feeds a field
+
+
+@dataclass(frozen=True)
+class QrReading:
+    """One QR's kind and, for the kinds that carry data, that data.
+
+    ``citizen_id`` is set only for CITIZEN_ID and ``receipt`` only for RECEIPT, so code that
+    takes fields from a reading cannot take them from the wrong kind of QR. ``text`` is the
+    decoded text unchanged, whatever the kind, so an unknown QR can still be shown or re-read.
+    """
+
+    kind: QrKind
+    text: str
+    citizen_id: CitizenIdQr | None = None
+    receipt: ReceiptQr | None = None
+
+
+def read_qr(text: str) -> QrReading:
+    """Classify decoded QR ``text``, then parse it as that kind only.
+
+    Order: the separator's exact payload, then the card's strict layout (a receipt cannot fit
+    it: every position is typed and the first must be a 12-digit number, not a dossier code),
+    then a dossier code anywhere in the text (receipt), else unknown.
+    """
+    if is_separator(text):
+        return QrReading(QrKind.SEPARATOR, text)
+    if (card := parse_citizen_id_qr(text)) is not None:
+        return QrReading(QrKind.CITIZEN_ID, text, citizen_id=card)
+    if (receipt := parse_receipt_qr(text)) is not None:
+        return QrReading(QrKind.RECEIPT, text, receipt=receipt)
+    return QrReading(QrKind.UNKNOWN, text)
