@@ -59,7 +59,8 @@ def main() -> None:
     split_ok = 0
     flagged = 0
     for path, stack_truths in zip(files, truths, strict=True):
-        found = [d for d in report["dossiers"] if d["source"] == path]
+        # The report names a file as the clerk would see it: its name, without our folders.
+        found = [d for d in report["dossiers"] if d["source"] in (path, Path(path).name)]
         codes_ok = [d["dossier_code"] for d in found] == [t.dossier_code for t in stack_truths]
         split_ok += int(len(found) == len(stack_truths) and codes_ok)
         for dossier, truth in zip(found, stack_truths, strict=False):
