@@ -12,6 +12,7 @@ import hashlib
 import io
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -162,14 +163,8 @@ class S3ObjectStore:
     # --- reads ----------------------------------------------------------------------------
 
     def stat(self, key: str) -> StoredObject:
-        try:
+        with _reading(key):
             info = self.client.stat_object(self.bucket, check_key(key))
-        except S3Error as exc:
-            if exc.code in MISSING_CODES:
-                raise ObjectNotFoundError(f"object {key} not found") from None
-            raise StorageError(f"cannot read {key} ({exc})") from exc
-        except (HTTPError, OSError) as exc:
-            raise StorageError(f"cannot read {key} ({exc})") from exc
         metadata = {k.lower(): v for k, v in (info.metadata or {}).items()}
         sha = str(metadata.get(f"x-amz-meta-{SHA_META}", ""))
         return StoredObject(key, int(info.size or 0), sha)
@@ -200,18 +195,11 @@ class S3ObjectStore:
     def iter_chunks(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
         """Streamed from S3 (``get_object`` reads as the caller consumes, never the whole
         object); the digest is the caller's to check as the chunks pass."""
-        try:
+        with _reading(key):
             response = self.client.get_object(self.bucket, check_key(key))
-        except S3Error as exc:
-            if exc.code in MISSING_CODES:
-                raise ObjectNotFoundError(f"object {key} not found") from None
-            raise StorageError(f"cannot read {key} ({exc})") from exc
-        except (HTTPError, OSError) as exc:
-            raise StorageError(f"cannot read {key} ({exc})") from exc
         try:
-            yield from response.stream(chunk_size)
-        except (HTTPError, OSError) as exc:
-            raise StorageError(f"cannot read {key} ({exc})") from exc
+            with _reading(key):
+                yield from response.stream(chunk_size)
         finally:
             response.close()
             response.release_conn()
@@ -247,3 +235,16 @@ class S3ObjectStore:
         return self.client.presigned_get_object(
             self.bucket, key, expires=timedelta(seconds=expires_s)
         )
+
+
+@contextmanager
+def _reading(key: str) -> Iterator[None]:
+    """S3's and the network's failures while reading ``key``, as the store's own errors."""
+    try:
+        yield
+    except S3Error as exc:
+        if exc.code in MISSING_CODES:
+            raise ObjectNotFoundError(f"object {key} not found") from None
+        raise StorageError(f"cannot read {key} ({exc})") from exc
+    except (HTTPError, OSError) as exc:
+        raise StorageError(f"cannot read {key} ({exc})") from exc

@@ -15,10 +15,8 @@ import base64
 import os
 import random
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,7 +44,6 @@ if not CHROMIUM.exists():  # pragma: no cover - depends on the environment
     pytest.skip(_reason, allow_module_level=True)
 
 import httpx  # noqa: E402
-import uvicorn  # noqa: E402
 
 from app.runner import BatchRunner  # noqa: E402
 from app.service import create_app  # noqa: E402
@@ -55,7 +52,7 @@ from flows import runtime  # noqa: E402
 from flows.runtime import metadata_store, object_store  # noqa: E402
 from models import DossierStatus, FieldInfo, Role  # noqa: E402
 from tests import dossiers  # noqa: E402
-from tests.service_support import run_steps  # noqa: E402
+from tests.service_support import live_server, run_steps  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -136,13 +133,6 @@ def flag_full_name(settings: Settings, dossier_id: str) -> None:
     meta.mark_archived(dossier_id, fields=fields, review_reasons=["full_name: low OCR confidence"])
 
 
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("browser")
@@ -150,23 +140,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     settings = Settings(data_dir=root / "data", workers=2)
     runner = BatchRunner(settings, run=run_steps)
     app = create_app(settings, runner=runner)
-    sock = _free_socket()
-    port = int(sock.getsockname()[1])
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
+    # The server lives as long as the module's tests (closed after the browser, below).
+    server = ExitStack()
+    base_url = server.enter_context(live_server(app))
 
     meta = metadata_store(settings)
     tokens: dict[str, str] = {}
@@ -215,8 +191,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             for context in world.contexts:
                 context.close()
             browser.close()
-            server.should_exit = True
-            thread.join(timeout=10)
+            server.close()
             runner.shutdown(wait=True)
             runtime.reset()
 
