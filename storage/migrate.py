@@ -65,7 +65,7 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> bool:
     target = head_revision() if revision == "head" else revision
     # The first look is under the lock too: on a new SQLite file the first connection also
     # switches the journal to WAL, and starters doing that beside one that is migrating got
-    # "database is locked" (2 of 40 tries of four starters on a new file; 0 of 160 with the look under the lock).
+    # "database is locked" (four starters on a new file: 2 of 40 tries; 0 of 160 now).
     with _sqlite_file_lock(engine):
         if current_revision(engine) == target:
             return False
