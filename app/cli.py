@@ -15,7 +15,7 @@ from typing import Any
 
 from config import Settings, load_settings
 from models import BatchInfo, DossierInfo, DossierStatus
-from pipeline.errors import ExitCode, SohoaError
+from models.errors import ExitCode, SohoaError
 from storage import keys
 
 log = logging.getLogger("sohoa")

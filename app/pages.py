@@ -41,8 +41,8 @@ from app.service import (
 from config import Settings
 from flows.runtime import metadata_store
 from models import DossierStatus, Principal, Role, SearchQuery
+from models.errors import DossierNotFoundError, SohoaError
 from models.search import MAX_OFFSET, VIETNAM, received_day
-from pipeline.errors import DossierNotFoundError, SohoaError
 
 log = logging.getLogger("sohoa.service")
 

@@ -30,7 +30,7 @@ from typing import Any
 from config import Settings
 from flows.runtime import metadata_store
 from flows.steps import SourceRef
-from pipeline.errors import SohoaError
+from models.errors import SohoaError
 
 log = logging.getLogger("sohoa.runner")
 

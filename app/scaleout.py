@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from config import Settings
-from pipeline.errors import ExitCode, SohoaError
+from models.errors import ExitCode, SohoaError
 
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import FlowRun

@@ -55,9 +55,9 @@ from models import (
     SearchQuery,
     StoredOriginal,
 )
+from models.errors import DossierNotFoundError, ObjectNotFoundError, SohoaError, StorageError
 from models.names import display_name
 from models.search import MAX_OFFSET, check_text_query
-from pipeline.errors import DossierNotFoundError, ObjectNotFoundError, SohoaError, StorageError
 from pipeline.load import SourceDocument, inspect_source
 from pipeline.locate import locate_value
 from storage import keys

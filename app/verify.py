@@ -28,7 +28,7 @@ from typing import Any
 from config import Settings
 from config.signers import SignerConfigError
 from models import DossierInfo, DossierStatus
-from pipeline.errors import DossierNotFoundError, ExitCode, ObjectNotFoundError, StorageError
+from models.errors import DossierNotFoundError, ExitCode, ObjectNotFoundError, StorageError
 from storage import keys
 
 PAGE_SIZE = 200  # dossiers fetched from the database at a time
@@ -140,7 +140,7 @@ def _check_signature(
     pdf: Path, manifest_signature: dict[str, Any] | None, options: VerifyOptions
 ) -> tuple[list[str], dict[str, Any] | None]:
     # Imported here: pyHanko's import costs ~0.8 s, needless for `sohoa --help`.
-    from pipeline.errors import BadInputError
+    from models.errors import BadInputError
     from pipeline.sign import NotSignedError, verify_pdf_signature
 
     problems: list[str] = []

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from models import SearchQuery  # noqa: E402
-from pipeline.textfold import fold  # noqa: E402
+from models.textfold import fold  # noqa: E402
 from storage.metadata import MetadataStore  # noqa: E402
 from tests.dossiers import GIVEN_NAMES, MIDDLE_NAMES  # noqa: E402
 from tests.pgcluster import PostgresCluster  # noqa: E402

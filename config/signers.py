@@ -33,7 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import ExitCode, SohoaError
+from models.errors import ExitCode, SohoaError
 
 if TYPE_CHECKING:
     from config.settings import Settings

@@ -31,7 +31,7 @@ from flows import steps
 from flows.limits import ocr_limit_for_run, ocr_slot, timed
 from flows.runtime import metadata_store
 from models import DossierStatus
-from pipeline.errors import BadInputError, OcrEngineError, StorageError
+from models.errors import BadInputError, OcrEngineError, StorageError
 from storage import keys
 
 log = logging.getLogger("sohoa.flows")

@@ -19,15 +19,14 @@ from config import Settings
 from config.catalogue import Catalogue, load_catalogue
 from config.signers import Signer, SignerConfigError, signers_from_settings
 from flows.runtime import metadata_store, object_store
-from models import BatchInfo, DossierStatus, FieldInfo, PageInfo
+from models import BatchInfo, DossierStatus, FieldInfo, PageInfo, faults
+from models.codes import receiving_unit
+from models.errors import SohoaError, StorageError
 from models.names import display_name
-from pipeline import faults
 from pipeline.assemble import DocumentInfo, PageLayer, assemble_searchable_pdf
 from pipeline.barcodes import Barcode
 from pipeline.classify import PageKind
 from pipeline.context import PageContext
-from pipeline.errors import SohoaError, StorageError
-from pipeline.extract import receiving_unit
 from pipeline.fields import PageEvidence, extract_dossier_fields
 from pipeline.load import ColourMode, MediaType, SourceDocument, inspect_source
 from pipeline.page import colour_warning, process_page

@@ -2,5 +2,5 @@
 
 Nothing here knows about Prefect, object stores or databases. Every page stage has the
 shape ``stage(input, context) -> output``; external programs are wrapped one per module
-(``tesseract``, ``poppler``) and turn their failures into ``pipeline.errors`` exceptions.
+(``tesseract``, ``poppler``) and turn their failures into ``models.errors`` exceptions.
 """

@@ -21,7 +21,7 @@ import numpy as np
 import pikepdf
 from PIL import Image, ImageSequence
 
-from pipeline.errors import BadInputError, library_problem
+from models.errors import BadInputError, library_problem
 from pipeline.load import MediaType, SourceDocument, pdf_page_geometry
 from pipeline.textlayer import (
     FONT_RESOURCE,

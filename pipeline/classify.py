@@ -15,9 +15,9 @@ from itertools import pairwise
 from rapidfuzz import fuzz
 
 from config.catalogue import Catalogue
+from models.textfold import fold
 from pipeline.barcodes import Barcode
 from pipeline.qrdata import QrKind, read_qr
-from pipeline.textfold import fold
 
 TITLE_MATCH = 85.0  # rapidfuzz ratio on folded text; titles are long, OCR is good
 TITLE_LINES = 12  # titles sit in the upper part of a page, after the agency header

@@ -12,14 +12,13 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-# V1V2V3.Z1Z2.Y1Y2.MX1X2-YYMMDD-XXXX, e.g. 000.17.22.H56-210531-0001
-DOSSIER_CODE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4}$")
+from models.codes import DOSSIER_CODE
+
 # Loose: digits and their look-alikes, any separators, the agency letter anywhere sensible.
 _LOOSE_CODE = re.compile(
     r"([0-9OoIl]{3})\s*[.,·]\s*([0-9OoIl]{2})\s*[.,·]\s*([0-9OoIl]{2})\s*[.,·]\s*"
     r"([A-Za-z])\s*([0-9OoIl]{2})\s*[-–—_]\s*([0-9OoIl]{6})\s*[-–—_]\s*([0-9OoIl]{4})"
 )
-RECEIVING_UNIT = re.compile(r"^(\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2})-")
 _DIGIT_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1"})
 
 
@@ -71,16 +70,6 @@ class ExtractedFields:
 def _valid_date(yymmdd: str) -> bool:
     month, day = int(yymmdd[2:4]), int(yymmdd[4:6])
     return 1 <= month <= 12 and 1 <= day <= 31
-
-
-def receiving_unit(dossier_code: str | None) -> str | None:
-    """The receiving unit's identity code (QCVN 102:2016) a dossier code starts with.
-
-    ``000.00.00.H49-230101-0001`` -> ``000.00.00.H49``: the agency the dossier goes to
-    when the upload did not name one.
-    """
-    match = RECEIVING_UNIT.match(dossier_code or "")
-    return match.group(1) if match else None
 
 
 def find_dossier_codes(text: str) -> list[tuple[str, bool]]:

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from config.catalogue import Catalogue, FormSpec
+from models.codes import DOSSIER_CODE
+from models.textfold import fold
 from pipeline.barcodes import Barcode
 from pipeline.classify import PageKind, procedure_from_text
-from pipeline.extract import DOSSIER_CODE, ExtractedFields, Field, find_dossier_codes
+from pipeline.extract import ExtractedFields, Field, find_dossier_codes
 from pipeline.qrdata import read_qr
-from pipeline.textfold import fold
 from pipeline.validate import (
     check_citizen_id,
     normalise_id_number,

@@ -19,9 +19,9 @@ import numpy as np
 import pikepdf
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
+from models.errors import BadInputError, library_problem
 from pipeline import poppler
 from pipeline.context import PageContext
-from pipeline.errors import BadInputError, library_problem
 from pipeline.resolution import estimate_text_scale
 
 # We check sizes ourselves (with a clearer message), so PIL's own bomb guard is off.

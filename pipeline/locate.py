@@ -13,7 +13,7 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from pipeline.textfold import fold
+from models.textfold import fold
 
 MIN_SCORE = 70.0
 

@@ -15,12 +15,12 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from models.errors import BadInputError
 from pipeline.assemble import PageLayer
 from pipeline.barcodes import Barcode, read_barcodes
 from pipeline.classify import PageClass, PageKind, classify_page
 from pipeline.clean import CleanedPage, clean_page, to_grey
 from pipeline.context import PageContext
-from pipeline.errors import BadInputError
 from pipeline.load import ColourMode, DpiSource, LoadedPage, SourceDocument, load_page
 from pipeline.ocr import PageOcr, ocr_page
 from pipeline.resolution import estimate_text_scale

@@ -34,7 +34,7 @@ from xml.sax.saxutils import escape
 
 import pikepdf
 
-from pipeline.errors import BadInputError, library_problem
+from models.errors import BadInputError, library_problem
 from pipeline.fontsubst import embed_substitute
 
 PDFA_PART = 2

@@ -1,7 +1,7 @@
 """Poppler (pdftoppm via pdf2image, pdftotext): the one place that runs them.
 
 Takes explicit keywords, never the settings object, and turns poppler's failure modes
-into :mod:`pipeline.errors` exceptions.
+into :mod:`models.errors` exceptions.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pdf2image.exceptions import (
 )
 from PIL import Image
 
-from pipeline.errors import BadInputError, OcrEngineError, library_problem
+from models.errors import BadInputError, OcrEngineError, library_problem
 
 RENDER_TIMEOUT_S = 300
 

@@ -48,7 +48,7 @@ from pyhanko.stamp import TextStamp, TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from pipeline.errors import BadInputError, ExitCode, SohoaError
+from models.errors import BadInputError, ExitCode, SohoaError
 
 STAMP_PHRASE = "Bản sao điện tử được số hóa từ bản giấy"
 VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")  # no daylight saving in Viet Nam

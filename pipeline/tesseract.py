@@ -1,7 +1,7 @@
 """Tesseract, through pytesseract: the one module that runs it.
 
 Explicit keywords in, plain results out; Tesseract's failure modes become
-:class:`~pipeline.errors.OcrEngineError` subclasses with a readable message.
+:class:`~models.errors.OcrEngineError` subclasses with a readable message.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import pytesseract
 from pytesseract.pytesseract import run_tesseract
 
-from pipeline.errors import OcrEngineError, OcrTimeoutError
+from models.errors import OcrEngineError, OcrTimeoutError
 
 # Tesseract's OpenMP threads fight each other when several pages run at once; one thread
 # per process and pages in parallel is several times faster (see DEVELOPERS.md).

@@ -10,4 +10,6 @@ export SOHOA_REQUIRE_BROWSER=1
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+# Layers point down, no mutual imports, no huge files: counts may only fall (issue 17).
+.venv/bin/python scripts/structure.py --check
 .venv/bin/python -m pytest -n 2 --durations=10 "$@"

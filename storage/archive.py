@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.errors import ObjectNotFoundError, StorageError
+from models.errors import ObjectNotFoundError, StorageError
 from storage import keys
 from storage.objects import ObjectStore, StoredObject
 

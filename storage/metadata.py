@@ -62,11 +62,11 @@ from models import (
     SearchQuery,
     StoredOriginal,
     TokenInfo,
+    faults,
 )
-from pipeline import faults
-from pipeline.errors import DossierNotFoundError, StorageError
-from pipeline.extract import DOSSIER_CODE, receiving_unit
-from pipeline.textfold import fold
+from models.codes import DOSSIER_CODE, receiving_unit
+from models.errors import DossierNotFoundError, StorageError, TokenNotFoundError
+from models.textfold import fold
 
 log = logging.getLogger("sohoa.storage")
 
@@ -522,7 +522,7 @@ class MetadataStore:
         with self._session() as session:
             row = session.get(TokenRow, token_id)
             if row is None:
-                raise DossierNotFoundError(f"token {token_id}")
+                raise TokenNotFoundError(token_id)
             if row.revoked_at is None:
                 row.revoked_at = _now()
             return _token_info(row)

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from pipeline import faults
-from pipeline.errors import ObjectNotFoundError, StorageError
+from models import faults
+from models.errors import ObjectNotFoundError, StorageError
 
 CHUNK = 1 << 20
 

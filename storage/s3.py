@@ -23,8 +23,8 @@ from minio.retention import Retention
 from minio.versioningconfig import VersioningConfig
 from urllib3.exceptions import HTTPError
 
-from pipeline import faults
-from pipeline.errors import ObjectNotFoundError, StorageError
+from models import faults
+from models.errors import ObjectNotFoundError, StorageError
 from storage.objects import CHUNK, StoredObject, check_key, keep_existing, sha256_file
 
 log = logging.getLogger("sohoa.storage")

@@ -31,7 +31,7 @@ from config.signers import SignerConfigError, parse_signers, signers_from_settin
 from flows import runtime, steps
 from flows.runtime import metadata_store, object_store
 from models import BatchInfo, DossierStatus, PageInfo
-from pipeline.errors import BadInputError
+from models.errors import BadInputError
 from pipeline.load import ColourMode
 from pipeline.page import colour_warning
 from pipeline.pdfa import ARCHIVE_NS

@@ -140,3 +140,10 @@ def test_get_refuses_what_is_not_there(batch: tuple[Path, Run, list[str]]) -> No
     assert kept.code == 0 and "plain text" in kept.stdout
     missing = sohoa(data, "show", "20990101-000000-ffffff-001")
     assert missing.code == 5 and "no dossier" in missing.stderr
+
+
+def test_token_revoke_names_the_token_it_did_not_find(tmp_path: Path) -> None:
+    run = sohoa(tmp_path / "data", "token", "revoke", "tok-nope")
+    assert run.code == 5, run.stderr  # ExitCode.NOT_FOUND
+    line = run.stderr.strip().splitlines()[-1]
+    assert "no access token with id 'tok-nope'" in line and "dossier" not in line

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from pipeline.extract import find_dossier_codes, receiving_unit
+from models.codes import receiving_unit
+from pipeline.extract import find_dossier_codes
 
 
 def test_dossier_code_found_in_receipt_text() -> None:

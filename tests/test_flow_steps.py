@@ -155,8 +155,8 @@ def test_receiving_twice_never_replaces_the_original(
 def test_low_resolution_warns_or_refuses(settings: Settings, tmp_path: Path) -> None:
     from PIL import Image
 
+    from models.errors import BadInputError
     from pipeline.context import PageContext
-    from pipeline.errors import BadInputError
     from pipeline.load import inspect_source
     from pipeline.page import process_page
 

@@ -15,9 +15,9 @@ from config import Settings
 from flows import runtime, steps
 from flows.runtime import metadata_store, object_store
 from models import BatchInfo
+from models.errors import BadInputError
 from models.names import display_name
 from pipeline.context import PageContext
-from pipeline.errors import BadInputError
 from pipeline.load import inspect_source, load_page
 from storage import keys
 from tests.hostile import make_hostile_inputs

@@ -8,8 +8,8 @@ import pikepdf
 import pytest
 from PIL import Image
 
+from models.errors import BadInputError, ExitCode
 from pipeline.context import PageContext
-from pipeline.errors import BadInputError, ExitCode
 from pipeline.load import ColourMode, MediaType, inspect_source, load_page, sniff_media_type
 
 

@@ -162,7 +162,7 @@ def test_duplicate_originals_are_found_and_recorded(database_url: str) -> None:
     assert (info.status, info.duplicate_of) == (DossierStatus.DUPLICATE, "b1-001")
     assert meta.get_batch("b1").post_office_id == "HN-01"
     # The original of a dossier is write-once in the database too.
-    from pipeline.errors import StorageError
+    from models.errors import StorageError
 
     with pytest.raises(StorageError, match="another SHA-256"):
         meta.record_original(

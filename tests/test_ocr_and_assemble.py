@@ -6,10 +6,10 @@ from pathlib import Path
 import pikepdf
 import pytest
 
+from models.errors import OcrEngineError
 from pipeline.assemble import DocumentInfo, assemble_searchable_pdf
 from pipeline.clean import clean_page
 from pipeline.context import PageContext
-from pipeline.errors import OcrEngineError
 from pipeline.load import inspect_source, load_page
 from pipeline.ocr import ocr_page, parse_tsv
 from pipeline.page import process_page

@@ -22,8 +22,8 @@ import pytest
 from lxml import etree
 from PIL import Image, ImageFont
 
+from models.errors import BadInputError
 from pipeline.assemble import DocumentInfo, PageLayer, assemble_searchable_pdf
-from pipeline.errors import BadInputError
 from pipeline.load import inspect_source
 from pipeline.pdfa import ARCHIVE_NS, ArchiveMetadata, make_pdfa
 from pipeline.sign import (

@@ -337,7 +337,7 @@ def test_upscaled_pages_keep_their_boxes_on_the_original(tmp_path: Path) -> None
 def test_errors_name_the_users_file_never_our_working_copy(tmp_path: Path) -> None:
     """Sources are read from the work dir under internal names; messages name the file the
     clerk handed in."""
-    from pipeline.errors import BadInputError
+    from models.errors import BadInputError
 
     internal = tmp_path / "work" / "20261130-0001-001" / "original.pdf"
     internal.parent.mkdir(parents=True)

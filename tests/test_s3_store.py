@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import ObjectNotFoundError, StorageError
+from models.errors import ObjectNotFoundError, StorageError
 
 moto_server = pytest.importorskip("moto.server")
 

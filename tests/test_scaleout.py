@@ -18,7 +18,7 @@ from config import Settings, process_settings
 from flows import deployed, limits, steps
 from flows.runtime import metadata_store
 from models import BatchInfo, DossierStatus
-from pipeline.errors import SohoaError
+from models.errors import SohoaError
 from storage import keys
 
 

@@ -32,7 +32,7 @@ from config import Settings
 from flows import steps
 from flows.runtime import metadata_store, object_store
 from models import BatchInfo, FieldInfo, Role
-from pipeline.errors import StorageError
+from models.errors import StorageError
 from storage import keys
 from storage.archive import write_manifest
 from tests.hostile_http import multipart_stream, post_raw

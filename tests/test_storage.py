@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from models import BatchInfo, DossierStatus, FieldInfo, PageInfo
-from pipeline.errors import DossierNotFoundError, ObjectNotFoundError, StorageError
+from models.errors import DossierNotFoundError, ObjectNotFoundError, StorageError
 from storage import keys
 from storage.metadata import MetadataStore
 from storage.objects import LocalObjectStore, MemoryObjectStore, ObjectStore

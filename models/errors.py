@@ -74,6 +74,14 @@ class DossierNotFoundError(SohoaError):
         super().__init__(f"no dossier with id {dossier_id!r}")
 
 
+class TokenNotFoundError(SohoaError):
+    exit_code = ExitCode.NOT_FOUND
+
+    def __init__(self, token_id: str) -> None:
+        self.token_id = token_id
+        super().__init__(f"no access token with id {token_id!r} (see `sohoa token list`)")
+
+
 def library_problem(exc: BaseException, path: Path, shown: str) -> str:
     """The first line of a library's error about ``path``, naming ``shown`` instead.
 
