@@ -140,8 +140,8 @@ def _check_signature(
     pdf: Path, manifest_signature: dict[str, Any] | None, options: VerifyOptions
 ) -> tuple[list[str], dict[str, Any] | None]:
     # Imported here: pyHanko's import costs ~0.8 s, needless for `sohoa --help`.
-    from models.errors import BadInputError
-    from pipeline.sign import NotSignedError, verify_pdf_signature
+    from models.errors import BadInputError, NotSignedError
+    from pipeline.sign import verify_pdf_signature
 
     problems: list[str] = []
     try:

@@ -369,7 +369,8 @@ def _refuse(meta: MetadataStore, dossier_id: str, source_name: str, reason: str)
 def _sign(pdfa_path: Path, output: Path, signer: Signer) -> tuple[SignatureInfo | None, str | None]:
     """Sign as the digitiser; (info, None), or (None, why not) for a credential problem."""
     # Imported here: pyHanko's import costs ~0.8 s, needless for unsigned archives.
-    from pipeline.sign import VIETNAM_TIME, SigningError, sign_pdf
+    from models.errors import SigningError
+    from pipeline.sign import VIETNAM_TIME, sign_pdf
 
     try:
         info = sign_pdf(

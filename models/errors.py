@@ -82,6 +82,20 @@ class TokenNotFoundError(SohoaError):
         super().__init__(f"no access token with id {token_id!r} (see `sohoa token list`)")
 
 
+class SigningError(SohoaError):
+    """The copy could not be signed (environment: fonts, unreadable input)."""
+
+
+class NotSignedError(BadInputError):
+    """The PDF carries no signature at all (for a verifier: "unsigned", not "broken")."""
+
+
+class SigningCredentialError(SigningError):
+    """The counter's PKCS#12: missing, wrong password, no key, expired or not yet valid."""
+
+    exit_code = ExitCode.USAGE
+
+
 def library_problem(exc: BaseException, path: Path, shown: str) -> str:
     """The first line of a library's error about ``path``, naming ``shown`` instead.
 

@@ -26,21 +26,16 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import pikepdf
 
 from models.errors import BadInputError, library_problem
 from pipeline.fontsubst import embed_substitute
+from pipeline.xmp import ArchiveMetadata, aware, set_metadata
 
-PDFA_PART = 2
-PDFA_CONFORMANCE = "B"
-ARCHIVE_NS = "http://ns.sohoa.vn/archive/1.0/"
-ARCHIVE_PREFIX = "sohoa"
 SRGB_IDENTIFIER = "sRGB IEC61966-2.1"
 
 # The sRGB profile of the OutputIntent. Ghostscript's srgb.icc (Debian libgs-common, pulled
@@ -87,25 +82,6 @@ _INVISIBLE, _HIDDEN, _PRINT, _NO_ZOOM, _NO_ROTATE, _NO_VIEW, _TOGGLE_NO_VIEW = (
 )
 
 
-@dataclass(frozen=True)
-class ArchiveMetadata:
-    """What the archival copy says about itself (XMP and the Info dictionary)."""
-
-    title: str
-    dossier_code: str  # mã hồ sơ
-    procedure: str  # thủ tục hành chính (code or name)
-    agency_code: str  # mã cơ quan / đơn vị tiếp nhận
-    digitiser: str  # người số hóa: the person who signs the copy
-    author: str = ""  # dc:creator and /Author; the digitiser when empty
-    subject: str = ""
-    keywords: tuple[str, ...] = ()
-    language: str = "vi"
-    created_at: datetime | None = None  # when the copy was made; now when None
-    creator_tool: str = "sohoa"
-    producer: str = "sohoa"
-    extra: tuple[tuple[str, str], ...] = ()  # more (sohoa property name, text) pairs
-
-
 def make_pdfa(
     pdf_path: Path,
     output_path: Path,
@@ -125,7 +101,7 @@ def make_pdfa(
         if not key.isidentifier():
             raise ValueError(f"archive metadata key {key!r} is not an XML name")
     modified = datetime.now(UTC).astimezone().replace(microsecond=0)
-    created = _aware(metadata.created_at) if metadata.created_at else modified
+    created = aware(metadata.created_at) if metadata.created_at else modified
     try:
         pdf = pikepdf.open(pdf_path)
     except pikepdf.PasswordError:
@@ -145,7 +121,7 @@ def make_pdfa(
             _declare_cmyk(pdf, name)
             substituted = _check_fonts(pdf, name)
             _set_output_intent(pdf)
-            _set_metadata(pdf, metadata, created, modified)
+            set_metadata(pdf, metadata, created, modified)
             pdf.save(
                 tmp,
                 # An embedded OpenType substitute font (FontFile3) is PDF 1.6.
@@ -526,146 +502,3 @@ def _check_fonts(pdf: pikepdf.Pdf, name: str) -> bool:
             name, f"fonts not embedded, cannot make PDF/A: {', '.join(sorted(visible))}"
         )
     return substituted
-
-
-# --- metadata ------------------------------------------------------------------------------
-
-
-def _aware(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        raise ValueError("archive timestamps must carry a time zone")
-    return moment.replace(microsecond=0)
-
-
-def xmp_date(moment: datetime) -> str:
-    return moment.replace(microsecond=0).isoformat()
-
-
-def pdf_date(moment: datetime) -> str:
-    offset = moment.utcoffset()
-    assert offset is not None
-    minutes = int(offset.total_seconds()) // 60
-    sign = "+" if minutes >= 0 else "-"
-    hours, rest = divmod(abs(minutes), 60)
-    return f"D:{moment:%Y%m%d%H%M%S}{sign}{hours:02d}'{rest:02d}'"
-
-
-def _archive_properties(metadata: ArchiveMetadata) -> list[tuple[str, str, str]]:
-    """(property, value, description) of the sohoa namespace."""
-    properties = [
-        ("DossierCode", metadata.dossier_code, "Dossier code (mã hồ sơ)"),
-        ("Procedure", metadata.procedure, "Administrative procedure (thủ tục hành chính)"),
-        ("AgencyCode", metadata.agency_code, "Receiving agency code (mã cơ quan)"),
-        ("Digitiser", metadata.digitiser, "Person who digitised and signs the copy"),
-        ("Standard", "TT 01/2023/TT-VPCP", "Regulation the digitised copy follows"),
-    ]
-    properties += [(key, value, key) for key, value in metadata.extra]
-    return properties
-
-
-def build_xmp(metadata: ArchiveMetadata, created: datetime, modified: datetime) -> bytes:
-    """The XMP packet: PDF/A identification, Dublin Core, xmp, pdf and sohoa properties.
-
-    The sohoa properties are described by a PDF/A extension schema (6.6.2.3.2 requires one
-    for every property outside the predefined schemas).
-    """
-    author = metadata.author or metadata.digitiser
-    e = escape
-    dc = [
-        "<dc:format>application/pdf</dc:format>",
-        f'<dc:title><rdf:Alt><rdf:li xml:lang="x-default">{e(metadata.title)}</rdf:li>'
-        "</rdf:Alt></dc:title>",
-        f"<dc:creator><rdf:Seq><rdf:li>{e(author)}</rdf:li></rdf:Seq></dc:creator>",
-        f"<dc:language><rdf:Bag><rdf:li>{e(metadata.language)}</rdf:li></rdf:Bag></dc:language>",
-    ]
-    if metadata.subject:
-        dc.append(
-            f'<dc:description><rdf:Alt><rdf:li xml:lang="x-default">{e(metadata.subject)}'
-            "</rdf:li></rdf:Alt></dc:description>"
-        )
-    pdf_props = [f"<pdf:Producer>{e(metadata.producer)}</pdf:Producer>"]
-    if metadata.keywords:
-        pdf_props.append(f"<pdf:Keywords>{e(', '.join(metadata.keywords))}</pdf:Keywords>")
-    properties = _archive_properties(metadata)
-    archive = [
-        f"<{ARCHIVE_PREFIX}:{key}>{e(value)}</{ARCHIVE_PREFIX}:{key}>"
-        for key, value, _ in properties
-    ]
-    described = "".join(
-        '<rdf:li rdf:parseType="Resource">'
-        f"<pdfaProperty:name>{key}</pdfaProperty:name>"
-        "<pdfaProperty:valueType>Text</pdfaProperty:valueType>"
-        "<pdfaProperty:category>external</pdfaProperty:category>"
-        f"<pdfaProperty:description>{e(text)}</pdfaProperty:description>"
-        "</rdf:li>"
-        for key, _, text in properties
-    )
-
-    def description(namespaces: str, body: list[str] | str) -> str:
-        inner = "\n   ".join(body) if isinstance(body, list) else body
-        return f'  <rdf:Description rdf:about="" {namespaces}>\n   {inner}\n  </rdf:Description>\n'
-
-    packet = (
-        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
-        '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
-        ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
-        + description(
-            'xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/"',
-            [
-                f"<pdfaid:part>{PDFA_PART}</pdfaid:part>",
-                f"<pdfaid:conformance>{PDFA_CONFORMANCE}</pdfaid:conformance>",
-            ],
-        )
-        + description('xmlns:dc="http://purl.org/dc/elements/1.1/"', dc)
-        + description(
-            'xmlns:xmp="http://ns.adobe.com/xap/1.0/"',
-            [
-                f"<xmp:CreateDate>{xmp_date(created)}</xmp:CreateDate>",
-                f"<xmp:ModifyDate>{xmp_date(modified)}</xmp:ModifyDate>",
-                f"<xmp:MetadataDate>{xmp_date(modified)}</xmp:MetadataDate>",
-                f"<xmp:CreatorTool>{e(metadata.creator_tool)}</xmp:CreatorTool>",
-            ],
-        )
-        + description('xmlns:pdf="http://ns.adobe.com/pdf/1.3/"', pdf_props)
-        + description(f'xmlns:{ARCHIVE_PREFIX}="{ARCHIVE_NS}"', archive)
-        + description(
-            'xmlns:pdfaExtension="http://www.aiim.org/pdfa/ns/extension/" '
-            'xmlns:pdfaSchema="http://www.aiim.org/pdfa/ns/schema#" '
-            'xmlns:pdfaProperty="http://www.aiim.org/pdfa/ns/property#"',
-            "<pdfaExtension:schemas><rdf:Bag>"
-            '<rdf:li rdf:parseType="Resource">'
-            "<pdfaSchema:schema>sohoa digitised dossier archive schema</pdfaSchema:schema>"
-            f"<pdfaSchema:namespaceURI>{ARCHIVE_NS}</pdfaSchema:namespaceURI>"
-            f"<pdfaSchema:prefix>{ARCHIVE_PREFIX}</pdfaSchema:prefix>"
-            f"<pdfaSchema:property><rdf:Seq>{described}</rdf:Seq></pdfaSchema:property>"
-            "</rdf:li></rdf:Bag></pdfaExtension:schemas>",
-        )
-        + " </rdf:RDF>\n</x:xmpmeta>\n"
-        # Padding lets a later tool rewrite the packet in place (XMP spec, part 1, 7.3.2).
-        + (" " * 99 + "\n") * 20
-        + '<?xpacket end="w"?>'
-    )
-    return packet.encode("utf-8")
-
-
-def _set_metadata(
-    pdf: pikepdf.Pdf, metadata: ArchiveMetadata, created: datetime, modified: datetime
-) -> None:
-    """XMP in the catalog and an Info dictionary holding exactly the same values (6.6.2.3)."""
-    stream = pikepdf.Stream(pdf, build_xmp(metadata, created, modified))
-    stream.Type = pikepdf.Name.Metadata
-    stream.Subtype = pikepdf.Name.XML
-    pdf.Root.Metadata = pdf.make_indirect(stream)
-    info = pikepdf.Dictionary(
-        Title=pikepdf.String(metadata.title),
-        Author=pikepdf.String(metadata.author or metadata.digitiser),
-        Creator=pikepdf.String(metadata.creator_tool),
-        Producer=pikepdf.String(metadata.producer),
-        CreationDate=pikepdf.String(pdf_date(created)),
-        ModDate=pikepdf.String(pdf_date(modified)),
-    )
-    if metadata.subject:
-        info.Subject = pikepdf.String(metadata.subject)
-    if metadata.keywords:
-        info.Keywords = pikepdf.String(", ".join(metadata.keywords))
-    pdf.trailer.Info = pdf.make_indirect(info)

@@ -34,8 +34,9 @@ from models import BatchInfo, DossierStatus, PageInfo
 from models.errors import BadInputError
 from pipeline.load import ColourMode
 from pipeline.page import colour_warning
-from pipeline.pdfa import ARCHIVE_NS
-from pipeline.sign import STAMP_PHRASE, verify_pdf_signature
+from pipeline.sign import verify_pdf_signature
+from pipeline.stamp import STAMP_PHRASE
+from pipeline.xmp import ARCHIVE_NS
 from storage import keys
 from storage.archive import read_manifest
 from tests import dossiers, synth

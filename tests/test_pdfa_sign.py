@@ -22,20 +22,13 @@ import pytest
 from lxml import etree
 from PIL import Image, ImageFont
 
-from models.errors import BadInputError
+from models.errors import BadInputError, SigningCredentialError, SigningError
 from pipeline.assemble import DocumentInfo, PageLayer, assemble_searchable_pdf
 from pipeline.load import inspect_source
-from pipeline.pdfa import ARCHIVE_NS, ArchiveMetadata, make_pdfa
-from pipeline.sign import (
-    STAMP_HEIGHT,
-    STAMP_PHRASE,
-    STAMP_WIDTH,
-    VIETNAM_TIME,
-    SigningCredentialError,
-    SigningError,
-    sign_pdf,
-    verify_pdf_signature,
-)
+from pipeline.pdfa import ArchiveMetadata, make_pdfa
+from pipeline.sign import VIETNAM_TIME, sign_pdf, verify_pdf_signature
+from pipeline.stamp import STAMP_HEIGHT, STAMP_PHRASE, STAMP_WIDTH
+from pipeline.xmp import ARCHIVE_NS
 from tests import synth
 from tests.pki import ThrowawayPki, make_pki
 
