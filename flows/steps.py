@@ -19,7 +19,7 @@ from config import Settings
 from config.catalogue import Catalogue, load_catalogue
 from config.signers import Signer, SignerConfigError, signers_from_settings
 from flows.runtime import metadata_store, object_store
-from models import BatchInfo, DossierStatus, FieldInfo, PageInfo, faults
+from models import BatchInfo, DossierInfo, DossierStatus, FieldInfo, PageInfo, faults
 from models.codes import receiving_unit
 from models.errors import SohoaError, StorageError
 from models.names import display_name
@@ -128,6 +128,11 @@ def receive_source(
             dossier_id, source.name, existing_key, stored.sha256, stored.size,
             current.media_type, current.page_count, archived=True,
         )  # fmt: skip
+    if existing_key and current.media_type and current.page_count and current.original_sha256:
+        # Received already (by the CLI or the service, or by a run a crash cut short): the
+        # record says what the file is, so it is not inspected, hashed or copied again. Page
+        # tasks fetch it from the store if this machine's work dir does not have it.
+        return _recorded(settings, meta, current, existing_key, source.name, hint)
     if existing_key and objects.exists(existing_key):
         # Same path _local_source uses, so the page tasks need not fetch it again.
         local = dossier_work_dir(settings, dossier_id) / f"original{Path(existing_key).suffix}"
@@ -141,7 +146,8 @@ def receive_source(
         if not path.is_file():
             meta.set_status(dossier_id, DossierStatus.FAILED, error)
             return ReceivedDossier(dossier_id, source.name, key, "", 0, None, 0, error)
-        size, sha = sha256_file(path)
+        # Inspection hashed a readable file already; a file it refused is hashed here.
+        size, sha = (document.size, document.sha256) if document else sha256_file(path)
         # Within the agency the batch names: the same bytes for another agency are its own.
         agency = meta.get_batch(batch_id).agency_code
         earlier = meta.find_original(sha, agency_code=agency, other_than=dossier_id)
@@ -178,6 +184,27 @@ def receive_source(
         meta.set_status(dossier_id, DossierStatus.FAILED, error)
     return ReceivedDossier(
         dossier_id, source.name, key, stored.sha256, stored.size, media_type, page_count, error,
+        procedure_hint=hint,
+    )  # fmt: skip
+
+
+def _recorded(
+    settings: Settings,
+    meta: MetadataStore,
+    current: DossierInfo,
+    key: str,
+    name: str,
+    hint: str | None,
+) -> ReceivedDossier:
+    error: str | None = None
+    if settings.signing_required:
+        _signer, refusal = batch_signer(settings, meta.get_batch(current.batch_id))
+        if refusal is not None:
+            error = f"{name}: {refusal}"
+            meta.set_status(current.dossier_id, DossierStatus.FAILED, error)
+    return ReceivedDossier(
+        current.dossier_id, name, key, current.original_sha256 or "",
+        current.original_size or 0, current.media_type, current.page_count, error,
         procedure_hint=hint,
     )  # fmt: skip
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -207,7 +208,8 @@ class S3ObjectStore:
     def get_file(self, key: str, destination: Path) -> StoredObject:
         expected = self.stat(key)
         destination.parent.mkdir(parents=True, exist_ok=True)
-        tmp = destination.with_name(f".{destination.name}.part")
+        # Unique temp name: two page tasks of one dossier may fetch the same original.
+        tmp = destination.with_name(f".{destination.name}.{uuid.uuid4().hex}.part")
         try:
             self.client.fget_object(self.bucket, key, str(tmp))
         except (S3Error, HTTPError, OSError) as exc:

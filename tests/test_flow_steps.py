@@ -170,3 +170,38 @@ def test_low_resolution_warns_or_refuses(settings: Settings, tmp_path: Path) -> 
     with pytest.raises(BadInputError, match=r"low\.png: page 1 scanned at 150 dpi"):
         process_page(source, strict, tmp_path / "w2")
     assert Image.open(path).size == page.image.size
+
+
+def test_a_file_is_inspected_and_hashed_once_per_upload(
+    settings: Settings, samples_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI receives every file before the flow starts, and the flow's receive task runs
+    again (and again on a re-run): only the first reads the file; the others start from
+    what it recorded."""
+    import pipeline.load
+
+    calls = {"inspect": 0, "hash": 0}
+    inspect, hash_file = pipeline.load.inspect_source, steps.sha256_file
+
+    def counted_inspect(*args: object, **kwargs: object) -> object:
+        calls["inspect"] += 1
+        return inspect(*args, **kwargs)  # type: ignore[arg-type]
+
+    def counted_hash(*args: object, **kwargs: object) -> object:
+        calls["hash"] += 1
+        return hash_file(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(steps, "inspect_source", counted_inspect)
+    monkeypatch.setattr(steps, "sha256_file", counted_hash)
+    source = steps.SourceRef(path=str(samples_dir / "two-pages.tiff"), name="two-pages.tiff")
+    first = steps.receive_source(settings, "b1", "b1-001", 0, source)  # the CLI's intake
+    assert calls == {"inspect": 1, "hash": 0}  # inspection's own hash is the file's hash
+    again = steps.receive_source(settings, "b1", "b1-001", 0, source)  # the flow's task
+    steps.receive_source(settings, "b1", "b1-001", 0, source)  # a re-run
+    assert calls == {"inspect": 1, "hash": 0}
+    assert again == first and again.page_count == 2 and again.error is None
+    # A file inspection refuses is still kept (the original is never lost): hashed once.
+    bad = steps.SourceRef(path=str(samples_dir / "not-a-pdf.pdf"), name="not-a-pdf.pdf")
+    refused = steps.receive_source(settings, "b1", "b1-002", 1, bad)
+    assert refused.error and calls == {"inspect": 2, "hash": 1}
+    assert object_store(settings).exists(refused.original_key)
