@@ -64,27 +64,24 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
     # key is derived from it, so nothing already stored is stored or recorded twice.
     batch_id = keys.check_id(args.batch_id) if args.batch_id else keys.new_batch_id()
     sources = [SourceRef(path=str(Path(f).absolute()), name=f) for f in args.files]
-    meta.create_batch(
-        BatchInfo(
-            batch_id=batch_id,
-            created_at=datetime.now(UTC),
-            lang=lang,
-            source_count=len(sources),
-            uploaded_by=args.uploaded_by or os.environ.get("USER"),
-            counter_id=args.counter,
-            post_office_id=args.post_office,
-            agency_code=args.agency,
-            procedure=args.procedure,
-        )
+    batch = BatchInfo(
+        batch_id=batch_id,
+        created_at=datetime.now(UTC),
+        lang=lang,
+        source_count=len(sources),
+        uploaded_by=args.uploaded_by or os.environ.get("USER"),
+        counter_id=args.counter,
+        post_office_id=args.post_office,
+        agency_code=args.agency,
+        procedure=args.procedure,
     )
     log.info("batch %s: %d file(s)", batch_id, len(sources))
     # Every original goes into the store before any processing (while Prefect's server
     # starts): from here on a crash loses nothing, and `sohoa resume` can finish the batch
-    # from the store alone.
-    from flows.steps import receive_source
+    # from the store alone. The flow starts from what this recorded.
+    from flows.steps import receive_batch
 
-    for position, source in enumerate(sources):
-        receive_source(settings, batch_id, keys.dossier_id(batch_id, position), position, source)
+    receive_batch(settings, batch, sources)
     await_temporary_server(server)
     engine_error: str | None = None
     with ProgressBar(lambda: meta.batch_progress(batch_id)):

@@ -439,7 +439,8 @@ def pure_run(settings: Any, scans: list[Scan], lang: str = "vie") -> float:
 
     meta = metadata_store(settings)
     batch_id = keys.new_batch_id()
-    meta.create_batch(
+    steps.receive_batch(
+        settings,
         BatchInfo(
             batch_id=batch_id,
             created_at=datetime.now(UTC),
@@ -447,16 +448,9 @@ def pure_run(settings: Any, scans: list[Scan], lang: str = "vie") -> float:
             source_count=len(scans),
             uploaded_by="bench",
             agency_code=AGENCY,
-        )
+        ),
+        [steps.SourceRef(str(scan.path), scan.name) for scan in scans],
     )
-    for position, scan in enumerate(scans):
-        steps.receive_source(
-            settings,
-            batch_id,
-            keys.dossier_id(batch_id, position),
-            position,
-            steps.SourceRef(str(scan.path), scan.name),
-        )
     began = time.perf_counter()
     with ThreadPoolExecutor(max_workers=settings.workers) as pool:
         received_futures = [

@@ -188,6 +188,23 @@ def receive_source(
     )  # fmt: skip
 
 
+def receive_batch(
+    settings: Settings, batch: BatchInfo, sources: list[SourceRef]
+) -> list[ReceivedDossier]:
+    """The intake of a batch handed in as files on this machine (the CLI, the benches):
+    the batch recorded, then every original kept and inspected, in order, before any
+    processing. Idempotent like :func:`receive_source`, so a re-run under the same batch id
+    stores and records nothing twice. The service has its own all-or-nothing front
+    (``app.service``): it refuses a whole upload with a bad file, and records it in one
+    transaction."""
+    meta = metadata_store(settings)
+    meta.create_batch(batch)
+    return [
+        receive_source(settings, batch.batch_id, keys.dossier_id(batch.batch_id, i), i, source)
+        for i, source in enumerate(sources)
+    ]
+
+
 def _recorded(
     settings: Settings,
     meta: MetadataStore,
