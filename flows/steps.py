@@ -447,7 +447,7 @@ def archive_dossier(
         )
         page_infos.append(PageInfo(**{**page.info.__dict__, "index": position}))
     text = "\f".join(texts)
-    extracted = extract_dossier_fields(evidence, catalogue)
+    extracted = extract_dossier_fields(evidence, catalogue, agency_code=batch.agency_code)
     code = extracted.dossier_code
     procedure_field = extracted.fields.get("procedure")
     procedure_id = procedure_field.value if procedure_field else dossier.procedure
