@@ -21,6 +21,8 @@ from pipeline.classify import PageClass, PageKind, classify_page
 from pipeline.clean import CleanedPage, clean_page, to_grey
 from pipeline.context import PageContext
 from pipeline.errors import BadInputError
+from pipeline.fields import CANONICAL
+from pipeline.handwriting import HandwrittenArea, find_handwritten_areas
 from pipeline.load import ColourMode, DpiSource, LoadedPage, SourceDocument, load_page
 from pipeline.ocr import PageOcr, ocr_page
 from pipeline.resolution import estimate_text_scale
@@ -59,6 +61,7 @@ class PageJob:
     barcodes: tuple[Barcode, ...] = ()
     page_class: PageClass | None = None
     replaced_text_layer: bool = False  # the PDF's own text was judged bad: archive drops it
+    handwritten: list[tuple[HandwrittenArea, Path]] = field(default_factory=list)
 
     def path(self, suffix: str) -> Path:
         return self.work_dir / f"page-{self.context.page_index + 1:04d}{suffix}"
@@ -78,6 +81,8 @@ class PageOutcome:
     warnings: tuple[str, ...]
     kind: PageKind = PageKind.OTHER
     kind_confidence: float = 0.0
+    # (field, crop image file) of each handwritten value OCR could not read.
+    handwritten: tuple[tuple[str, Path], ...] = ()
 
 
 class PageStep(Protocol):
@@ -278,6 +283,53 @@ class ClassifyStep:
                 )
 
 
+_TURNS = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+
+
+class HandwritingStep:
+    """On an application form: the areas after field labels holding ink OCR did not read.
+
+    Judged and cut in the page as scanned (in colour: the OCR copy may have had its blue
+    ink faded), turned upright like the page, and written next to the page's other files so
+    the review queue can show a person exactly what to key in.
+    """
+
+    name = "handwriting"
+
+    def able_to_run(self, job: PageJob) -> bool:
+        return (
+            job.ocr is not None
+            and job.cleaned is not None
+            and job.loaded is not None
+            and job.page_class is not None
+            and job.page_class.kind is PageKind.APPLICATION_FORM
+            and job.page_class.procedure_id is not None
+        )
+
+    def run(self, job: PageJob) -> None:
+        assert job.ocr is not None and job.cleaned is not None and job.loaded is not None
+        assert job.page_class is not None and job.page_class.procedure_id is not None
+        procedure = job.context.catalogue.procedure(job.page_class.procedure_id)
+        if procedure is None:
+            return
+        areas = find_handwritten_areas(
+            job.loaded.image,
+            job.ocr.words,
+            (job.ocr.image_width, job.ocr.image_height),
+            procedure.form.labels,
+            fields=[name for name in CANONICAL if name in procedure.form.labels],
+            to_image=np.linalg.inv(job.cleaned.to_cleaned),
+        )
+        for area in areas:
+            assert area.crop is not None
+            turn = _TURNS.get(job.cleaned.rotation)
+            crop = cv2.rotate(area.crop, turn) if turn is not None else area.crop
+            path = job.path(f".hw-{area.field}.png")
+            if not cv2.imwrite(str(path), crop):
+                raise OSError(f"could not write {path}")
+            job.handwritten.append((area, path))
+
+
 class WriteOutputsStep:
     name = "write"
 
@@ -319,6 +371,10 @@ class WriteOutputsStep:
             record["kind"] = str(job.page_class.kind)
             record["kind_confidence"] = round(job.page_class.confidence, 3)
             record["procedure_id"] = job.page_class.procedure_id
+        record["handwritten"] = [
+            {"field": area.field, "box": [round(v, 5) for v in area.box]}
+            for area, _path in job.handwritten
+        ]
         return record
 
 
@@ -330,6 +386,7 @@ PAGE_STEPS: tuple[PageStep, ...] = (
     OcrStep(),
     SecondReadingStep(),
     ClassifyStep(),
+    HandwritingStep(),
     WriteOutputsStep(),
 )
 
@@ -424,4 +481,5 @@ def process_page(
         warnings=tuple(job.warnings),
         kind=job.page_class.kind if job.page_class else PageKind.OTHER,
         kind_confidence=job.page_class.confidence if job.page_class else 0.0,
+        handwritten=tuple((area.field, path) for area, path in job.handwritten),
     )
