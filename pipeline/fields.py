@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from config.catalogue import Catalogue, FormSpec
@@ -344,10 +344,19 @@ def extract_dossier_fields(
     collected, procedure_id = _collect(pages, catalogue)
     fields: dict[str, Field] = {}
     reasons: list[ReviewReason] = []
+    # Where a page holds ink after a field's label that OCR did not read with confidence,
+    # whatever OCR made of it is kept as a candidate but gives no vote: it is the misreading
+    # of handwriting (or of faded coloured ink), not a reading.
+    inked = {(area.field, page.index) for page in pages for area in page.handwritten}
+    strength: dict[str, float] = {}
     for name in CANONICAL:
         normalised: list[Candidate] = []
         unreadable: list[Candidate] = []
+        doubtful: list[Candidate] = []
         for candidate in collected.candidates.get(name, []):
+            if candidate.source == "ocr" and (name, candidate.page) in inked:
+                doubtful.append(replace(candidate, confidence=min(candidate.confidence, 0.2)))
+                continue
             value, problem = _normalise(name, candidate.value)
             if value is None:
                 if problem:
@@ -369,9 +378,12 @@ def extract_dossier_fields(
                 reasons.append(
                     ReviewReason(name, ReasonCode.UNREADABLE, first.paper, repr(first.value))
                 )
+            if doubtful:
+                fields[name] = Field("", "ocr", 0.0, True, None, tuple(doubtful), HANDWRITTEN)
             continue
         chosen, groups = choose(name, normalised)
-        ordered = tuple(c for group in groups for c in group)
+        strength[name] = _votes(groups[0])
+        ordered = tuple(c for group in groups for c in group) + tuple(doubtful)
         needs_review = len(groups) > 1
         confidence = chosen.confidence
         note = None
@@ -390,7 +402,7 @@ def extract_dossier_fields(
             candidates=ordered,
         )
     _validate(fields, reasons)
-    _handwritten(pages, fields, reasons, crop_reader)
+    _handwritten(pages, fields, strength, reasons, crop_reader)
     procedure = catalogue.procedure(procedure_id) if procedure_id else None
     present = _papers(pages)
     form_fields = frozenset(procedure.form.labels) if procedure else None
@@ -437,25 +449,24 @@ def agency_mismatch(code: Field | None, agency_code: str | None) -> ReviewReason
 def _handwritten(
     pages: Sequence[PageEvidence],
     fields: dict[str, Field],
+    strength: dict[str, float],
     reasons: list[ReviewReason],
     reader: CropReader | None,
 ) -> None:
-    """Mark the fields whose value a page holds only as handwriting OCR could not read.
+    """Send handwritten values OCR could not read to a person, with their crop.
 
-    A field another paper gave a value for keeps it, but is still sent to review with the
-    crop when that value came from a single source: the handwritten form is a second
-    source a person should compare. A field no paper gave is marked handwritten, empty.
+    Not needed when independent papers already agree on the field (two votes or more): the
+    handwriting would be a further copy of a value already confirmed. Otherwise the field is
+    marked handwritten: empty when no other paper gave it, else holding the lone other
+    reading, pre-selected, for the person to compare with the crop.
     """
     for page in pages:
         for area in page.handwritten:
-            if area.field not in CANONICAL:
+            if area.field not in CANONICAL or strength.get(area.field, 0.0) >= 2:
                 continue
             current = fields.get(area.field)
-            from_page = current is not None and any(
-                c.page == page.index and c.source == "ocr" for c in current.candidates
-            )
-            if from_page:
-                continue  # OCR did read a value after the label on this page after all
+            if current is not None and current.crop_key is not None:
+                continue  # a crop from an earlier page is already attached
             suggestion: str | None = None
             suggestion_confidence: float | None = None
             if reader is not None and area.crop is not None:
@@ -464,34 +475,19 @@ def _handwritten(
                     suggestion = " ".join(reading.text.split())
                     suggestion_confidence = reading.confidence
             where = f"{page.kind.replace('_', ' ')} page {page.index + 1}"
-            if current is not None and _votes(list(current.candidates)) >= 2:
-                continue  # independent papers agree; the handwriting is not needed
             reasons.append(ReviewReason(area.field, ReasonCode.HANDWRITTEN, str(page.kind)))
             if current is None:
-                fields[area.field] = Field(
-                    value="",
-                    source="ocr",
-                    confidence=0.0,
-                    needs_review=True,
-                    note=f"viết tay ở {where}",
-                    state=HANDWRITTEN,
-                    crop_key=area.crop_key,
-                    suggestion=suggestion,
-                    suggestion_confidence=suggestion_confidence,
-                )
-            else:
-                fields[area.field] = Field(
-                    current.value,
-                    current.source,
-                    min(current.confidence, 0.5),
-                    True,
-                    current.note,
-                    current.candidates,
-                    HANDWRITTEN,
-                    area.crop_key,
-                    suggestion,
-                    suggestion_confidence,
-                )
+                current = Field("", "ocr", 0.0)
+            fields[area.field] = replace(
+                current,
+                confidence=min(current.confidence, 0.5),
+                needs_review=True,
+                note="; ".join(filter(None, (current.note, f"viết tay ở {where}"))),
+                state=HANDWRITTEN,
+                crop_key=area.crop_key,
+                suggestion=suggestion,
+                suggestion_confidence=suggestion_confidence,
+            )
 
 
 def _flag(fields: dict[str, Field], name: str, note: str) -> None:
@@ -511,16 +507,18 @@ def _flag(fields: dict[str, Field], name: str, note: str) -> None:
     )
 
 
-def _validate(fields: dict[str, Field], reasons: list[ReviewReason]) -> None:
+def _validate(all_fields: dict[str, Field], reasons: list[ReviewReason]) -> None:
+    # A handwritten field waiting for a person has no value to check yet.
+    fields = {name: f for name, f in all_fields.items() if f.value}
     code = fields.get("dossier_code")
     if code is not None and not DOSSIER_CODE.match(code.value):
-        _flag(fields, "dossier_code", "not a valid dossier code")
+        _flag(all_fields, "dossier_code", "not a valid dossier code")
         reasons.append(ReviewReason("dossier_code", ReasonCode.INVALID_CODE, None, code.value))
     birth: date | None = None
     if "date_of_birth" in fields:
         birth = date.fromisoformat(fields["date_of_birth"].value)
         if not date(1900, 1, 1) <= birth <= date.today():
-            _flag(fields, "date_of_birth", "date of birth out of range")
+            _flag(all_fields, "date_of_birth", "date of birth out of range")
             reasons.append(
                 ReviewReason(
                     "date_of_birth", ReasonCode.DATE_OUT_OF_RANGE, None, f"{birth:%d/%m/%Y}"
@@ -530,7 +528,7 @@ def _validate(fields: dict[str, Field], reasons: list[ReviewReason]) -> None:
         sex = fields["sex"].value if "sex" in fields else None
         problems = check_citizen_id(fields["id_number"].value, date_of_birth=birth, sex=sex)
         for problem in problems:
-            _flag(fields, "id_number", problem)
+            _flag(all_fields, "id_number", problem)
         if problems:
             reasons.append(
                 ReviewReason("id_number", ReasonCode.ID_MISMATCH, None, "; ".join(problems))

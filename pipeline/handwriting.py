@@ -113,6 +113,13 @@ def ink_fraction(crop: np.ndarray) -> float:
     return big / float(crop.shape[0] * crop.shape[1])
 
 
+def _same_line(a: _Word, b: _Word) -> bool:
+    """Side by side on one printed line: Tesseract may put them in different blocks (two
+    columns of labels), so their vertical overlap decides, not its line numbers."""
+    overlap = min(a.bottom, b.bottom) - max(a.top, b.top)
+    return overlap > 0.5 * min(a.bottom - a.top, b.bottom - b.top)
+
+
 def _label_token_runs(
     words: list[_Word], labels: Mapping[str, Sequence[str]]
 ) -> list[tuple[str, list[_Word]]]:
@@ -120,16 +127,16 @@ def _label_token_runs(
     by_line: dict[tuple[int, int, int], list[_Word]] = {}
     for word in words:
         by_line.setdefault(word.line, []).append(word)
+    spelled = sorted(
+        ((name, re.sub(r"[^a-z0-9/ ]", "", fold(label)).split())
+         for name, options in labels.items() for label in options),
+        key=lambda item: -len(item[1]),
+    )  # fmt: skip
     found: list[tuple[str, list[_Word]]] = []
     for line_words in by_line.values():
         line_words.sort(key=lambda w: w.left)
         folded = [re.sub(r"[^a-z0-9/]", "", fold(w.text)) for w in line_words]
         claimed: set[int] = set()
-        spelled = sorted(
-            ((name, re.sub(r"[^a-z0-9/ ]", "", fold(label)).split())
-             for name, options in labels.items() for label in options),
-            key=lambda item: -len(item[1]),
-        )  # fmt: skip
         for name, tokens in spelled:
             if not tokens:
                 continue
@@ -198,7 +205,7 @@ def find_handwritten_areas(
             if other is label_words or other_name == name:
                 continue
             first = other[0]
-            if first.line == last.line and first.left > last.right:
+            if _same_line(first, last) and first.left > last.right:
                 right = min(right, first.left - 2)
         if right - left < 2 * pitch:
             continue
@@ -207,7 +214,7 @@ def find_handwritten_areas(
             for w in words
             if w.left >= left - 2
             and w.right <= right + 2
-            and w.line == last.line
+            and _same_line(w, last)
             and re.search(r"\w", w.text)
             and not re.fullmatch(r"[.…_:\-]+", w.text)
         ]

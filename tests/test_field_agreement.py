@@ -172,3 +172,27 @@ def test_handwriting_beside_agreeing_papers_is_not_needed() -> None:
     result = extract_dossier_fields(pages, CATALOGUE)
     assert result.fields["full_name"].value == "Nguyễn Văn An"
     assert result.fields["full_name"].state != HANDWRITTEN
+
+
+def test_ocr_misreading_of_ink_gives_no_vote_but_is_kept() -> None:
+    # OCR made "Tì canh" of the hand-written name: kept as a candidate, but it is the ink
+    # the page step could not read, so it neither outvotes nor conflicts with the papers.
+    form = FORM_TEXT.replace("NGUYỄN VĂN AN", "Tì canh")
+    area = HandwrittenArea("full_name", (0.3, 0.1, 0.9, 0.12), "k")
+    agreeing = [
+        PageEvidence(0, R, RECEIPT_TEXT, (), None, 92.0),
+        PageEvidence(1, F, form, (), "doi-gplx", 90.0, handwritten=(area,)),
+        PageEvidence(2, ID, ID_TEXT, (qr(ID_QR),), None, 88.0),
+    ]
+    result = extract_dossier_fields(agreeing, CATALOGUE)
+    name = result.fields["full_name"]
+    assert name.value == "Nguyễn Văn An" and not name.needs_review
+    assert name.candidates[-1].value == "Tì canh" and name.candidates[-1].confidence <= 0.2
+    # With the receipt as the only other source, a person compares it with the crop.
+    lone = extract_dossier_fields(agreeing[:2], CATALOGUE).fields["full_name"]
+    assert (lone.value, lone.state, lone.crop_key, lone.needs_review) == (
+        "Nguyễn Văn An",
+        HANDWRITTEN,
+        "k",
+        True,
+    )
