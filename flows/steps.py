@@ -451,6 +451,10 @@ def archive_dossier(
                 procedure_id=record.get("procedure_id"),
                 ocr_confidence=page.info.ocr_confidence,
                 handwritten=_handwritten_areas(record, received.dossier_id, source_index),
+                reread=tuple(
+                    (str(r["field"]), str(r["text"]), float(r["confidence"]))
+                    for r in record.get("reread", [])
+                ),
             )
         )
         page_infos.append(PageInfo(**{**page.info.__dict__, "index": position}))

@@ -80,6 +80,8 @@ class PageEvidence:
     ocr_confidence: float | None = None  # mean word confidence 0-100
     # Areas after a label holding ink OCR could not read (see pipeline.handwriting).
     handwritten: tuple[HandwrittenArea, ...] = ()
+    # (field, text, confidence 0-100): values the page step read again from the unfaded scan.
+    reread: tuple[tuple[str, str, float], ...] = ()
 
 
 @dataclass
@@ -165,6 +167,19 @@ def _normalise(name: str, raw: str) -> tuple[str | None, str | None]:
     return " ".join(raw.split()) or None, None
 
 
+def reread_value(name: str, text: str, form: FormSpec) -> str | None:
+    """The value of field ``name`` in ``text`` read again after its label, or None when that
+    text is no value of the field (a misread date, a cut-off ID): then a person must read it.
+
+    The text is cut where a label OCR missed on the page begins ("... ngày cấp: ...").
+    """
+    labels = form.labels.get(name, ())
+    line = f"{labels[0]}: {text}" if labels else text
+    value = labelled_values(line, form).get(name, text)
+    normalised, _problem = _normalise(name, value)
+    return value if normalised else None
+
+
 # Administrative-unit words: "thành phố Hạ Long" and "Hạ Long" name the same place.
 _ADMIN_WORDS = frozenset(
     {"so", "duong", "pho", "thon", "ap", "to", "khu", "phuong", "xa", "thi", "tran", "quan"}
@@ -236,6 +251,11 @@ def _collect(pages: Sequence[PageEvidence], catalogue: Catalogue) -> tuple[_Coll
             procedure = catalogue.procedure(page.procedure_id)
             if procedure is not None:
                 values = labelled_values(page.text, procedure.form)
+                for name, text, confidence in page.reread:
+                    values.pop(name, None)  # the page's reading of that area was not trusted
+                    again = min(0.95, confidence / 100.0)
+                    value = reread_value(name, text, procedure.form)
+                    got.add(name, value, "ocr", again, where, paper, page.index)
                 for name in CANONICAL:
                     got.add(name, values.get(name), "ocr", ocr_conf, where, paper, page.index)
         elif page.kind is PageKind.ID_COPY:

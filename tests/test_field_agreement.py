@@ -196,3 +196,21 @@ def test_ocr_misreading_of_ink_gives_no_vote_but_is_kept() -> None:
         "k",
         True,
     )
+
+
+def test_values_read_again_from_the_unfaded_scan_replace_the_page_reading() -> None:
+    form = FORM_TEXT.replace("NGUYỄN VĂN AN", "Tì canh").replace(": 022090012345", ": “")
+    reread = (
+        ("full_name", "Nguyễn Văn An", 96.0),
+        ("id_number", "022090012345 ngày cấp: 15/04/2021", 93.0),  # cut at the next label
+    )
+    page = PageEvidence(1, F, form, (), "doi-gplx", 90.0, reread=reread)
+    result = extract_dossier_fields(
+        [PageEvidence(0, R, RECEIPT_TEXT, (), None, 92.0), page], CATALOGUE
+    )
+    assert (
+        result.values["full_name"] == "Nguyễn Văn An"
+        and not result.fields["full_name"].needs_review
+    )
+    assert result.values["id_number"] == "022090012345"
+    assert all(c.value != "Tì canh" for c in result.fields["full_name"].candidates)
