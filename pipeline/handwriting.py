@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -176,6 +176,7 @@ def find_handwritten_areas(
     *,
     fields: Sequence[str],
     to_image: np.ndarray | None = None,
+    accept: Callable[[str, str], bool] | None = None,
 ) -> list[HandwrittenArea]:
     """Areas after the labels of ``fields`` holding ink but no confidently read word.
 
@@ -183,7 +184,9 @@ def find_handwritten_areas(
     height); ``to_image`` maps those pixels into ``image`` (the page as scanned, in colour:
     the OCR copy may have had its coloured ink faded, and the operator needs the ink). Areas
     are judged and cut in ``image``; ``labels`` maps each field to its printed labels (the
-    catalogue's form spec: labels of other fields end an area).
+    catalogue's form spec: labels of other fields end an area). ``accept(field, text)`` says
+    whether confidently read words are a value of the field at all ("2/." is no sex): when
+    they are not, the ink is judged as if OCR had read nothing.
     """
     width, height = ocr_size
     words = _words(ocr_words)
@@ -218,7 +221,8 @@ def find_handwritten_areas(
             and re.search(r"\w", w.text)
             and not re.fullmatch(r"[.…_:\-]+", w.text)
         ]
-        if inside and min(w.confidence for w in inside) >= MIN_WORD_CONFIDENCE:
+        confident = bool(inside) and min(w.confidence for w in inside) >= MIN_WORD_CONFIDENCE
+        if confident and (accept is None or accept(name, " ".join(w.text for w in inside))):
             continue  # OCR read the value: no handwriting to key in
         x0, y0, x1, y1 = _to_image_box((left, top, right, bottom), to_image, image.shape)
         crop = image[y0:y1, x0:x1]

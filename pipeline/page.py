@@ -325,6 +325,7 @@ class HandwritingStep:
             procedure.form.labels,
             fields=[name for name in CANONICAL if name in procedure.form.labels],
             to_image=np.linalg.inv(job.cleaned.to_cleaned),
+            accept=lambda name, text: reread_value(name, text, procedure.form) is not None,
         )
         for area in areas:
             assert area.crop is not None

@@ -69,6 +69,17 @@ def test_no_ink_is_a_missing_value_and_a_confident_word_is_a_reading() -> None:
     )
 
 
+def test_confident_words_that_are_no_value_of_the_field_do_not_hide_the_ink() -> None:
+    inked = _page_with_scribble(ink=True)
+    words = [*_label_words(), Word("2/.", 270, 92, 60, 30, 88.0, 1, 1, 1)]
+    kwargs = {"fields": ["full_name"]}
+    assert find_handwritten_areas(inked, words, (1600, 400), LABELS, **kwargs) == []
+    (area,) = find_handwritten_areas(
+        inked, words, (1600, 400), LABELS, **kwargs, accept=lambda name, text: text != "2/."
+    )
+    assert area.field == "full_name"
+
+
 def test_boxes_are_mapped_from_the_ocr_image_into_the_scan() -> None:
     image = _page_with_scribble(ink=True)
     half = [replace(w, left=w.left // 2, top=w.top // 2, width=w.width // 2, height=w.height // 2)
