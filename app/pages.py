@@ -14,7 +14,6 @@ clients their JSON, and a fault (500) only an id to quote, never its text (SQL, 
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -29,6 +28,7 @@ from app.service import (
     COOKIE,
     NotSignedIn,
     _authenticate,
+    apply_correction,
     dossier_json,
     ops_data,
     page_user,
@@ -268,14 +268,19 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
         dossier_id: str,
         name: str,
         principal: OperatorPage,
-        value: Annotated[str, Form(min_length=1, max_length=2000)],
+        value: Annotated[str, Form(max_length=2000)] = "",
         note: Annotated[str, Form(max_length=2000)] = "",
+        not_on_papers: Annotated[str, Form(max_length=8)] = "",
     ) -> Response:
-        visible_dossier(settings, principal, dossier_id)
-        if not re.fullmatch(r"[a-z_]{1,64}", name):
-            raise HTTPException(422, "not a field name")
-        metadata_store(settings).correct_field(
-            dossier_id, name, value.strip(), corrected_by=principal.name, note=note or None
+        dossier = visible_dossier(settings, principal, dossier_id)
+        apply_correction(
+            settings,
+            dossier,
+            name,
+            value,
+            corrected_by=principal.name,
+            note=note or None,
+            not_on_papers=bool(not_on_papers),
         )
         return RedirectResponse(f"/ops/review?done={dossier_id}", status_code=303)
 

@@ -22,7 +22,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -50,6 +50,7 @@ from models import (
     BatchInfo,
     DossierInfo,
     DossierStatus,
+    FieldCorrection,
     Principal,
     Role,
     SearchQuery,
@@ -60,6 +61,8 @@ from models.names import display_name
 from models.search import MAX_OFFSET, check_text_query
 from pipeline.load import SourceDocument, inspect_source
 from pipeline.locate import locate_value
+from pipeline.reasons import parse_reason
+from pipeline.validate import check_correction
 from storage import keys
 from storage.archive import checked_chunks, read_manifest, verified_stream
 
@@ -291,8 +294,49 @@ def signature_of(settings: Settings, dossier: DossierInfo) -> dict[str, Any] | N
 
 
 class Correction(BaseModel):
-    value: str = Field(min_length=1, max_length=2000)
+    value: str = Field(default="", max_length=2000)
     note: str | None = Field(default=None, max_length=2000)
+    # The value is on none of the papers: recorded as such, so nobody asks for it again.
+    not_on_papers: bool = False
+
+
+def apply_correction(
+    settings: Settings,
+    dossier: DossierInfo,
+    name: str,
+    value: str,
+    *,
+    corrected_by: str,
+    note: str | None,
+    not_on_papers: bool = False,
+) -> FieldCorrection:
+    """An operator's correction, checked by the field's type first (422 with the reason).
+
+    An ID number is checked against the birth date and sex the dossier holds, but only
+    those nobody is asked to review: a doubtful birth date must not block the right ID.
+    """
+    if not re.fullmatch(r"[a-z_]{1,64}", name):
+        raise HTTPException(422, "not a field name")
+    if not not_on_papers:
+        settled = {f.name: f.value for f in dossier.field_details if not f.needs_review}
+        try:
+            birth = date.fromisoformat(settled.get("date_of_birth", ""))
+        except ValueError:
+            birth = None
+        checked, problem = check_correction(
+            name, value, date_of_birth=birth, sex=settled.get("sex")
+        )
+        if checked is None:
+            raise HTTPException(422, problem or "giá trị không hợp lệ")
+        value = checked
+    return metadata_store(settings).correct_field(
+        dossier.dossier_id,
+        name,
+        value,
+        corrected_by=corrected_by,
+        note=note,
+        not_on_papers=not_on_papers,
+    )
 
 
 def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> FastAPI:
@@ -574,11 +618,15 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
     def correct_field(
         dossier_id: str, name: str, correction: Correction, principal: Operator
     ) -> dict[str, Any]:
-        visible_dossier(settings, principal, dossier_id)
-        if not re.fullmatch(r"[a-z_]{1,64}", name):
-            raise HTTPException(422, "not a field name")
-        done = metadata_store(settings).correct_field(
-            dossier_id, name, correction.value, corrected_by=principal.name, note=correction.note
+        dossier = visible_dossier(settings, principal, dossier_id)
+        done = apply_correction(
+            settings,
+            dossier,
+            name,
+            correction.value,
+            corrected_by=principal.name,
+            note=correction.note,
+            not_on_papers=correction.not_on_papers,
         )
         return {
             "dossier_id": dossier_id,
@@ -602,6 +650,31 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
             raise HTTPException(404, "the value was not found on the page images")
         ok, encoded = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
         return Response(encoded.tobytes() if ok else b"", media_type="image/jpeg")
+
+    @app.get("/api/dossiers/{dossier_id}/fields/{name}/handwriting.png", tags=["agency"])
+    def field_handwriting(dossier_id: str, name: str, principal: Reader) -> Response:
+        """The stored crop of a handwritten value, for whoever may see the dossier's pages.
+
+        Only the key recorded on the dossier's own field is ever read (never one from the
+        request), and it is checked against the dossier's manifest as it streams.
+        """
+        dossier = visible_dossier(settings, principal, dossier_id)
+        field = next((f for f in dossier.field_details if f.name == name), None)
+        if field is None or not field.crop_key:
+            raise HTTPException(404, "no handwritten area for this field")
+        if dossier.status is not DossierStatus.ARCHIVED:
+            raise HTTPException(409, f"dossier {dossier_id} is not archived ({dossier.status})")
+        try:
+            size, chunks = verified_stream(object_store(settings), dossier_id, field.crop_key)
+        except ObjectNotFoundError:
+            raise HTTPException(404, "no such object") from None
+        except StorageError as exc:
+            error_id = new_error_id()
+            log.error("error %s: refused to serve %s: %s", error_id, dossier_id, exc.message)
+            raise HTTPException(500, internal_error(error_id)) from None
+        return StreamingResponse(
+            chunks, media_type="image/png", headers={"Content-Length": str(size)}
+        )
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus(request: Request) -> Response:
@@ -781,6 +854,10 @@ def review_items(settings: Settings, *, limit: int, offset: int) -> list[dict[st
                 "dossier_code": dossier.dossier_code,
                 "source": dossier.source_name,
                 "reasons": list(dossier.review_reasons),
+                "reason_details": [
+                    dict(zip(("field", "code", "text"), parse_reason(r), strict=True))
+                    for r in dossier.review_reasons
+                ],
                 "fields": [
                     {
                         "name": f.name,
@@ -788,7 +865,22 @@ def review_items(settings: Settings, *, limit: int, offset: int) -> list[dict[st
                         "source": f.source,
                         "confidence": round(f.confidence, 3),
                         "note": f.note,
-                        "crop": f"/api/dossiers/{dossier.dossier_id}/fields/{f.name}/crop.jpg",
+                        # The located value's surroundings; a handwritten field has no value
+                        # to locate: its stored crop is the evidence instead.
+                        "crop": (
+                            f"/api/dossiers/{dossier.dossier_id}/fields/{f.name}/crop.jpg"
+                            if f.value
+                            else None
+                        ),
+                        "state": str(f.state),
+                        "handwriting": (
+                            f"/api/dossiers/{dossier.dossier_id}/fields/{f.name}/handwriting.png"
+                            if f.crop_key
+                            else None
+                        ),
+                        "suggestion": f.suggestion,
+                        "suggestion_confidence": f.suggestion_confidence,
+                        "candidates": [c.to_json() for c in f.candidates],
                     }
                     for f in dossier.field_details
                     if f.needs_review
@@ -808,7 +900,8 @@ def _missing_fields(dossier: DossierInfo) -> list[dict[str, Any]]:
         if re.fullmatch(r"[a-z_]{1,64}", name) and name not in present:
             missing.append(
                 {"name": name, "value": "", "source": "-", "confidence": 0.0,
-                 "note": note.strip(), "crop": None}
+                 "note": note.strip(), "crop": None, "state": "missing", "handwriting": None,
+                 "suggestion": None, "suggestion_confidence": None, "candidates": []}
             )  # fmt: skip
     return missing
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -19,7 +20,15 @@ from config import Settings
 from config.catalogue import Catalogue, load_catalogue
 from config.signers import Signer, SignerConfigError, signers_from_settings
 from flows.runtime import metadata_store, object_store
-from models import BatchInfo, DossierInfo, DossierStatus, FieldInfo, PageInfo, faults
+from models import (
+    BatchInfo,
+    DossierInfo,
+    DossierStatus,
+    FieldCandidate,
+    FieldInfo,
+    PageInfo,
+    faults,
+)
 from models.codes import receiving_unit
 from models.errors import SohoaError, StorageError
 from models.names import display_name
@@ -27,7 +36,9 @@ from pipeline.assemble import DocumentInfo, PageLayer, assemble_searchable_pdf
 from pipeline.barcodes import Barcode
 from pipeline.classify import PageKind
 from pipeline.context import PageContext
+from pipeline.extract import Field
 from pipeline.fields import PageEvidence, extract_dossier_fields
+from pipeline.handwriting import HandwrittenArea
 from pipeline.load import ColourMode, MediaType, SourceDocument, inspect_source
 from pipeline.page import colour_warning, process_page
 from pipeline.pdfa import ArchiveMetadata, make_pdfa
@@ -288,6 +299,11 @@ def process_one_page(
     objects.put_file(
         keys.page_image_key(received.dossier_id, index), outcome.preview_path, "image/jpeg"
     )
+    for field_name, crop_path in outcome.handwritten:
+        # Next to the page's other derived files: the review queue shows it to a person.
+        objects.put_file(
+            keys.field_crop_key(received.dossier_id, index, field_name), crop_path, "image/png"
+        )
     layer = outcome.layer
     info = PageInfo(
         index=index,
@@ -487,11 +503,16 @@ def archive_dossier(
                 barcodes=tuple(Barcode.from_json(b) for b in record.get("barcodes", [])),
                 procedure_id=record.get("procedure_id"),
                 ocr_confidence=page.info.ocr_confidence,
+                handwritten=_handwritten_areas(record, received.dossier_id, source_index),
+                reread=tuple(
+                    (str(r["field"]), str(r["text"]), float(r["confidence"]))
+                    for r in record.get("reread", [])
+                ),
             )
         )
         page_infos.append(PageInfo(**{**page.info.__dict__, "index": position}))
     text = "\f".join(texts)
-    extracted = extract_dossier_fields(evidence, catalogue)
+    extracted = extract_dossier_fields(evidence, catalogue, agency_code=batch.agency_code)
     code = extracted.dossier_code
     procedure_field = extracted.fields.get("procedure")
     procedure_id = procedure_field.value if procedure_field else dossier.procedure
@@ -565,6 +586,8 @@ def archive_dossier(
         ),
         ("original", objects.stat(received.original_key)),
     ]
+    for crop_key in sorted({f.crop_key for f in extracted.fields.values() if f.crop_key}):
+        stored.append(("field-crop", objects.stat(crop_key)))
     for source_index in part.pages:
         stored.append(
             ("page-image", objects.stat(keys.page_image_key(received.dossier_id, source_index)))
@@ -578,16 +601,52 @@ def archive_dossier(
     faults.point("archive.after-manifest")
     meta.mark_archived(
         part.dossier_id,
-        fields=[
-            FieldInfo(name, f.value, f.source, f.confidence, f.needs_review, f.note)
-            for name, f in extracted.fields.items()
-        ],
+        fields=[field_info(name, f) for name, f in extracted.fields.items()],
         pages=page_infos,
         review_reasons=list(extracted.review_reasons),
         text=text,
     )
     for path in {assembled, archival, final}:
         path.unlink(missing_ok=True)
+
+
+def _handwritten_areas(
+    record: dict[str, Any], owner: str, source_index: int
+) -> tuple[HandwrittenArea, ...]:
+    """The handwritten areas the page step found, by the keys their crops were stored at."""
+    areas = []
+    for item in record.get("handwritten", []):
+        name = str(item.get("field", ""))
+        box = tuple(float(v) for v in item.get("box", ()))
+        if len(box) != 4 or not re.fullmatch(r"[a-z_]{1,64}", name):
+            continue
+        left, top, right, bottom = box
+        areas.append(
+            HandwrittenArea(
+                name, (left, top, right, bottom), keys.field_crop_key(owner, source_index, name)
+            )
+        )
+    return tuple(areas)
+
+
+def field_info(name: str, found: Field) -> FieldInfo:
+    """The stored shape of an extracted field, with every candidate and its source."""
+    return FieldInfo(
+        name,
+        found.value,
+        found.source,
+        found.confidence,
+        found.needs_review,
+        found.note,
+        candidates=tuple(
+            FieldCandidate(c.value, c.source, c.confidence, c.where, c.paper, c.page)
+            for c in found.candidates
+        ),
+        state=found.state,
+        crop_key=found.crop_key,
+        suggestion=found.suggestion,
+        suggestion_confidence=found.suggestion_confidence,
+    )
 
 
 def signature_record(signature: SignatureInfo | None) -> dict[str, Any] | None:

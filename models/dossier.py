@@ -70,6 +70,46 @@ class PageInfo:
 
 
 @dataclass(frozen=True)
+class FieldCandidate:
+    """One reading of a field and where it came from (kept for review and audit)."""
+
+    value: str
+    source: str  # "qr", "ocr", "pdf"
+    confidence: float
+    where: str  # "citizen-ID QR, page 3", "application form page 2"
+    paper: str = "other"  # citizen_id_qr, receipt_qr, receipt, application_form, id_copy, other
+    page: int | None = None  # 0-based page of the dossier
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "source": self.source,
+            "confidence": round(self.confidence, 3),
+            "where": self.where,
+            "paper": self.paper,
+            "page": self.page,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FieldCandidate:
+        page = data.get("page")
+        return cls(
+            value=str(data.get("value", "")),
+            source=str(data.get("source", "")),
+            confidence=float(data.get("confidence", 0.0)),
+            where=str(data.get("where", "")),
+            paper=str(data.get("paper", "other")),
+            page=int(page) if page is not None else None,
+        )
+
+
+class FieldState(StrEnum):
+    READ = "read"
+    HANDWRITTEN = "handwritten"  # ink OCR could not read: a person keys it in from the crop
+    NOT_ON_PAPERS = "not_on_papers"  # a person found the value is on none of the papers
+
+
+@dataclass(frozen=True)
 class FieldInfo:
     name: str  # canonical: dossier_code, procedure, full_name, date_of_birth, sex, ...
     value: str
@@ -77,6 +117,11 @@ class FieldInfo:
     confidence: float
     needs_review: bool = False
     note: str | None = None
+    candidates: tuple[FieldCandidate, ...] = ()
+    state: str = FieldState.READ
+    crop_key: str | None = None  # object key of the handwritten area's image
+    suggestion: str | None = None  # a line reader's guess, shown beside the crop
+    suggestion_confidence: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +130,11 @@ class FieldInfo:
             "confidence": round(self.confidence, 3),
             "needs_review": self.needs_review,
             "note": self.note,
+            "candidates": [c.to_json() for c in self.candidates],
+            "state": str(self.state),
+            "handwritten": self.state == FieldState.HANDWRITTEN,
+            "suggestion": self.suggestion,
+            "suggestion_confidence": self.suggestion_confidence,
         }
 
 

@@ -1,28 +1,40 @@
-"""Fields of a dossier, from every page's QR codes and OCR text, checked against each other.
+"""Fields of a dossier, from every page's QR codes and OCR text, chosen by agreement.
 
 Candidates come from the receipt QR and the chip-ID QR (source "qr"; each QR is classified
 by ``pipeline.qrdata.read_qr`` first and gives only its own kind's fields), and from the labels
 the catalogue lists for the receipt, the procedure's form and the ID card (source "ocr").
-A QR value wins over OCR; disagreement between sources, a failed check (citizen-ID
-structure against birth date and sex, real dates, phone shape, dossier-code format) or a
-missing required field flags the dossier for review. Nothing is silently "fixed": the
-value kept is the one read, and the note says what disagreed.
+Every candidate is kept with its source. The value chosen is the one the most independent
+sources agree on (one vote per page and channel; a positively identified chip-ID QR weighs
+most, so it wins a tie but never outvotes two agreeing papers): a lone source never silently
+overrules several agreeing ones. Any disagreement, a failed check (citizen-ID structure
+against birth date and sex, real dates, dossier-code format), a handwritten value OCR could
+not read or a required field missing from the papers that should carry it sends the dossier
+to review, with a coded reason (``pipeline.reasons``) naming the paper at fault. Nothing is
+silently "fixed": a person sees every candidate, the majority's value pre-selected.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from config.catalogue import Catalogue, FormSpec
-from models.codes import DOSSIER_CODE
+from models.codes import DOSSIER_CODE, receiving_unit
 from models.textfold import fold
 from pipeline.barcodes import Barcode
 from pipeline.classify import PageKind, procedure_from_text
-from pipeline.extract import ExtractedFields, Field, find_dossier_codes
+from pipeline.extract import (
+    HANDWRITTEN,
+    Candidate,
+    ExtractedFields,
+    Field,
+    find_dossier_codes,
+)
+from pipeline.handwriting import CropReader, HandwrittenArea
 from pipeline.qrdata import read_qr
+from pipeline.reasons import ReasonCode, ReviewReason
 from pipeline.validate import (
     check_citizen_id,
     normalise_id_number,
@@ -44,6 +56,15 @@ CANONICAL = (
 )
 QR_CONFIDENCE = 0.99
 _SOURCE_RANK = {"qr": 0, "pdf": 1, "ocr": 2}
+# Votes a source gives the value it reads. The card's own QR (its layout positively
+# identified) is the strongest: it wins a tie against one paper, but two agreeing papers
+# outvote it; the receipt QR is machine-written, so stronger than OCR of a paper.
+_WEIGHT = {"citizen_id_qr": 1.5, "receipt_qr": 1.2}
+
+# The fields each paper carries, so a dossier is asked only for what its papers should hold:
+# a receipt alone has no birth date or sex; a form without an ID copy must give them itself.
+RECEIPT_FIELDS = frozenset({"dossier_code", "full_name", "address", "phone", "procedure"})
+ID_COPY_FIELDS = frozenset({"full_name", "date_of_birth", "sex", "id_number", "address"})
 
 
 @dataclass(frozen=True)
@@ -56,23 +77,30 @@ class PageEvidence:
     barcodes: tuple[Barcode, ...] = ()
     procedure_id: str | None = None
     ocr_confidence: float | None = None  # mean word confidence 0-100
-
-
-@dataclass(frozen=True)
-class Candidate:
-    value: str
-    source: str
-    confidence: float
-    where: str  # "receipt QR", "form page 2" ... for review notes
+    # Areas after a label holding ink OCR could not read (see pipeline.handwriting).
+    handwritten: tuple[HandwrittenArea, ...] = ()
+    # (field, text, confidence 0-100): values the page step read again from the unfaded scan.
+    reread: tuple[tuple[str, str, float], ...] = ()
 
 
 @dataclass
 class _Collected:
     candidates: dict[str, list[Candidate]] = field(default_factory=dict)
 
-    def add(self, name: str, value: str | None, source: str, confidence: float, where: str) -> None:
+    def add(
+        self,
+        name: str,
+        value: str | None,
+        source: str,
+        confidence: float,
+        where: str,
+        paper: str = "other",
+        page: int | None = None,
+    ) -> None:
         if value:
-            self.candidates.setdefault(name, []).append(Candidate(value, source, confidence, where))
+            self.candidates.setdefault(name, []).append(
+                Candidate(value, source, confidence, where, paper, page)
+            )
 
 
 # --- reading labelled values ---------------------------------------------------------------
@@ -138,6 +166,19 @@ def _normalise(name: str, raw: str) -> tuple[str | None, str | None]:
     return " ".join(raw.split()) or None, None
 
 
+def reread_value(name: str, text: str, form: FormSpec) -> str | None:
+    """The value of field ``name`` in ``text`` read again after its label, or None when that
+    text is no value of the field (a misread date, a cut-off ID): then a person must read it.
+
+    The text is cut where a label OCR missed on the page begins ("... ngày cấp: ...").
+    """
+    labels = form.labels.get(name, ())
+    line = f"{labels[0]}: {text}" if labels else text
+    value = labelled_values(line, form).get(name, text)
+    normalised, _problem = _normalise(name, value)
+    return value if normalised else None
+
+
 # Administrative-unit words: "thành phố Hạ Long" and "Hạ Long" name the same place.
 _ADMIN_WORDS = frozenset(
     {"so", "duong", "pho", "thon", "ap", "to", "khu", "phuong", "xa", "thi", "tran", "quan"}
@@ -172,7 +213,7 @@ def _same(name: str, a: str, b: str) -> bool:
 
 def _collect(pages: Sequence[PageEvidence], catalogue: Catalogue) -> tuple[_Collected, str | None]:
     got = _Collected()
-    procedure_votes: list[tuple[str, str]] = []
+    procedure_votes: list[tuple[str, str, str]] = []
     for page in pages:
         where = f"{page.kind.replace('_', ' ')} page {page.index + 1}"
         ocr_conf = min(0.95, (page.ocr_confidence or 80.0) / 100.0)
@@ -181,122 +222,333 @@ def _collect(pages: Sequence[PageEvidence], catalogue: Catalogue) -> tuple[_Coll
             # kind gives none (its text stays in the page record for a person to read).
             reading = read_qr(barcode.text)
             if (receipt := reading.receipt) is not None:
-                got.add("dossier_code", receipt.dossier_code, "qr", QR_CONFIDENCE, "receipt QR")
+                qr_where = f"receipt QR, page {page.index + 1}"
+                add = (QR_CONFIDENCE, qr_where, "receipt_qr", page.index)
+                got.add("dossier_code", receipt.dossier_code, "qr", *add)
                 if receipt.id_number:
-                    got.add("id_number", receipt.id_number, "qr", QR_CONFIDENCE, "receipt QR")
+                    got.add("id_number", receipt.id_number, "qr", *add)
             if (card := reading.citizen_id) is not None:
-                got.add("id_number", card.id_number, "qr", QR_CONFIDENCE, "citizen-ID QR")
-                got.add("full_name", card.full_name, "qr", QR_CONFIDENCE, "citizen-ID QR")
-                got.add(
-                    "date_of_birth",
-                    card.date_of_birth.isoformat(),
-                    "qr",
-                    QR_CONFIDENCE,
-                    "citizen-ID QR",
-                )
-                got.add("sex", card.sex, "qr", QR_CONFIDENCE, "citizen-ID QR")
-                got.add("address", card.address, "qr", QR_CONFIDENCE, "citizen-ID QR")
+                card_where = f"citizen-ID QR, page {page.index + 1}"
+                on_card = (QR_CONFIDENCE, card_where, "citizen_id_qr", page.index)
+                got.add("id_number", card.id_number, "qr", *on_card)
+                got.add("full_name", card.full_name, "qr", *on_card)
+                got.add("date_of_birth", card.date_of_birth.isoformat(), "qr", *on_card)
+                got.add("sex", card.sex, "qr", *on_card)
+                got.add("address", card.address, "qr", *on_card)
+        paper = str(page.kind)
         if page.kind is PageKind.RECEIPT:
             values = labelled_values(page.text, catalogue.receipt)
             for code, _corrected in find_dossier_codes(page.text)[:1]:
-                got.add("dossier_code", code, "ocr", ocr_conf, where)
+                got.add("dossier_code", code, "ocr", ocr_conf, where, paper, page.index)
             for name in ("full_name", "address", "phone"):
-                got.add(name, values.get(name), "ocr", ocr_conf, where)
+                got.add(name, values.get(name), "ocr", ocr_conf, where, paper, page.index)
             named = procedure_from_text(values.get("request", page.text), catalogue)
             if named:
-                procedure_votes.append((named, where))
+                procedure_votes.append((named, where, paper))
         elif page.kind is PageKind.APPLICATION_FORM and page.procedure_id:
-            procedure_votes.insert(0, (page.procedure_id, where))
+            procedure_votes.insert(0, (page.procedure_id, where, paper))
             procedure = catalogue.procedure(page.procedure_id)
             if procedure is not None:
                 values = labelled_values(page.text, procedure.form)
+                for name, text, confidence in page.reread:
+                    values.pop(name, None)  # the page's reading of that area was not trusted
+                    again = min(0.95, confidence / 100.0)
+                    value = reread_value(name, text, procedure.form)
+                    got.add(name, value, "ocr", again, where, paper, page.index)
                 for name in CANONICAL:
-                    got.add(name, values.get(name), "ocr", ocr_conf, where)
+                    got.add(name, values.get(name), "ocr", ocr_conf, where, paper, page.index)
         elif page.kind is PageKind.ID_COPY:
             values = labelled_values(page.text, catalogue.id_card)
             for name in CANONICAL:
-                got.add(name, values.get(name), "ocr", ocr_conf * 0.9, where)
+                got.add(name, values.get(name), "ocr", ocr_conf * 0.9, where, paper, page.index)
     if "dossier_code" not in got.candidates:
         # No receipt: a code printed elsewhere (a result paper, a cover note) still helps
         # find the dossier, but it must be checked.
         for page in pages:
             for code, _corrected in find_dossier_codes(page.text)[:1]:
-                got.add("dossier_code", code, "ocr", 0.6, f"page {page.index + 1} (not a receipt)")
+                got.add(
+                    "dossier_code",
+                    code,
+                    "ocr",
+                    0.6,
+                    f"page {page.index + 1} (not a receipt)",
+                    "other",
+                    page.index,
+                )
     procedure_id = procedure_votes[0][0] if procedure_votes else None
     if procedure_votes:
-        got.add("procedure", procedure_id, "ocr", 0.9, procedure_votes[0][1])
+        got.add("procedure", procedure_id, "ocr", 0.9, procedure_votes[0][1], procedure_votes[0][2])
     return got, procedure_id
 
 
-def extract_dossier_fields(pages: Sequence[PageEvidence], catalogue: Catalogue) -> ExtractedFields:
+# --- choosing by agreement -----------------------------------------------------------------
+
+
+def _independent_key(candidate: Candidate) -> tuple[int | None, str, str]:
+    """Readings from the same page by the same channel are one source, not several."""
+    return candidate.page, candidate.source, candidate.paper
+
+
+def _votes(group: list[Candidate]) -> float:
+    best: dict[tuple[int | None, str, str], float] = {}
+    for candidate in group:
+        key = _independent_key(candidate)
+        best[key] = max(best.get(key, 0.0), _WEIGHT.get(candidate.paper, 1.0))
+    return sum(best.values())
+
+
+def _rank(candidate: Candidate) -> tuple[int, int, float]:
+    return (
+        0 if candidate.paper == "citizen_id_qr" else 1,
+        _SOURCE_RANK.get(candidate.source, 9),
+        -candidate.confidence,
+    )
+
+
+def choose(name: str, candidates: list[Candidate]) -> tuple[Candidate, list[list[Candidate]]]:
+    """The pre-selected candidate and the groups of agreeing candidates, strongest first.
+
+    Candidates agree when they are the same value (names without case and accents, addresses
+    when one's words all appear in order in the other). A group's strength is its number of
+    independent sources, the chip-ID QR weighing most; ties go to the group holding the
+    strongest kind of source. The chosen value is that group's best-ranked spelling.
+    """
+    groups: list[list[Candidate]] = []
+    for candidate in sorted(candidates, key=_rank):
+        for group in groups:
+            if _same(name, group[0].value, candidate.value):
+                group.append(candidate)
+                break
+        else:
+            groups.append([candidate])
+    groups.sort(key=lambda g: (-_votes(g), _rank(g[0])))
+    return groups[0][0], groups
+
+
+def _describe(groups: list[list[Candidate]]) -> str:
+    return "; ".join(
+        f"{group[0].value!r} theo " + ", ".join(c.where for c in group) for group in groups
+    )
+
+
+def _papers(pages: Sequence[PageEvidence]) -> set[str]:
+    return {str(page.kind) for page in pages}
+
+
+def _expected_papers(name: str, present: set[str], form_fields: frozenset[str] | None) -> list[str]:
+    """The papers of the dossier that should have carried ``name``."""
+    papers: list[str] = []
+    if "receipt" in present and name in RECEIPT_FIELDS:
+        papers.append("receipt")
+    if "application_form" in present and form_fields is not None and name in form_fields:
+        papers.append("application_form")
+    if "id_copy" in present and name in ID_COPY_FIELDS:
+        papers.append("id_copy")
+    return papers
+
+
+def extract_dossier_fields(
+    pages: Sequence[PageEvidence],
+    catalogue: Catalogue,
+    *,
+    agency_code: str | None = None,
+    crop_reader: CropReader | None = None,
+) -> ExtractedFields:
+    """Every field of a dossier with its candidates, and why a person must look at it.
+
+    ``agency_code`` is the agency named at upload: a dossier code of another receiving unit
+    is flagged, not silently routed. ``crop_reader``, when given, reads the handwritten areas
+    that carry their pixels: its reading becomes the field's suggestion, never its value.
+    """
     collected, procedure_id = _collect(pages, catalogue)
     fields: dict[str, Field] = {}
-    reasons: list[str] = []
+    reasons: list[ReviewReason] = []
+    # Where a page holds ink after a field's label that OCR did not read with confidence,
+    # whatever OCR made of it is kept as a candidate but gives no vote: it is the misreading
+    # of handwriting (or of faded coloured ink), not a reading.
+    inked = {(area.field, page.index) for page in pages for area in page.handwritten}
+    strength: dict[str, float] = {}
     for name in CANONICAL:
-        raw_candidates = collected.candidates.get(name, [])
         normalised: list[Candidate] = []
-        problems: list[str] = []
-        for candidate in raw_candidates:
+        unreadable: list[Candidate] = []
+        doubtful: list[Candidate] = []
+        for candidate in collected.candidates.get(name, []):
+            if candidate.source == "ocr" and (name, candidate.page) in inked:
+                doubtful.append(replace(candidate, confidence=min(candidate.confidence, 0.2)))
+                continue
             value, problem = _normalise(name, candidate.value)
             if value is None:
                 if problem:
-                    problems.append(f"{candidate.where}: {problem}")
+                    unreadable.append(candidate)
                 continue
             normalised.append(
-                Candidate(value, candidate.source, candidate.confidence, candidate.where)
+                Candidate(
+                    value,
+                    candidate.source,
+                    candidate.confidence,
+                    candidate.where,
+                    candidate.paper,
+                    candidate.page,
+                )
             )
         if not normalised:
-            if problems:
-                reasons.append(f"{name}: {problems[0]}")
+            if unreadable:
+                first = unreadable[0]
+                reasons.append(
+                    ReviewReason(name, ReasonCode.UNREADABLE, first.paper, repr(first.value))
+                )
+            if doubtful:
+                fields[name] = Field("", "ocr", 0.0, True, None, tuple(doubtful), HANDWRITTEN)
             continue
-        normalised.sort(key=lambda c: (_SOURCE_RANK.get(c.source, 9), -c.confidence))
-        chosen = normalised[0]
-        disagreeing = [c for c in normalised[1:] if not _same(name, chosen.value, c.value)]
-        notes = [f"{c.where} reads {c.value!r}" for c in disagreeing]
-        needs_review = bool(disagreeing)
+        chosen, groups = choose(name, normalised)
+        strength[name] = _votes(groups[0])
+        ordered = tuple(c for group in groups for c in group) + tuple(doubtful)
+        needs_review = len(groups) > 1
         confidence = chosen.confidence
+        note = None
         if needs_review:
             confidence = min(confidence, 0.5)
-        elif len(normalised) > 1:
-            confidence = max(confidence, 0.97)  # two independent readings agree
+            note = _describe(groups)
+            reasons.append(ReviewReason(name, ReasonCode.CONFLICT, None, note))
+        elif _votes(groups[0]) >= 2:
+            confidence = max(confidence, 0.97)  # independent readings agree
         fields[name] = Field(
             value=chosen.value,
             source=chosen.source,
             confidence=confidence,
             needs_review=needs_review,
-            note="; ".join(notes) or None,
+            note=note,
+            candidates=ordered,
         )
     _validate(fields, reasons)
+    _handwritten(pages, fields, strength, reasons, crop_reader)
     procedure = catalogue.procedure(procedure_id) if procedure_id else None
-    for required in procedure.required if procedure else ("dossier_code",):
-        if required not in fields:
-            reasons.append(f"{required}: not found")
+    present = _papers(pages)
+    form_fields = frozenset(procedure.form.labels) if procedure else None
+    required = list(procedure.required) if procedure else ["dossier_code"]
+    if "dossier_code" not in required:
+        required.insert(0, "dossier_code")
+    for name in required:
+        if name in fields:
+            continue
+        expected = _expected_papers(name, present, form_fields)
+        if name == "dossier_code" and not expected:
+            expected = ["receipt"]  # the code is what finds a dossier: always asked for
+        if expected:
+            reasons.append(ReviewReason(name, ReasonCode.MISSING, "|".join(expected)))
     if procedure_id is None:
-        reasons.append("procedure: not recognised")
-    return ExtractedFields(fields, review_reasons=tuple(reasons))
+        reasons.append(ReviewReason("procedure", ReasonCode.PROCEDURE_UNKNOWN))
+    if (mismatch := agency_mismatch(fields.get("dossier_code"), agency_code)) is not None:
+        reasons.append(mismatch)
+    unique = list(dict.fromkeys(reasons))
+    return ExtractedFields(
+        fields, review_reasons=tuple(r.line() for r in unique), reasons=tuple(unique)
+    )
+
+
+# A receiving unit's code (QCVN 102:2016): only an agency named this way can be compared.
+_UNIT_CODE = re.compile(r"[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2}")
+
+
+def agency_mismatch(code: Field | None, agency_code: str | None) -> ReviewReason | None:
+    """A reason when the dossier code's receiving unit is not the agency named at upload.
+
+    Only agencies named by their unit code can be compared; an upload naming its agency
+    another way ("SGTVT-HN") says nothing either way.
+    """
+    unit = receiving_unit(code.value if code else None)
+    agency = (agency_code or "").strip().upper()
+    if unit is None or not _UNIT_CODE.fullmatch(agency) or unit == agency:
+        return None
+    return ReviewReason(
+        "dossier_code", ReasonCode.AGENCY_MISMATCH, None, f"{unit}, không phải {agency}"
+    )
+
+
+def _handwritten(
+    pages: Sequence[PageEvidence],
+    fields: dict[str, Field],
+    strength: dict[str, float],
+    reasons: list[ReviewReason],
+    reader: CropReader | None,
+) -> None:
+    """Send handwritten values OCR could not read to a person, with their crop.
+
+    Not needed when independent papers already agree on the field (two votes or more): the
+    handwriting would be a further copy of a value already confirmed. Otherwise the field is
+    marked handwritten: empty when no other paper gave it, else holding the lone other
+    reading, pre-selected, for the person to compare with the crop.
+    """
+    for page in pages:
+        for area in page.handwritten:
+            if area.field not in CANONICAL or strength.get(area.field, 0.0) >= 2:
+                continue
+            current = fields.get(area.field)
+            if current is not None and current.crop_key is not None:
+                continue  # a crop from an earlier page is already attached
+            suggestion: str | None = None
+            suggestion_confidence: float | None = None
+            if reader is not None and area.crop is not None:
+                reading = reader.read_crop(area.crop)
+                if reading is not None and reading.text.strip():
+                    suggestion = " ".join(reading.text.split())
+                    suggestion_confidence = reading.confidence
+            where = f"{page.kind.replace('_', ' ')} page {page.index + 1}"
+            reasons.append(ReviewReason(area.field, ReasonCode.HANDWRITTEN, str(page.kind)))
+            if current is None:
+                current = Field("", "ocr", 0.0)
+            fields[area.field] = replace(
+                current,
+                confidence=min(current.confidence, 0.5),
+                needs_review=True,
+                note="; ".join(filter(None, (current.note, f"viết tay ở {where}"))),
+                state=HANDWRITTEN,
+                crop_key=area.crop_key,
+                suggestion=suggestion,
+                suggestion_confidence=suggestion_confidence,
+            )
 
 
 def _flag(fields: dict[str, Field], name: str, note: str) -> None:
     current = fields[name]
     combined = f"{current.note}; {note}" if current.note else note
     fields[name] = Field(
-        current.value, current.source, min(current.confidence, 0.5), True, combined
+        current.value,
+        current.source,
+        min(current.confidence, 0.5),
+        True,
+        combined,
+        current.candidates,
+        current.state,
+        current.crop_key,
+        current.suggestion,
+        current.suggestion_confidence,
     )
 
 
-def _validate(fields: dict[str, Field], reasons: list[str]) -> None:
+def _validate(all_fields: dict[str, Field], reasons: list[ReviewReason]) -> None:
+    # A handwritten field waiting for a person has no value to check yet.
+    fields = {name: f for name, f in all_fields.items() if f.value}
     code = fields.get("dossier_code")
     if code is not None and not DOSSIER_CODE.match(code.value):
-        _flag(fields, "dossier_code", "not a valid dossier code")
+        _flag(all_fields, "dossier_code", "not a valid dossier code")
+        reasons.append(ReviewReason("dossier_code", ReasonCode.INVALID_CODE, None, code.value))
     birth: date | None = None
     if "date_of_birth" in fields:
         birth = date.fromisoformat(fields["date_of_birth"].value)
         if not date(1900, 1, 1) <= birth <= date.today():
-            _flag(fields, "date_of_birth", "date of birth out of range")
+            _flag(all_fields, "date_of_birth", "date of birth out of range")
+            reasons.append(
+                ReviewReason(
+                    "date_of_birth", ReasonCode.DATE_OUT_OF_RANGE, None, f"{birth:%d/%m/%Y}"
+                )
+            )
     if "id_number" in fields:
         sex = fields["sex"].value if "sex" in fields else None
-        for problem in check_citizen_id(fields["id_number"].value, date_of_birth=birth, sex=sex):
-            _flag(fields, "id_number", problem)
-    for name, value in fields.items():
-        if value.needs_review:
-            reasons.append(f"{name}: {value.note or 'needs review'}")
+        problems = check_citizen_id(fields["id_number"].value, date_of_birth=birth, sex=sex)
+        for problem in problems:
+            _flag(all_fields, "id_number", problem)
+        if problems:
+            reasons.append(
+                ReviewReason("id_number", ReasonCode.ID_MISMATCH, None, "; ".join(problems))
+            )

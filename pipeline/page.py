@@ -16,13 +16,16 @@ import cv2
 import numpy as np
 
 from models.errors import BadInputError
+from pipeline import tesseract
 from pipeline.assemble import PageLayer
 from pipeline.barcodes import Barcode, read_barcodes
 from pipeline.classify import PageClass, PageKind, classify_page
 from pipeline.clean import CleanedPage, clean_page, to_grey
 from pipeline.context import PageContext
+from pipeline.fields import CANONICAL, reread_value
+from pipeline.handwriting import MIN_WORD_CONFIDENCE, HandwrittenArea, find_handwritten_areas
 from pipeline.load import ColourMode, DpiSource, LoadedPage, SourceDocument, load_page
-from pipeline.ocr import PageOcr, ocr_page
+from pipeline.ocr import PageOcr, ocr_page, parse_tsv
 from pipeline.resolution import estimate_text_scale
 from pipeline.vietnamese import load_syllables, text_quality, trusted_vietnamese
 
@@ -59,6 +62,9 @@ class PageJob:
     barcodes: tuple[Barcode, ...] = ()
     page_class: PageClass | None = None
     replaced_text_layer: bool = False  # the PDF's own text was judged bad: archive drops it
+    handwritten: list[tuple[HandwrittenArea, Path]] = field(default_factory=list)
+    # (field, text, mean confidence) of values read again from the unfaded scan.
+    reread: list[tuple[str, str, float]] = field(default_factory=list)
 
     def path(self, suffix: str) -> Path:
         return self.work_dir / f"page-{self.context.page_index + 1:04d}{suffix}"
@@ -78,6 +84,8 @@ class PageOutcome:
     warnings: tuple[str, ...]
     kind: PageKind = PageKind.OTHER
     kind_confidence: float = 0.0
+    # (field, crop image file) of each handwritten value OCR could not read.
+    handwritten: tuple[tuple[str, Path], ...] = ()
 
 
 class PageStep(Protocol):
@@ -278,6 +286,89 @@ class ClassifyStep:
                 )
 
 
+# A value read again is taken when its words average this confidence (0-100): typed text on
+# the unfaded scan reads at 85-96; a pen's strokes, when Tesseract makes words of them, lower.
+REREAD_CONFIDENCE = 80.0
+_TURNS = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+
+
+class HandwritingStep:
+    """On an application form: the areas after field labels holding ink OCR did not read.
+
+    Judged and cut in the page as scanned (in colour: the OCR copy may have had its blue
+    ink faded), turned upright like the page, and written next to the page's other files so
+    the review queue can show a person exactly what to key in.
+    """
+
+    name = "handwriting"
+
+    def able_to_run(self, job: PageJob) -> bool:
+        return (
+            job.ocr is not None
+            and job.cleaned is not None
+            and job.loaded is not None
+            and job.page_class is not None
+            and job.page_class.kind is PageKind.APPLICATION_FORM
+            and job.page_class.procedure_id is not None
+        )
+
+    def run(self, job: PageJob) -> None:
+        assert job.ocr is not None and job.cleaned is not None and job.loaded is not None
+        assert job.page_class is not None and job.page_class.procedure_id is not None
+        procedure = job.context.catalogue.procedure(job.page_class.procedure_id)
+        if procedure is None:
+            return
+        areas = find_handwritten_areas(
+            job.loaded.image,
+            job.ocr.words,
+            (job.ocr.image_width, job.ocr.image_height),
+            procedure.form.labels,
+            fields=[name for name in CANONICAL if name in procedure.form.labels],
+            to_image=np.linalg.inv(job.cleaned.to_cleaned),
+            accept=lambda name, text: reread_value(name, text, procedure.form) is not None,
+        )
+        for area in areas:
+            assert area.crop is not None
+            turn = _TURNS.get(job.cleaned.rotation)
+            crop = cv2.rotate(area.crop, turn) if turn is not None else area.crop
+            reading = self._read_again(crop, job)
+            if reading is not None and reread_value(area.field, reading[0], procedure.form):
+                job.reread.append((area.field, *reading))
+                continue
+            path = job.path(f".hw-{area.field}.png")
+            if not cv2.imwrite(str(path), crop):
+                raise OSError(f"could not write {path}")
+            job.handwritten.append((area, path))
+
+    @staticmethod
+    def _read_again(crop: np.ndarray, job: PageJob) -> tuple[str, float] | None:
+        """The area read as one line from the scan as it is, or None if still unreadable.
+
+        The OCR copy fades coloured ink (seals, signatures), and with it the blue of values
+        typed or written on forms: a typed value comes back readable from the unfaded scan,
+        handwriting does not (or not with confidence) and goes to a person.
+        """
+        assert job.loaded is not None
+        grey = cv2.copyMakeBorder(to_grey(crop), 12, 12, 12, 12, cv2.BORDER_REPLICATE)
+        words, text = parse_tsv(
+            tesseract.recognise_tsv(
+                grey,
+                lang=job.context.lang,
+                dpi=job.loaded.dpi,
+                psm=7,
+                timeout_s=min(30.0, job.context.ocr_timeout_s),
+                label=job.context.label,
+            )
+        )
+        read = [w for w in words if w.text.strip()]
+        if not read or min(w.confidence for w in read) < MIN_WORD_CONFIDENCE:
+            return None
+        mean = sum(w.confidence for w in read) / len(read)
+        if mean < REREAD_CONFIDENCE:
+            return None
+        return " ".join(text.split()), round(mean, 1)
+
+
 class WriteOutputsStep:
     name = "write"
 
@@ -319,6 +410,14 @@ class WriteOutputsStep:
             record["kind"] = str(job.page_class.kind)
             record["kind_confidence"] = round(job.page_class.confidence, 3)
             record["procedure_id"] = job.page_class.procedure_id
+        record["reread"] = [
+            {"field": name, "text": text, "confidence": confidence}
+            for name, text, confidence in job.reread
+        ]
+        record["handwritten"] = [
+            {"field": area.field, "box": [round(v, 5) for v in area.box]}
+            for area, _path in job.handwritten
+        ]
         return record
 
 
@@ -330,6 +429,7 @@ PAGE_STEPS: tuple[PageStep, ...] = (
     OcrStep(),
     SecondReadingStep(),
     ClassifyStep(),
+    HandwritingStep(),
     WriteOutputsStep(),
 )
 
@@ -424,4 +524,5 @@ def process_page(
         warnings=tuple(job.warnings),
         kind=job.page_class.kind if job.page_class else PageKind.OTHER,
         kind_confidence=job.page_class.confidence if job.page_class else 0.0,
+        handwritten=tuple((area.field, path) for area, path in job.handwritten),
     )

@@ -21,6 +21,7 @@ __all__ = [
     "PROVINCE_CODES",
     "Check",
     "check_citizen_id",
+    "check_correction",
     "normalise_id_number",
     "normalise_phone",
     "normalise_sex",
@@ -284,3 +285,58 @@ def strip_diacritics(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text.translate(_STRIP_D))
     kept = "".join(char for char in decomposed if not unicodedata.combining(char))
     return unicodedata.normalize("NFC", kept)
+
+
+# The 12-digit citizen ID a correction must be: an operator keys in what the papers say, and
+# a CCCD is what every current paper carries (an old 9-digit CMND is still accepted by the
+# readers above, because old papers print it, but not typed in as a correction of the ID).
+_KEYED_CCCD = re.compile(r"[0-9]{12}")
+_DOSSIER_CODE = re.compile(r"\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4}")
+
+
+def check_correction(
+    name: str, text: str, *, date_of_birth: date | None = None, sex: str | None = None
+) -> tuple[str | None, str | None]:
+    """(the value to store, None) for an operator's correction, or (None, why not).
+
+    Each field is checked by its type and stored in the one spelling the rest of the system
+    uses: dates as ISO (typed dd/mm/yyyy), "Nam"/"Nữ", a 12-digit CCCD that passes the
+    structure checks and agrees with the dossier's birth date and sex when those are known,
+    national phone digits. The reason is Vietnamese: it is shown to the operator as is.
+    """
+    value = " ".join(unicodedata.normalize("NFC", text).split())
+    if not value:
+        return None, "Chưa nhập giá trị (hoặc chọn “không có trên giấy tờ”)."
+    if name == "date_of_birth":
+        parsed = parse_date(value)
+        if parsed is None:
+            return None, "Ngày sinh không hợp lệ: nhập theo dạng ngày/tháng/năm, ví dụ 12/03/1990."
+        if not date(1900, 1, 1) <= parsed <= date.today():
+            return None, "Ngày sinh ngoài khoảng hợp lý (từ 1900 đến hôm nay)."
+        return parsed.isoformat(), None
+    if name == "sex":
+        sex_value = normalise_sex(value)
+        return (sex_value, None) if sex_value else (None, "Giới tính phải là Nam hoặc Nữ.")
+    if name == "id_number":
+        digits = re.sub(r"[\s.]", "", value)
+        if not _KEYED_CCCD.fullmatch(digits):
+            return None, "Số định danh phải có đúng 12 chữ số."
+        problems = check_citizen_id(digits, date_of_birth=date_of_birth, sex=sex)
+        if problems:
+            return None, "Số định danh không hợp lệ: " + "; ".join(problems)
+        return digits, None
+    if name == "phone":
+        phone = normalise_phone(value)
+        if phone is None:
+            return None, "Số điện thoại không hợp lệ: di động 10 số (03, 05, 07, 08, 09…)."
+        return phone, None
+    if name == "dossier_code":
+        code = value.upper()
+        if not _DOSSIER_CODE.fullmatch(code):
+            return None, "Mã hồ sơ phải theo mẫu 000.00.00.H00-YYMMDD-0000."
+        return code, None
+    if name == "full_name":
+        if any(char.isdigit() for char in value):
+            return None, "Họ và tên không được chứa chữ số."
+        return proper_case_name(value), None
+    return value, None

@@ -54,6 +54,13 @@ def page_ocr_key(dossier_id: str, index: int) -> str:
     return f"{dossier_prefix(dossier_id)}ocr/{index + 1:04d}.json"
 
 
+def field_crop_key(dossier_id: str, index: int, field: str) -> str:
+    """The image of a handwritten value's area (page ``index`` of the scanned file)."""
+    if not re.fullmatch(r"[a-z_]{1,64}", field):
+        raise ValueError(f"not a field name: {field!r}")
+    return f"{dossier_prefix(dossier_id)}crops/{index + 1:04d}-{field}.png"
+
+
 def text_key(dossier_id: str) -> str:
     return f"{dossier_prefix(dossier_id)}text.txt"
 

@@ -53,8 +53,10 @@ from models import (
     BatchInfo,
     DossierInfo,
     DossierStatus,
+    FieldCandidate,
     FieldCorrection,
     FieldInfo,
+    FieldState,
     PageInfo,
     Principal,
     Role,
@@ -236,6 +238,12 @@ class FieldRow(Base):
     confidence: Mapped[float] = mapped_column(Float)
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
     note: Mapped[str | None] = mapped_column(Text)
+    # Every reading of the field with its source (migration 0004), for review and audit.
+    candidates: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="read", server_default="read")
+    crop_key: Mapped[str | None] = mapped_column(String(256))
+    suggestion: Mapped[str | None] = mapped_column(Text)
+    suggestion_confidence: Mapped[float | None] = mapped_column(Float)
 
     dossier: Mapped[DossierRow] = relationship(back_populates="field_rows")
 
@@ -773,7 +781,8 @@ class MetadataStore:
 
         Pages, fields and text are replaced as a whole, so a re-run leaves no stale rows.
         """
-        values = {f.name: f.value for f in fields}
+        # A handwritten field waiting for a person has no value to search by yet.
+        values = {f.name: f.value for f in fields if f.value}
         with self._session() as session:
             row = self._row(session, dossier_id)
             if pages is not None:
@@ -796,6 +805,11 @@ class MetadataStore:
                         confidence=item.confidence,
                         needs_review=item.needs_review,
                         note=item.note,
+                        candidates=[c.to_json() for c in item.candidates],
+                        state=str(item.state),
+                        crop_key=item.crop_key,
+                        suggestion=item.suggestion,
+                        suggestion_confidence=item.suggestion_confidence,
                     )
                 )
             if text is not None:
@@ -824,14 +838,19 @@ class MetadataStore:
         *,
         corrected_by: str,
         note: str | None = None,
+        not_on_papers: bool = False,
     ) -> FieldCorrection:
         """An operator sets a field's value: the old one is kept in the audit trail.
 
-        The field no longer needs review; the dossier does while any other field or
-        review reason (``"name: problem"``) remains.
+        ``not_on_papers``: the operator found the value is on none of the papers; the field
+        is kept, empty, in that state (so nobody asks again). The field no longer needs
+        review; the dossier does while any other field or review reason (``"name: ..."``)
+        remains. Values are checked by type before they get here (``pipeline.validate``).
         """
         if not corrected_by:
             raise ValueError("a correction needs the name of who made it")
+        if not_on_papers:
+            value = ""
         with self._session() as session:
             row = self._row(session, dossier_id)
             field = next((f for f in row.field_rows if f.name == name), None)
@@ -842,8 +861,12 @@ class MetadataStore:
             field.value, field.source, field.confidence = value, "operator", 1.0
             field.needs_review = False
             field.note = note
+            field.state = FieldState.NOT_ON_PAPERS if not_on_papers else FieldState.READ
             values = dict(row.fields or {})
-            values[name] = value
+            if not_on_papers:
+                values.pop(name, None)
+            else:
+                values[name] = value
             _apply_field_values(row, values)
             row.review_reasons = [
                 r for r in (row.review_reasons or []) if not r.startswith(f"{name}:")
@@ -866,7 +889,11 @@ class MetadataStore:
                 EventRow(
                     dossier_id=dossier_id,
                     status=row.status,
-                    message=f"field {name} corrected: {old_value!r} -> {value!r}",
+                    message=(
+                        f"field {name}: not on the papers (was {old_value!r})"
+                        if not_on_papers
+                        else f"field {name} corrected: {old_value!r} -> {value!r}"
+                    ),
                     actor=corrected_by,
                 )
             )
@@ -1142,7 +1169,19 @@ def _to_info(row: DossierRow, *, with_pages: bool) -> DossierInfo:
         source_pages=tuple(row.source_pages or ()),
         source_dossier_id=row.source_dossier_id,
         field_details=tuple(
-            FieldInfo(f.name, f.value, f.source, f.confidence, f.needs_review, f.note)
+            FieldInfo(
+                f.name,
+                f.value,
+                f.source,
+                f.confidence,
+                f.needs_review,
+                f.note,
+                tuple(FieldCandidate.from_json(c) for c in (f.candidates or ())),
+                f.state or FieldState.READ,
+                f.crop_key,
+                f.suggestion,
+                f.suggestion_confidence,
+            )
             for f in (row.field_rows if with_pages else ())
         ),
         agency_code=row.agency_code,

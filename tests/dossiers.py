@@ -20,7 +20,7 @@ import math
 import random
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
@@ -36,6 +36,7 @@ __all__ = [
     "A4_MM",
     "A5_MM",
     "AGENCIES",
+    "ALL_QR_STYLES",
     "CARD_MM",
     "PAGE_KINDS",
     "PROCEDURES",
@@ -47,6 +48,7 @@ __all__ = [
     "LltpDetails",
     "PageKind",
     "Person",
+    "Variant",
     "cccd_qr_payload",
     "make_dossier",
     "make_stack",
@@ -78,6 +80,11 @@ PAGE_KINDS: tuple[PageKind, ...] = (
     "other",
 )
 QR_STYLES: tuple[QrStyle, ...] = ("json", "kv", "pipe")
+# Further layouts, only when asked for (random dossiers keep drawing from QR_STYLES, so every
+# seed still gives the dossiers it gave before): "art26" is the pipe order of TT 01/2023
+# Art. 26 as issue 14 met it (issuing system "DVC", time as a ddmmyyyy date: a 12-digit ID,
+# a date and words, which once passed for a citizen-ID QR); "url" a look-up link.
+ALL_QR_STYLES: tuple[str, ...] = (*QR_STYLES, "art26", "url")
 SEPARATOR_PAYLOAD = "SOHOA:SEPARATOR:v1"
 RECEIPT_PAPER_NAME = "Giấy tiếp nhận hồ sơ và hẹn trả kết quả"
 
@@ -453,6 +460,10 @@ class DossierTruth:
     qr_style: str = "json"
     gplx: GplxDetails | None = None
     lltp: LltpDetails | None = None
+    handwritten: bool = False  # the citizen filled the application form in by hand
+    # Whose data the ID copy's chip QR carries when it is not the applicant's (a conflicting
+    # source: the wrong card handed in, or a reader's error); None: the applicant's.
+    id_qr_person: Person | None = None
 
     @property
     def received_date(self) -> date:
@@ -521,7 +532,7 @@ def random_truth(
     due = _add_working_days(received.date(), info.days)
     appointment = datetime.combine(due, time(rng.choice((8, 9, 14, 15, 16)), 0))
     style = qr_style or rng.choice(QR_STYLES)
-    if style not in QR_STYLES:
+    if style not in ALL_QR_STYLES:
         raise ValueError(f"unknown QR style {style!r}")
     gplx = _random_gplx(rng, person, agency, received.date()) if proc == "doi-gplx" else None
     lltp = _random_lltp(rng, person) if proc == "lltp" else None
@@ -640,6 +651,23 @@ def receipt_qr_payload(truth: DossierTruth, style: str | None = None) -> str:
                 f"{due:%Y%m%d}",
             )
         )
+    if style == "art26":
+        return "|".join(
+            (
+                truth.dossier_code,
+                truth.procedure_code,
+                truth.person.id_number,
+                RECEIPT_PAPER_NAME,
+                "DVC",
+                f"{issued:%d%m%Y}",
+            )
+        )
+    if style == "url":
+        return (
+            "https://dichvucong.gov.vn/p/home/dvc-tra-cuu-ho-so.html"
+            f"?maHoSo={truth.dossier_code}&maTTHC={truth.procedure_code}"
+            f"&soDinhDanh={truth.person.id_number}"
+        )
     raise ValueError(f"unknown QR style {style!r}")
 
 
@@ -654,7 +682,7 @@ def qr_payloads_for(
     if kind == "receipt":
         return [receipt_qr_payload(truth, qr_style)]
     if kind == "id_copy":
-        return [cccd_qr_payload(truth.person)]
+        return [cccd_qr_payload(truth.id_qr_person or truth.person)]
     return []
 
 
@@ -667,6 +695,12 @@ BLUE = (22, 42, 150)  # typed / filled-in values
 RED = (200, 35, 45)
 GREY = (110, 110, 110)
 _TT = "/usr/share/fonts/truetype"
+# Hand-filled values: URW Z003 (a Zapf Chancery clone) for the letters it has (ASCII), a
+# condensed italic for the Vietnamese letters it lacks, each glyph jittered in size, baseline
+# and slant, in blue ink: what a citizen's pen looks like to OCR, near enough.
+HAND_FONT = "/usr/share/fonts/opentype/urw-base35/Z003-MediumItalic.otf"
+HAND_FALLBACK = f"{_TT}/dejavu/DejaVuSerifCondensed-Italic.ttf"
+HAND_INK = (28, 48, 160)
 
 
 @dataclass(frozen=True)
@@ -733,6 +767,12 @@ def _pick_fonts(rng: random.Random) -> FontSet:
     return rng.choice(_available_font_sets())
 
 
+def _hand_font_path(ascii_char: bool) -> str:
+    if ascii_char and Path(HAND_FONT).exists():
+        return HAND_FONT
+    return HAND_FALLBACK if Path(HAND_FALLBACK).exists() else synth.find_font("sans")
+
+
 @functools.lru_cache(maxsize=256)
 def _load_font(path: str, size_px: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size_px)
@@ -761,15 +801,54 @@ class _Canvas:
         self.image = Image.new("RGB", size, paper)
         self.draw = ImageDraw.Draw(self.image)
         self.lines: list[str] = []
+        self.hand_filled = False  # values after labels written by hand, not typed
 
     def px(self, mm: float) -> int:
         return round(mm * self.dpi / 25.4)
 
     def font(self, role: str, pt: float) -> ImageFont.FreeTypeFont:
+        if role == "hand":
+            return _load_font(_hand_font_path(True), max(4, round(pt * 1.15 * self.dpi / 72)))
         return _load_font(getattr(self.fonts, role), max(4, round(pt * self.dpi / 72)))
 
     def width_mm(self, text: str, role: str, pt: float) -> float:
+        if role == "hand":
+            return sum(self._hand_advance(ch, pt) for ch in nfc(text)) * 25.4 / self.dpi
         return self.font(role, pt).getlength(text) * 25.4 / self.dpi
+
+    def _hand_advance(self, char: str, pt: float) -> float:
+        size = max(4, round(pt * 1.15 * self.dpi / 72))
+        return _load_font(_hand_font_path(char.isascii()), size).getlength(char) * 1.08
+
+    def hand(self, x: float, y: float, text: str, *, pt: float) -> float:
+        """``text`` as if written by pen, baseline at ``y`` mm; returns the right edge in mm.
+
+        Deterministic for a given text and place (the jitter is seeded by them), so a stack
+        renders the same every time.
+        """
+        rng = random.Random(f"{text}|{x:.2f}|{y:.2f}")
+        cursor = float(self.px(x))
+        base = self.px(y)
+        for char in nfc(text):
+            advance = self._hand_advance(char, pt)
+            if char.strip():
+                size = max(4, round(pt * 1.15 * rng.uniform(0.92, 1.08) * self.dpi / 72))
+                font = _load_font(_hand_font_path(char.isascii()), size)
+                box = size * 2
+                glyph = Image.new("L", (box, box), 0)
+                ImageDraw.Draw(glyph).text((box // 4, box * 3 // 4), char, font=font, fill=255,
+                                           anchor="ls")  # fmt: skip
+                glyph = glyph.rotate(rng.uniform(-6.0, 6.0), resample=Image.Resampling.BICUBIC)
+                r, g, b = (max(0, min(255, v + rng.randint(-12, 12))) for v in HAND_INK)
+                ink = (r, g, b)
+                dy = round(rng.uniform(-0.35, 0.35) * self.dpi / 25.4)
+                self.image.paste(
+                    Image.new("RGB", glyph.size, ink),
+                    (round(cursor) - box // 4, base - box * 3 // 4 + dy),
+                    glyph,
+                )
+            cursor += advance
+        return cursor * 25.4 / self.dpi
 
     def fit(self, text: str, role: str, pt: float, width_mm: float) -> float:
         """``pt``, or the smaller size at which ``text`` is ``width_mm`` wide."""
@@ -795,6 +874,11 @@ class _Canvas:
             x -= width / 2
         elif align == "right":
             x -= width
+        if role == "hand":
+            end = self.hand(x, y, text, pt=pt)
+            if record and text.strip():
+                self.lines.append(text)
+            return end
         self.draw.text(
             (self.px(x), self.px(y)), text, font=self.font(role, pt), fill=fill, anchor="ls"
         )
@@ -867,6 +951,8 @@ class _Canvas:
     ) -> float:
         """``label`` printed, ``value`` filled in after it (wrapping onto dotted lines)."""
         step = pt * leading * 25.4 / 72
+        if self.hand_filled and value_role == "typed":
+            value_role = "hand"
         label = nfc(label)
         end = self.text(x, y, label, pt=pt, role=label_role, record=False)
         vx = end + 1.5
@@ -897,6 +983,8 @@ class _Canvas:
         (None: right after the previous value) or later if the previous value is long, and a
         pair that does not fit goes to the next line at ``left``. Returns the next baseline."""
         step = pt * leading * 25.4 / 72
+        if self.hand_filled and value_role == "typed":
+            value_role = "hand"
         recorded: list[str] = []
         cursor = left
         dots_from: float | None = None
@@ -1262,6 +1350,7 @@ def _gplx(truth: DossierTruth, dpi: int, rng: random.Random | None) -> _Rendered
         raise ValueError("not a driver's-licence dossier (truth.gplx is None)")
     rng = _default_rng(truth, "gplx", rng)
     c = _Canvas(A4_MM, dpi, _pick_fonts(rng))
+    c.hand_filled = truth.handwritten
     p, g = truth.person, truth.gplx
     left, right = 22.0 + rng.uniform(-1, 1), 190.0
     pt = 12.0
@@ -1386,6 +1475,7 @@ def _lltp(truth: DossierTruth, dpi: int, rng: random.Random | None) -> _Rendered
         raise ValueError("not a criminal-record dossier (truth.lltp is None)")
     rng = _default_rng(truth, "lltp", rng)
     c = _Canvas(A4_MM, dpi, _pick_fonts(rng))
+    c.hand_filled = truth.handwritten
     p, d = truth.person, truth.lltp
     left, right = 20.0 + rng.uniform(-1, 1), 192.0
     pt = 11.5
@@ -1607,7 +1697,7 @@ def _id_copy(truth: DossierTruth, dpi: int, rng: random.Random | None) -> _Rende
     paper = (246, 246, 244)
     c = _Canvas(A4_MM, dpi, _pick_fonts(rng), paper=paper)
     p = truth.person
-    payload = cccd_qr_payload(p)
+    payload = cccd_qr_payload(truth.id_qr_person or p)
     cw, ch = CARD_MM
     fx = (A4_MM[0] - cw) / 2 + rng.uniform(-8, 8)
     fy = 28.0 + rng.uniform(-5, 5)
@@ -1984,6 +2074,45 @@ def scan_degradation(rng: random.Random) -> Degradation:
     )
 
 
+@dataclass(frozen=True)
+class Variant:
+    """How one dossier of a stack departs from the usual printed receipt + form + ID copy.
+
+    ``qr_style``: the receipt QR's layout (one of ``ALL_QR_STYLES``; None: drawn at random);
+    ``handwritten``: the form filled in by hand; ``with_id_copy``: False leaves the copy out;
+    ``conflicting_qr``: the ID copy's chip QR carries another person's name and birth date
+    (one wrong source against the receipt, the form and the copy's printed text).
+    """
+
+    qr_style: str | None = None
+    handwritten: bool = False
+    with_id_copy: bool = True
+    conflicting_qr: bool = False
+
+
+def _apply_variant(truth: DossierTruth, variant: Variant, seed: int) -> DossierTruth:
+    changed = replace(truth, handwritten=variant.handwritten)
+    if variant.qr_style is not None:
+        if variant.qr_style not in ALL_QR_STYLES:
+            raise ValueError(f"unknown QR style {variant.qr_style!r}")
+        changed = replace(changed, qr_style=variant.qr_style)
+    if variant.conflicting_qr:
+        other = random_person(random.Random(seed))
+        # Same card number and sex (the card's own cross-checks still pass): only the name
+        # and birth date disagree with every other paper.
+        wrong = replace(
+            truth.person,
+            full_name=other.full_name,
+            date_of_birth=truth.person.date_of_birth.replace(day=min(28, other.date_of_birth.day)),
+        )
+        if wrong.date_of_birth == truth.person.date_of_birth:
+            wrong = replace(wrong, date_of_birth=truth.person.date_of_birth + timedelta(days=1))
+        if wrong.full_name == truth.person.full_name:
+            wrong = replace(wrong, full_name=f"{truth.person.full_name} Anh")
+        changed = replace(changed, id_qr_person=wrong)
+    return changed
+
+
 def make_stack(
     n_dossiers: int,
     seed: int,
@@ -1993,6 +2122,7 @@ def make_stack(
     separators: bool = False,
     blank_backs: bool = False,
     procedures: Sequence[str] | None = None,
+    variants: Sequence[Variant] | None = None,
 ) -> tuple[list[SynthPage], list[DossierTruth], list[int]]:
     """A counter batch of ``n_dossiers`` dossiers scanned one after another.
 
@@ -2003,6 +2133,8 @@ def make_stack(
     the truths, and the index of each dossier's first page (its receipt). With ``separators``
     a separator sheet lies between consecutive dossiers (not before the first one); it belongs
     to no dossier. One batch is one counter on one day: sequence numbers increase.
+    ``variants`` (cycled over the dossiers) change QR layouts, fill forms in by hand, leave
+    ID copies out or make one source disagree; without them, the stack is as it always was.
     """
     rng = random.Random(seed)
     agency = rng.choice(list(AGENCIES))
@@ -2023,8 +2155,16 @@ def make_stack(
         truth = random_truth(
             rng, procedure=procedure, agency_code=agency, received=received, sequence=seq
         )
+        variant = variants[index % len(variants)] if variants else Variant()
+        if variants:
+            truth = _apply_variant(truth, variant, seed * 1000 + index)
         rendered = _dossier_pages(
-            rng, truth, dpi=dpi, with_id_copy=True, blank_backs=blank_backs, with_other=None
+            rng,
+            truth,
+            dpi=dpi,
+            with_id_copy=variant.with_id_copy,
+            blank_backs=blank_backs,
+            with_other=None,
         )
         firsts.append(len(pages))
         truths.append(truth)

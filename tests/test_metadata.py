@@ -189,3 +189,85 @@ def test_concurrent_first_starts_migrate_once(database_url: str) -> None:
     meta = MetadataStore(database_url)
     assert current_revision(meta.engine) == head_revision()
     meta.close()
+
+
+def test_field_evidence_is_kept_and_not_on_papers_recorded(database_url: str) -> None:
+    from models import FieldCandidate, FieldState
+
+    meta = MetadataStore(database_url)
+    meta.create_batch(BatchInfo("b9", datetime.now(UTC), "vie", 1))
+    meta.add_dossier("b9-001", "b9", 0, "scan.pdf")
+    candidates = (
+        FieldCandidate("Nguyễn Văn An", "ocr", 0.9, "receipt page 1", "receipt", 0),
+        FieldCandidate("Nguyễn Văn Bình", "qr", 0.99, "citizen-ID QR, page 3", "citizen_id_qr", 2),
+    )
+    meta.mark_archived(
+        "b9-001",
+        fields=[
+            FieldInfo("full_name", "Nguyễn Văn An", "ocr", 0.5, True, "x", candidates),
+            FieldInfo(
+                "phone",
+                "",
+                "ocr",
+                0.0,
+                needs_review=True,
+                state=FieldState.HANDWRITTEN,
+                crop_key="dossiers/b9-001/crops/0001-phone.png",
+                suggestion="0912345678",
+                suggestion_confidence=0.4,
+            ),
+        ],
+        review_reasons=["full_name: conflict: ...", "phone: handwritten: ..."],
+    )
+    info = meta.get_dossier("b9-001")
+    by_name = {f.name: f for f in info.field_details}
+    assert by_name["full_name"].candidates == candidates
+    phone = by_name["phone"]
+    assert (phone.state, phone.crop_key, phone.suggestion) == (
+        "handwritten",
+        "dossiers/b9-001/crops/0001-phone.png",
+        "0912345678",
+    )
+    assert "phone" not in info.fields  # no value to search by until a person keys it in
+    meta.correct_field("b9-001", "phone", "ignored", corrected_by="op", not_on_papers=True)
+    info = meta.get_dossier("b9-001")
+    phone = next(f for f in info.field_details if f.name == "phone")
+    assert (phone.state, phone.value, phone.needs_review) == ("not_on_papers", "", False)
+    assert info.review_reasons == ("full_name: conflict: ...",)
+    *_, last = meta.events("b9-001")
+    assert "not on the papers" in (last[2] or "")
+    meta.close()
+
+
+def test_upgrade_from_0003_keeps_fields_as_read(database_url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    upgrade_schema(engine, "0003")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO batches (batch_id, created_at, lang, source_count) "
+                "VALUES ('b1', CURRENT_TIMESTAMP, 'vie', 1)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO dossiers (dossier_id, batch_id, position, source_name, status, "
+                "page_count, fields, needs_review, review_reasons, source_pages, created_at, "
+                "updated_at) VALUES ('b1-001', 'b1', 0, 's.pdf', 'archived', 1, '{}', false, "
+                "'[]', '[]', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO fields (dossier_id, name, value, source, confidence, needs_review) "
+                "VALUES ('b1-001', 'full_name', 'An', 'ocr', 0.9, false)"
+            )
+        )
+    assert upgrade_schema(engine) is True
+    engine.dispose()
+    meta = MetadataStore(database_url)
+    (field,) = meta.get_dossier("b1-001").field_details
+    assert (field.value, field.state, field.candidates, field.crop_key) == ("An", "read", (), None)
+    meta.close()

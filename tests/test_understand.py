@@ -7,6 +7,7 @@ from pipeline.barcodes import Barcode
 from pipeline.classify import PageKind, classify_page
 from pipeline.fields import PageEvidence, extract_dossier_fields, labelled_values
 from pipeline.qrdata import SEPARATOR_PAYLOAD
+from pipeline.reasons import ReasonCode
 from pipeline.split import plan_dossiers
 
 CATALOGUE = load_catalogue()
@@ -125,7 +126,9 @@ def test_unreadable_qr_and_missing_receipt_flag_review_without_crashing() -> Non
     pages = [PageEvidence(0, F, FORM_TEXT, (qr("garbage ###"),), "doi-gplx", 85.0)]
     result = extract_dossier_fields(pages, CATALOGUE)
     assert result.values["full_name"] == "Nguyễn Văn An"
-    assert "dossier_code: not found" in result.review_reasons
+    missing = [r for r in result.reasons if r.code is ReasonCode.MISSING]
+    assert [(r.field, r.paper) for r in missing] == [("dossier_code", "receipt")]
+    assert result.review_reasons[0].startswith("dossier_code: missing: ")
 
 
 def test_a_new_procedure_needs_no_code() -> None:

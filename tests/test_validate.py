@@ -334,3 +334,29 @@ def test_proper_case_keeps_letters_and_is_idempotent(text: str) -> None:
     once = proper_case_name(text)
     assert proper_case_name(once) == once
     assert once.casefold() == " ".join(text.split()).casefold()
+
+
+def test_corrections_are_checked_by_type() -> None:
+    from pipeline.validate import check_correction
+
+    assert check_correction("date_of_birth", "12/03/1990") == ("1990-03-12", None)
+    assert check_correction("date_of_birth", "29/02/2023")[0] is None
+    assert check_correction("date_of_birth", "01/01/1850")[0] is None
+    assert check_correction("sex", "NU") == ("Nữ", None)
+    assert check_correction("sex", "x")[0] is None
+    assert check_correction("id_number", "022 090 012 345") == ("022090012345", None)
+    assert check_correction("id_number", "012345678")[0] is None  # keyed IDs are CCCDs
+    assert check_correction("id_number", "023090012345")[0] is None  # 023: no province
+    born = date(1990, 3, 12)
+    assert check_correction("id_number", "022090012345", date_of_birth=born, sex="Nam")[1] is None
+    problem = check_correction("id_number", "022190012345", date_of_birth=born, sex="Nam")[1]
+    assert problem is not None and problem.startswith("Số định danh không hợp lệ")
+    assert check_correction("phone", "091.234.5678") == ("0912345678", None)
+    assert check_correction("phone", "1234")[0] is None
+    assert check_correction("dossier_code", "000.00.00.h49-251103-0042") == (
+        "000.00.00.H49-251103-0042",
+        None,
+    )
+    assert check_correction("full_name", "nguyễn  văn an") == ("Nguyễn Văn An", None)
+    assert check_correction("full_name", "An 2")[0] is None
+    assert check_correction("address", "  ")[0] is None

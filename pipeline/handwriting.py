@@ -1,0 +1,239 @@
+"""Handwritten values on printed forms: find the ink OCR could not read, keep its crop.
+
+Citizens fill in application forms by hand (name, birth date, ID number, phone in blue or
+black ink after the printed labels). Tesseract cannot read handwriting and no engine whose
+weights we can ship does yet, so such a field must go to a person together with the image of
+exactly that area. ``find_handwritten_areas`` looks, for each label OCR found on the page, at
+the stretch of line after it (up to the next label or the line's end): when that stretch holds
+ink but no word OCR read with confidence, it is a handwritten value and its crop is returned.
+
+``CropReader`` is the seam for a line reader that can read such a crop (issue 19 builds a
+neural one). Its reading is only ever a *suggestion* shown beside the crop: a guess about a
+citizen's handwriting must be confirmed by the person keying it in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from models.textfold import fold
+from pipeline.ocr import Word
+
+__all__ = [
+    "CropReader",
+    "CropReading",
+    "HandwrittenArea",
+    "find_handwritten_areas",
+    "ink_fraction",
+]
+
+# A word OCR read with less confidence than this (0-100) is not a reading of the area.
+MIN_WORD_CONFIDENCE = 60.0
+# Share of the area's pixels that must be ink for it to hold something written; a dotted
+# guide line ("........") printed after a label stays well under it once dots are removed.
+MIN_INK_FRACTION = 0.004
+
+
+@dataclass(frozen=True)
+class CropReading:
+    text: str
+    confidence: float  # 0..1
+
+
+class CropReader(Protocol):
+    """Reads one line of (hand)writing from an image crop (BGR or grey, as cut from the page)."""
+
+    def read_crop(self, crop: np.ndarray) -> CropReading | None: ...
+
+
+@dataclass(frozen=True, eq=False)
+class HandwrittenArea:
+    """The area after a field's label that holds ink OCR could not read.
+
+    ``box`` is (left, top, right, bottom) as fractions of the page; ``crop`` the pixels when
+    the caller has them (the page step, or a flow that fetched ``crop_key`` again).
+    """
+
+    field: str
+    box: tuple[float, float, float, float]
+    crop_key: str | None = None
+    crop: np.ndarray | None = dataclasses.field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class _Word:
+    text: str
+    left: int
+    top: int
+    right: int
+    bottom: int
+    confidence: float
+    line: tuple[int, int, int]
+
+
+def _words(ocr_words: Sequence[Word]) -> list[_Word]:
+    return [
+        _Word(
+            w.text,
+            w.left,
+            w.top,
+            w.left + w.width,
+            w.top + w.height,
+            w.confidence,
+            (w.block, w.paragraph, w.line),
+        )
+        for w in ocr_words
+    ]
+
+
+def ink_fraction(crop: np.ndarray) -> float:
+    """Share of ``crop`` that is ink: dark, or clearly coloured (blue or black pen)."""
+    if crop.size == 0:
+        return 0.0
+    if crop.ndim == 3:
+        grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+        hsv = cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)
+        coloured = (hsv[..., 1] > 80) & (hsv[..., 2] < 220)
+    else:
+        grey = crop
+        coloured = np.zeros(crop.shape, dtype=bool)
+    dark = grey < 110
+    ink = (dark | coloured).astype(np.uint8)
+    # Dotted guide lines and scanner specks are small; a pen stroke is long and connected.
+    opened = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+    count, _labels, stats, _centroids = cv2.connectedComponentsWithStats(opened)
+    big = sum(int(stats[i, cv2.CC_STAT_AREA]) for i in range(1, count) if stats[i, 4] >= 12)
+    return big / float(crop.shape[0] * crop.shape[1])
+
+
+def _same_line(a: _Word, b: _Word) -> bool:
+    """Side by side on one printed line: Tesseract may put them in different blocks (two
+    columns of labels), so their vertical overlap decides, not its line numbers."""
+    overlap = min(a.bottom, b.bottom) - max(a.top, b.top)
+    return overlap > 0.5 * min(a.bottom - a.top, b.bottom - b.top)
+
+
+def _label_token_runs(
+    words: list[_Word], labels: Mapping[str, Sequence[str]]
+) -> list[tuple[str, list[_Word]]]:
+    """(field, the words that spell its label) for every label found on a line."""
+    by_line: dict[tuple[int, int, int], list[_Word]] = {}
+    for word in words:
+        by_line.setdefault(word.line, []).append(word)
+    spelled = sorted(
+        ((name, re.sub(r"[^a-z0-9/ ]", "", fold(label)).split())
+         for name, options in labels.items() for label in options),
+        key=lambda item: -len(item[1]),
+    )  # fmt: skip
+    found: list[tuple[str, list[_Word]]] = []
+    for line_words in by_line.values():
+        line_words.sort(key=lambda w: w.left)
+        folded = [re.sub(r"[^a-z0-9/]", "", fold(w.text)) for w in line_words]
+        claimed: set[int] = set()
+        for name, tokens in spelled:
+            if not tokens:
+                continue
+            for start in range(len(line_words) - len(tokens) + 1):
+                span = range(start, start + len(tokens))
+                if any(i in claimed for i in span):
+                    continue
+                if all(folded[i] == tokens[k] for k, i in enumerate(span)):
+                    claimed.update(span)
+                    found.append((name, [line_words[i] for i in span]))
+                    break
+    return found
+
+
+def _to_image_box(
+    box: tuple[int, int, int, int], to_image: np.ndarray | None, shape: tuple[int, ...]
+) -> tuple[int, int, int, int]:
+    """A box in the OCR image's pixels as a box in ``image``'s (bounding box of its corners)."""
+    left, top, right, bottom = box
+    if to_image is not None:
+        corners = np.array(
+            [[left, top, 1], [right, top, 1], [left, bottom, 1], [right, bottom, 1]], float
+        )
+        mapped = corners @ to_image.T
+        xs, ys = mapped[:, 0] / mapped[:, 2], mapped[:, 1] / mapped[:, 2]
+        left, right = int(xs.min()), int(np.ceil(xs.max()))
+        top, bottom = int(ys.min()), int(np.ceil(ys.max()))
+    height, width = shape[:2]
+    return max(0, left), max(0, top), min(width, right), min(height, bottom)
+
+
+def find_handwritten_areas(
+    image: np.ndarray,
+    ocr_words: Sequence[Word],
+    ocr_size: tuple[int, int],
+    labels: Mapping[str, Sequence[str]],
+    *,
+    fields: Sequence[str],
+    to_image: np.ndarray | None = None,
+    accept: Callable[[str, str], bool] | None = None,
+) -> list[HandwrittenArea]:
+    """Areas after the labels of ``fields`` holding ink but no confidently read word.
+
+    ``ocr_words`` are boxes in the pixels of the image OCR read, of ``ocr_size`` (width,
+    height); ``to_image`` maps those pixels into ``image`` (the page as scanned, in colour:
+    the OCR copy may have had its coloured ink faded, and the operator needs the ink). Areas
+    are judged and cut in ``image``; ``labels`` maps each field to its printed labels (the
+    catalogue's form spec: labels of other fields end an area). ``accept(field, text)`` says
+    whether confidently read words are a value of the field at all ("2/." is no sex): when
+    they are not, the ink is judged as if OCR had read nothing.
+    """
+    width, height = ocr_size
+    words = _words(ocr_words)
+    runs = _label_token_runs(words, labels)
+    areas: list[HandwrittenArea] = []
+    for name, label_words in runs:
+        if name not in fields:
+            continue
+        last = label_words[-1]
+        line_top = min(w.top for w in label_words)
+        line_bottom = max(w.bottom for w in label_words)
+        pitch = max(8, line_bottom - line_top)
+        top = max(0, line_top - pitch // 2)
+        bottom = min(height, line_bottom + pitch // 2)
+        left = last.right + max(2, pitch // 4)
+        # The area ends at the next label on the same line, else at the right margin.
+        right = width - max(4, width // 40)
+        for other_name, other in runs:
+            if other is label_words or other_name == name:
+                continue
+            first = other[0]
+            if _same_line(first, last) and first.left > last.right:
+                right = min(right, first.left - 2)
+        if right - left < 2 * pitch:
+            continue
+        inside = [
+            w
+            for w in words
+            if w.left >= left - 2
+            and w.right <= right + 2
+            and _same_line(w, last)
+            and re.search(r"\w", w.text)
+            and not re.fullmatch(r"[.…_:\-]+", w.text)
+        ]
+        confident = bool(inside) and min(w.confidence for w in inside) >= MIN_WORD_CONFIDENCE
+        if confident and (accept is None or accept(name, " ".join(w.text for w in inside))):
+            continue  # OCR read the value: no handwriting to key in
+        x0, y0, x1, y1 = _to_image_box((left, top, right, bottom), to_image, image.shape)
+        crop = image[y0:y1, x0:x1]
+        if crop.size == 0 or ink_fraction(crop) < MIN_INK_FRACTION:
+            continue  # nothing written there: a missing value, not a handwritten one
+        image_h, image_w = image.shape[:2]
+        areas.append(
+            HandwrittenArea(
+                field=name,
+                box=(x0 / image_w, y0 / image_h, x1 / image_w, y1 / image_h),
+                crop=crop.copy(),
+            )
+        )
+    return areas
