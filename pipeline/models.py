@@ -25,7 +25,11 @@ MODELS_DIR_VARIABLE = "SOHOA_MODELS_DIR"
 
 
 class ModelFileError(OcrEngineError):
-    """A model file is missing or is not the file whose hash we recorded."""
+    """A model file is not the file whose hash we recorded (or is unreadable as a model)."""
+
+
+class ModelFileMissingError(ModelFileError):
+    """A model file is not there at all (set-up not run): the engine is simply unavailable."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ def verified_files(model: str, directory: Path, manifest: Path = MANIFEST) -> Mo
     for name, expected in expected_hashes(model, manifest).items():
         path = directory / name
         if not path.is_file():
-            raise ModelFileError(
+            raise ModelFileMissingError(
                 f"model file {path} is missing (run scripts/setup.sh, or set {MODELS_DIR_VARIABLE})"
             )
         actual = sha256_of(path)

@@ -18,12 +18,13 @@ import numpy as np
 from pipeline.assemble import PageLayer
 from pipeline.barcodes import Barcode, read_barcodes
 from pipeline.classify import PageClass, PageKind, classify_page
-from pipeline.clean import CleanedPage, clean_page, to_grey
+from pipeline.clean import CleanedPage, clean_page, ocr_grey, to_grey
 from pipeline.context import PageContext
 from pipeline.errors import BadInputError
 from pipeline.load import ColourMode, DpiSource, LoadedPage, SourceDocument, load_page
 from pipeline.ocr import PageOcr, ocr_page
 from pipeline.resolution import estimate_text_scale
+from pipeline.second_reader import available_reader, mend_reading
 from pipeline.vietnamese import load_syllables, text_quality, trusted_vietnamese
 
 QR_BEARING = (PageKind.RECEIPT, PageKind.ID_COPY)
@@ -253,6 +254,40 @@ class SecondReadingStep:
             )
 
 
+class NeuralReadingStep:
+    """The neural line reader on the lines Tesseract reads with little confidence, or on
+    every line of a page with coloured ink over the text or a doubtful reading; the better
+    reading of each line is kept (pipeline/second_reader.py). Without its model files the
+    page keeps Tesseract's reading (one warning in the log)."""
+
+    name = "neural-reading"
+
+    def __init__(self, *, every_line: bool = False, always_neural: bool = False) -> None:
+        # For the bench: every line, and the neural text wherever it read something.
+        self.every_line, self.always_neural = every_line, always_neural
+
+    def able_to_run(self, job: PageJob) -> bool:
+        if not job.context.second_reader or job.ocr is None or not job.ocr.words:
+            return False
+        return job.cleaned is not None and not job.cleaned.blank
+
+    def run(self, job: PageJob) -> None:
+        assert job.ocr is not None and job.cleaned is not None and job.loaded is not None
+        reader = available_reader(job.context.models_dir)
+        if reader is None:
+            return
+        hard_page = ocr_grey(job.loaded.image)[1] or reading_is_doubtful(job.ocr, job.context.lang)
+        mended = mend_reading(
+            job.ocr,
+            job.cleaned.image,
+            reader,
+            every_line=self.every_line or hard_page,
+            judge_syllables=_judged_by_syllables(job.context.lang),
+            always_neural=self.always_neural,
+        )
+        job.ocr, job.text = mended.ocr, mended.ocr.text
+
+
 class ClassifyStep:
     name = "classify"
 
@@ -329,6 +364,7 @@ PAGE_STEPS: tuple[PageStep, ...] = (
     CleanStep(),
     OcrStep(),
     SecondReadingStep(),
+    NeuralReadingStep(),
     ClassifyStep(),
     WriteOutputsStep(),
 )
