@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from pipeline import tesseract
-from pipeline.linereader import LineReading, NeuralLineReader
+from pipeline.linereader import LineReader, LineReading
 from pipeline.ocr import Word, parse_tsv
 
 
@@ -144,7 +144,7 @@ class NeuralEngine:
 
     name = "neural"
 
-    def __init__(self, reader: NeuralLineReader, *, layout: OcrEngine | None = None) -> None:
+    def __init__(self, reader: LineReader, *, layout: OcrEngine | None = None) -> None:
         self.reader, self.layout = reader, layout
 
     def read(self, image: np.ndarray, *, dpi: float | None, label: str) -> tuple[EngineLine, ...]:

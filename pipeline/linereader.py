@@ -23,6 +23,7 @@ import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -135,6 +136,10 @@ def reading_of(chars: list[DecodedChar]) -> LineReading:
     letters = [c.probability for c in chars if not c.char.isspace()]
     confidence = float(np.mean(letters)) if letters else 0.0
     return LineReading(text=text, confidence=confidence, chars=tuple(chars))
+
+
+class LineReader(Protocol):
+    def read_line(self, image: np.ndarray) -> LineReading: ...
 
 
 class NeuralLineReader:

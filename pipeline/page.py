@@ -18,13 +18,13 @@ import numpy as np
 from pipeline.assemble import PageLayer
 from pipeline.barcodes import Barcode, read_barcodes
 from pipeline.classify import PageClass, PageKind, classify_page
-from pipeline.clean import CleanedPage, clean_page, ocr_grey, to_grey
+from pipeline.clean import CleanedPage, clean_page, to_grey
 from pipeline.context import PageContext
 from pipeline.errors import BadInputError
 from pipeline.load import ColourMode, DpiSource, LoadedPage, SourceDocument, load_page
 from pipeline.ocr import PageOcr, ocr_page
 from pipeline.resolution import estimate_text_scale
-from pipeline.second_reader import available_reader, mend_reading
+from pipeline.second_reader import available_reader, coloured_ink_test, mend_reading
 from pipeline.vietnamese import load_syllables, text_quality, trusted_vietnamese
 
 QR_BEARING = (PageKind.RECEIPT, PageKind.ID_COPY)
@@ -255,8 +255,8 @@ class SecondReadingStep:
 
 
 class NeuralReadingStep:
-    """The neural line reader on the lines Tesseract reads with little confidence, or on
-    every line of a page with coloured ink over the text or a doubtful reading; the better
+    """The neural line reader on the lines Tesseract reads with little confidence or that a
+    seal or signature crosses, or on every line of a doubtful reading; the better
     reading of each line is kept (pipeline/second_reader.py). Without its model files the
     page keeps Tesseract's reading (one warning in the log)."""
 
@@ -276,14 +276,17 @@ class NeuralReadingStep:
         reader = available_reader(job.context.models_dir)
         if reader is None:
             return
-        hard_page = ocr_grey(job.loaded.image)[1] or reading_is_doubtful(job.ocr, job.context.lang)
+        # A badly degraded page: every line. A seal or signature: the lines it crosses.
+        degraded = reading_is_doubtful(job.ocr, job.context.lang)
+        cleaned = job.cleaned
         mended = mend_reading(
             job.ocr,
-            job.cleaned.image,
+            cleaned.image,
             reader,
-            every_line=self.every_line or hard_page,
+            every_line=self.every_line or degraded,
             judge_syllables=_judged_by_syllables(job.context.lang),
             always_neural=self.always_neural,
+            also=coloured_ink_test(job.loaded.image, cleaned.to_cleaned, cleaned.image.shape[:2]),
         )
         job.ocr, job.text = mended.ocr, mended.ocr.text
 

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 
+from pipeline.clean import COLOURED_CHROMA, MIN_COLOURED_SHARE
 from pipeline.engines import Box, line_crop, lines_of, spread_words
-from pipeline.linereader import LineReading, NeuralLineReader, shared_reader
+from pipeline.linereader import LineReader, LineReading, NeuralLineReader, shared_reader
 from pipeline.models import ModelFileMissingError
 from pipeline.ocr import PageOcr, Word, _reading_text
 from pipeline.vietnamese import load_syllables, syllable_key, words_of
@@ -82,24 +85,26 @@ def neural_wins(
 def mend_reading(
     reading: PageOcr,
     image: np.ndarray,
-    reader: NeuralLineReader,
+    reader: LineReader,
     *,
     every_line: bool,
     judge_syllables: bool = True,
     always_neural: bool = False,
+    also: Callable[[Box], bool] | None = None,
 ) -> MendedReading:
     """``reading`` (Tesseract's, of ``image``) with its weak lines re-read by ``reader``.
 
     ``always_neural`` keeps the neural text wherever it read anything (the bench's "neural
-    reader alone", on Tesseract's line boxes)."""
+    reader alone", on Tesseract's line boxes). ``also`` picks further lines by their box
+    (those under a seal)."""
     syllables = load_syllables() if judge_syllables else frozenset()
     words: list[Word] = []
     choices: list[LineChoice] = []
     for line in lines_of(reading.words):
-        if not (every_line or doubtful_line(line)):
+        box = Box.around([Box(w.left, w.top, w.width, w.height) for w in line])
+        if not (every_line or doubtful_line(line) or (also is not None and also(box))):
             words.extend(line)
             continue
-        box = Box.around([Box(w.left, w.top, w.width, w.height) for w in line])
         neural = reader.read_line(line_crop(image, box))
         tesseract_text = " ".join(w.text for w in line)
         confidence = sum(w.confidence for w in line) / len(line)
@@ -158,3 +163,40 @@ def available_reader(models_dir: Path | None) -> NeuralLineReader | None:
             _missing_warned.set()
             _log.warning("second reader off, pages are read by Tesseract alone: %s", missing)
         return None
+
+
+# The coloured-ink map is made at a quarter of the scan's size: enough to tell which lines a
+# seal or signature crosses, and 16 times cheaper. Downscaling dilutes thin strokes' colour,
+# hence the lower threshold.
+INK_MAP_FACTOR = 0.25
+SMALL_COLOURED_CHROMA = COLOURED_CHROMA // 2
+MIN_INK_MAP_PIXELS = 4  # coloured pixels in a line's box (on the map) for it to count
+
+
+def coloured_ink_test(
+    original: np.ndarray, to_cleaned: np.ndarray, cleaned_shape: tuple[int, int]
+) -> Callable[[Box], bool] | None:
+    """A test telling whether coloured ink (a seal, a signature) crosses a line box of the
+    cleaned image; None when the scan has no coloured ink to speak of."""
+    if original.ndim != 3:
+        return None
+    f = INK_MAP_FACTOR
+    small = cv2.resize(original, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    blue, green, red = cv2.split(small)
+    chroma = cv2.subtract(cv2.max(cv2.max(blue, green), red), cv2.min(cv2.min(blue, green), red))
+    _, coloured = cv2.threshold(chroma, SMALL_COLOURED_CHROMA, 255, cv2.THRESH_BINARY)
+    if cv2.countNonZero(coloured) < MIN_COLOURED_SHARE * coloured.size:
+        return None
+    scale = np.diag([f, f, 1.0])
+    to_map = scale @ to_cleaned @ np.linalg.inv(scale)
+    height, width = cleaned_shape
+    size = (max(1, round(width * f)), max(1, round(height * f)))
+    ink = cv2.warpPerspective(coloured, to_map, size, flags=cv2.INTER_NEAREST)
+
+    def crosses(box: Box) -> bool:
+        top, left = int(box.top * f), int(box.left * f)
+        bottom = int(np.ceil((box.top + box.height) * f))
+        right = int(np.ceil((box.left + box.width) * f))
+        return cv2.countNonZero(ink[top:bottom, left:right]) >= MIN_INK_MAP_PIXELS
+
+    return crosses
