@@ -9,7 +9,6 @@ never run.
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -19,8 +18,7 @@ from pathlib import Path
 from pipeline.errors import OcrEngineError
 
 MANIFEST = Path(__file__).with_name("models.toml")
-# Where scripts/fetch_models.py puts the files by default: beside the Python that runs
-# sohoa (.venv/share/sohoa-models in a checkout, /opt/sohoa/share/sohoa-models in the image).
+# The setting that names another directory (config.Settings.models_dir).
 MODELS_DIR_VARIABLE = "SOHOA_MODELS_DIR"
 
 
@@ -44,9 +42,10 @@ class ModelFiles:
 
 
 def default_models_dir() -> Path:
-    """The models directory: ``$SOHOA_MODELS_DIR`` or ``<sys.prefix>/share/sohoa-models``."""
-    chosen = os.environ.get(MODELS_DIR_VARIABLE)
-    return Path(chosen) if chosen else Path(sys.prefix) / "share" / "sohoa-models"
+    """Where scripts/fetch_models.py puts the files by default: beside the Python that runs
+    sohoa (.venv/share/sohoa-models in a checkout, /opt/sohoa/share/sohoa-models in the
+    image)."""
+    return Path(sys.prefix) / "share" / "sohoa-models"
 
 
 def expected_hashes(model: str, manifest: Path = MANIFEST) -> dict[str, str]:
