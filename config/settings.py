@@ -72,6 +72,14 @@ class Settings(BaseSettings):
         description="Grey or black-and-white pages where colour is required: warn or refuse.",
     )
     page_image_quality: int = Field(default=85, ge=30, le=100)
+    # The neural second reader (pipeline/second_reader.py) on lines Tesseract reads badly.
+    second_reader: bool = Field(
+        default=True, description="Re-read doubtful lines with the neural line reader."
+    )
+    models_dir: Path | None = Field(
+        default=None,
+        description="Its model files; empty means <python prefix>/share/sohoa-models.",
+    )
     # Object store on MinIO/S3 (production); empty endpoint means local files in the data dir.
     s3_endpoint: str = Field(default="", description="host:port of MinIO/S3")
     s3_access_key: str = Field(default="", repr=False)

@@ -275,6 +275,8 @@ def page_context(
         refuse_low_dpi=settings.low_dpi_action == "refuse",
         colour_required=catalogue.colour_required(procedure, settings.colour_required),
         refuse_non_colour=settings.colour_action == "refuse",
+        second_reader=settings.second_reader,
+        models_dir=settings.models_dir,
         catalogue=catalogue,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from config.catalogue import Catalogue, load_catalogue
 
@@ -20,6 +21,10 @@ class PageContext:
     # Grey or black-and-white scans where colour is required: warned about, or refused.
     colour_required: bool = True
     refuse_non_colour: bool = False
+    # The neural second reader on doubtful lines (pipeline/second_reader.py), and where its
+    # model files are (None: pipeline.models.default_models_dir()).
+    second_reader: bool = True
+    models_dir: Path | None = None
     catalogue: Catalogue = field(default_factory=load_catalogue, compare=False, repr=False)
 
     @property

@@ -27,6 +27,7 @@ from pipeline.handwriting import MIN_WORD_CONFIDENCE, HandwrittenArea, find_hand
 from pipeline.load import ColourMode, DpiSource, LoadedPage, SourceDocument, load_page
 from pipeline.ocr import PageOcr, ocr_page, parse_tsv
 from pipeline.resolution import estimate_text_scale
+from pipeline.second_reader import available_reader, coloured_ink_test, mend_reading
 from pipeline.vietnamese import load_syllables, text_quality, trusted_vietnamese
 
 QR_BEARING = (PageKind.RECEIPT, PageKind.ID_COPY)
@@ -261,6 +262,43 @@ class SecondReadingStep:
             )
 
 
+class NeuralReadingStep:
+    """The neural line reader on the lines Tesseract reads with little confidence or that a
+    seal or signature crosses, or on every line of a doubtful reading; the better
+    reading of each line is kept (pipeline/second_reader.py). Without its model files the
+    page keeps Tesseract's reading (one warning in the log)."""
+
+    name = "neural-reading"
+
+    def __init__(self, *, every_line: bool = False, always_neural: bool = False) -> None:
+        # For the bench: every line, and the neural text wherever it read something.
+        self.every_line, self.always_neural = every_line, always_neural
+
+    def able_to_run(self, job: PageJob) -> bool:
+        if not job.context.second_reader or job.ocr is None or not job.ocr.words:
+            return False
+        return job.cleaned is not None and not job.cleaned.blank
+
+    def run(self, job: PageJob) -> None:
+        assert job.ocr is not None and job.cleaned is not None and job.loaded is not None
+        reader = available_reader(job.context.models_dir)
+        if reader is None:
+            return
+        # A badly degraded page: every line. A seal or signature: the lines it crosses.
+        degraded = reading_is_doubtful(job.ocr, job.context.lang)
+        cleaned = job.cleaned
+        mended = mend_reading(
+            job.ocr,
+            cleaned.image,
+            reader,
+            every_line=self.every_line or degraded,
+            judge_syllables=_judged_by_syllables(job.context.lang),
+            always_neural=self.always_neural,
+            also=coloured_ink_test(job.loaded.image, cleaned.to_cleaned, cleaned.image.shape[:2]),
+        )
+        job.ocr, job.text = mended.ocr, mended.ocr.text
+
+
 class ClassifyStep:
     name = "classify"
 
@@ -428,6 +466,7 @@ PAGE_STEPS: tuple[PageStep, ...] = (
     CleanStep(),
     OcrStep(),
     SecondReadingStep(),
+    NeuralReadingStep(),
     ClassifyStep(),
     HandwritingStep(),
     WriteOutputsStep(),

