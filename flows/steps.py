@@ -38,7 +38,7 @@ from pipeline.classify import PageKind
 from pipeline.context import PageContext
 from pipeline.extract import Field
 from pipeline.fields import PageEvidence, extract_dossier_fields
-from pipeline.handwriting import HandwrittenArea
+from pipeline.handwriting import CropReading, HandwrittenArea
 from pipeline.load import ColourMode, MediaType, SourceDocument, inspect_source
 from pipeline.page import colour_warning, process_page
 from pipeline.pdfa import ArchiveMetadata, make_pdfa
@@ -623,9 +623,18 @@ def _handwritten_areas(
         if len(box) != 4 or not re.fullmatch(r"[a-z_]{1,64}", name):
             continue
         left, top, right, bottom = box
+        text = item.get("suggestion")
+        suggestion = (
+            CropReading(str(text), float(item.get("suggestion_confidence") or 0.0))
+            if isinstance(text, str) and text.strip()
+            else None
+        )
         areas.append(
             HandwrittenArea(
-                name, (left, top, right, bottom), keys.field_crop_key(owner, source_index, name)
+                name,
+                (left, top, right, bottom),
+                keys.field_crop_key(owner, source_index, name),
+                suggestion=suggestion,
             )
         )
     return tuple(areas)

@@ -22,7 +22,7 @@ class PageContext:
     colour_required: bool = True
     refuse_non_colour: bool = False
     # The neural second reader on doubtful lines (pipeline/second_reader.py), and where its
-    # model files are (None: pipeline.models.default_models_dir()).
+    # model files are (None: pipeline.weights.default_models_dir()).
     second_reader: bool = True
     models_dir: Path | None = None
     catalogue: Catalogue = field(default_factory=load_catalogue, compare=False, repr=False)

@@ -488,11 +488,12 @@ def _handwritten(
                 continue  # a crop from an earlier page is already attached
             suggestion: str | None = None
             suggestion_confidence: float | None = None
-            if reader is not None and area.crop is not None:
+            reading = area.suggestion
+            if reading is None and reader is not None and area.crop is not None:
                 reading = reader.read_crop(area.crop)
-                if reading is not None and reading.text.strip():
-                    suggestion = " ".join(reading.text.split())
-                    suggestion_confidence = reading.confidence
+            if reading is not None and reading.text.strip():
+                suggestion = " ".join(reading.text.split())
+                suggestion_confidence = reading.confidence
             where = f"{page.kind.replace('_', ' ')} page {page.index + 1}"
             reasons.append(ReviewReason(area.field, ReasonCode.HANDWRITTEN, str(page.kind)))
             if current is None:

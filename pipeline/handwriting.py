@@ -65,6 +65,8 @@ class HandwrittenArea:
     box: tuple[float, float, float, float]
     crop_key: str | None = None
     crop: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    # What a reader made of the crop where the pixels were (the page step): a suggestion.
+    suggestion: CropReading | None = None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from pipeline.models import ModelFileError, cached_verified_files, default_models_dir
+from pipeline.weights import ModelFileError, cached_verified_files, default_models_dir
 
 MODEL = "recogniser"
 INPUT_HEIGHT = 32

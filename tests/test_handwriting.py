@@ -16,10 +16,16 @@ from models.textfold import fold
 from pipeline.classify import PageKind
 from pipeline.context import PageContext
 from pipeline.fields import PageEvidence, extract_dossier_fields
-from pipeline.handwriting import find_handwritten_areas, ink_fraction
+from pipeline.handwriting import (
+    CropReading,
+    HandwrittenArea,
+    find_handwritten_areas,
+    ink_fraction,
+)
 from pipeline.load import inspect_source
 from pipeline.ocr import Word
 from pipeline.page import process_page
+from pipeline.weights import default_models_dir
 from tests import dossiers, synth
 
 CATALOGUE = load_catalogue()
@@ -134,3 +140,43 @@ def test_form_values_are_read_or_sent_to_a_person_with_their_crop(tmp_path: Path
             assert read_right or name in crops[hand], (hand, name, read)
     # A pen's Vietnamese letters are not read: the name goes to a person.
     assert "full_name" in crops[True]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (default_models_dir() / "asternet.onnx").is_file(),
+    reason="neural reader model files absent (scripts/setup.sh fetches them)",
+)
+def test_the_second_reader_suggests_a_handwritten_value_never_sets_it(tmp_path: Path) -> None:
+    """A pen's name on a form: the neural reader's reading of the crop travels in the page
+    record to the field as a suggestion; the field stays in review, its crop attached."""
+    truth = dossiers.random_truth(random.Random(5), procedure="doi-gplx")
+    rendered = dossiers._gplx(replace(truth, handwritten=True), 200, random.Random(1))
+    page = synth.SynthPage(image=rendered.image, lines=list(rendered.lines), dpi=200, meta={})
+    scanned = synth.degrade(page, dossiers.scan_degradation(random.Random(3)), seed=4)
+    path = tmp_path / "form.png"
+    scanned.image.save(path, dpi=(200, 200))
+    source = inspect_source(path, name=path.name, max_pages=1, max_bytes=10**8)
+    context = PageContext(source_name=path.name, page_index=0, second_reader=True)
+    outcome = process_page(source, context, tmp_path / "work")
+    record = json.loads(outcome.ocr_json_path.read_text(encoding="utf-8"))
+    entries = {h["field"]: h for h in record["handwritten"]}
+    assert "full_name" in entries and entries["full_name"].get("suggestion")
+    areas = tuple(
+        HandwrittenArea(
+            name,
+            (0.0, 0.0, 1.0, 1.0),
+            f"crops/{name}.png",
+            suggestion=CropReading(h["suggestion"], h["suggestion_confidence"]),
+        )
+        for name, h in entries.items()
+        if h.get("suggestion")
+    )
+    evidence = PageEvidence(
+        0, PageKind.APPLICATION_FORM, record["text"], (), "doi-gplx",
+        record.get("mean_confidence"), handwritten=areas,
+    )  # fmt: skip
+    name = extract_dossier_fields([evidence], CATALOGUE).fields["full_name"]
+    assert name.needs_review and name.state == "handwritten"
+    assert name.crop_key == "crops/full_name.png"
+    assert name.suggestion == " ".join(entries["full_name"]["suggestion"].split())

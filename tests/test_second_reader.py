@@ -35,12 +35,6 @@ from pipeline.linereader import (
     split_spans,
 )
 from pipeline.load import inspect_source
-from pipeline.models import (
-    ModelFileError,
-    ModelFileMissingError,
-    default_models_dir,
-    verified_files,
-)
 from pipeline.ocr import PageOcr, Word, parse_tsv
 from pipeline.page import PAGE_STEPS, NeuralReadingStep, process_page
 from pipeline.second_reader import (
@@ -48,6 +42,12 @@ from pipeline.second_reader import (
     coloured_ink_test,
     mend_reading,
     neural_wins,
+)
+from pipeline.weights import (
+    ModelFileError,
+    ModelFileMissingError,
+    default_models_dir,
+    verified_files,
 )
 from tests import synth
 
