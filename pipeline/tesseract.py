@@ -55,6 +55,7 @@ def _load_tesserocr() -> ModuleType | None:
 # None: the subprocess path (tesserocr missing). Tests set it to None, or to a fake.
 TESSEROCR: ModuleType | None = _load_tesserocr()
 
+PAGE_PSM = 3  # fully automatic page segmentation, the command line's default
 NOT_INSTALLED = "tesseract is not installed (Debian packages tesseract-ocr tesseract-ocr-vie)"
 # The header line Tesseract's TSV renderer writes before the first page; the API's
 # GetTSVText gives the rows only.
@@ -100,7 +101,7 @@ def recognise_tsv(
     *,
     lang: str,
     dpi: float | None,
-    psm: int = 3,
+    psm: int = PAGE_PSM,
     timeout_s: float = 180.0,
     label: str = "page",
 ) -> str:
@@ -203,6 +204,25 @@ class EnginePool:
 
 POOL = EnginePool()
 OSD_PSM = 0
+
+
+def preload(lang: str, engines: int) -> None:
+    """Load ``engines`` engines for ``lang`` into the pool ahead of the first pages.
+
+    For a caller with idle time to spend (``sohoa process`` waiting for Prefect's server):
+    the first pages then start reading at once. Nothing to do on the subprocess path; a
+    failure here is left for the page that needs the engine to report, with its name.
+    """
+    if TESSEROCR is None:
+        return
+    loaded = []
+    try:
+        for _ in range(min(engines, POOL.max_idle) - POOL.idle_count()):
+            loaded.append(POOL.take(lang, PAGE_PSM))
+    except OcrEngineError:
+        pass
+    for engine in loaded:
+        POOL.give_back(lang, PAGE_PSM, engine)
 
 
 def _recognise_in_process(

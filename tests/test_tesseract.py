@@ -231,3 +231,22 @@ def test_orientation_failure_means_no_answer(
 
     monkeypatch.setattr(fake_api, "DetectOrientationScript", refuses)
     assert tesseract.detect_rotation(GREY) is None
+
+
+def test_preload_fills_the_pool_once(fake_api: type[FakeEngine]) -> None:
+    tesseract.preload("vie", 2)
+    tesseract.preload("vie", 2)  # already there: nothing more is loaded
+    assert len(fake_api.instances) == 2 and tesseract.POOL.idle_count() == 2
+    tesseract.recognise_tsv(GREY, lang="vie", dpi=200)
+    assert len(fake_api.instances) == 2  # the page read on a preloaded engine
+
+
+def test_preload_is_quiet_when_the_engine_cannot_load(
+    fake_api: type[FakeEngine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(**_kwargs: object) -> None:
+        raise RuntimeError("Failed to init API")
+
+    monkeypatch.setattr(tesseract.TESSEROCR, "PyTessBaseAPI", broken)
+    tesseract.preload("vie", 2)  # the page that needs it reports the error, with its name
+    assert tesseract.POOL.idle_count() == 0
