@@ -425,7 +425,7 @@ def summary(rates: list[float]) -> dict[str, float]:
 def print_runs(title: str, runs: list[ToolRun], pages: int) -> list[dict[str, object]]:
     print(f"\n{title}")
     print(
-        f"  {'tool':<9} {'calls':>5} {'wall s':>8} {'pages/min':>10} "
+        f"  {'tool':<17} {'calls':>5} {'wall s':>8} {'pages/min':>10} "
         f"{'peak RSS tree MiB':>18} {'largest proc MiB':>17} {'procs':>6}  errors"
     )
     rows = []
@@ -433,7 +433,7 @@ def print_runs(title: str, runs: list[ToolRun], pages: int) -> list[dict[str, ob
         m = run.measured
         per_min = pages / m.wall_s * 60 if m.wall_s else 0.0
         print(
-            f"  {run.tool:<9} {m.calls:>5} {m.wall_s:>8.1f} {per_min:>10.1f} "
+            f"  {run.tool:<17} {m.calls:>5} {m.wall_s:>8.1f} {per_min:>10.1f} "
             f"{m.peak_tree_mib:>18.0f} {m.peak_single_mib:>17.0f} {m.peak_processes:>6}  "
             f"{len(run.errors)}"
         )
