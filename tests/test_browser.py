@@ -260,21 +260,22 @@ def test_counter_dropped_bad_file_is_refused_by_name_and_nothing_is_kept(
     assert "over" not in (page.get_attribute("#drop-zone", "class") or "")
     assert page.locator("#send").is_enabled()
 
-    page.fill("#agency", AGENCY_A)
+    page.select_option("#agency", AGENCY_A)
     with page.expect_response("**/api/batches") as answer:
         page.click("#send")
     assert answer.value.status == 415
 
     error = page.locator("#upload-error")
     error.wait_for(state="visible")
-    message = error.inner_text()
-    assert "Tải lên bị từ chối (415)" in message
-    assert "not-a-pdf.pdf" in message and "not a PDF, TIFF, JPEG or PNG" in message
-    assert "giay-to.jpg" not in message  # only the bad file is named
+    assert "Tải lên bị từ chối" in error.inner_text()
+    refused = page.locator("#refused li").all_inner_texts()
+    # Only the bad file is named, in Vietnamese (the library's English never shows).
+    assert refused == ["not-a-pdf.pdf: không phải tệp PDF, TIFF, JPEG hay PNG"], refused
     assert page.locator("#progress-panel").is_hidden()
-    # The list is cleared so the refused file cannot go again by mistake; choose again.
-    expect(page.locator("#chosen li")).to_have_count(0)
-    assert page.locator("#send").is_disabled()
+    # The refused file left the list, the good one stayed: one click sends it again.
+    expect(page.locator("#chosen li")).to_have_count(1)
+    assert page.locator("#chosen li").inner_text().startswith("giay-to.jpg")
+    assert page.locator("#send").is_enabled()
 
     # Nothing of the refused upload was kept: no batch, no dossier, no staged file.
     assert meta.list_batches(token_id=world.token_ids["counter2"]) == []
@@ -290,7 +291,7 @@ def test_counter_uploads_a_scan_and_watches_it_archived(world: World, samples_di
 
     page.set_input_files("#file-input", str(scan))
     assert page.locator("#chosen li").inner_text().startswith("page.jpg")
-    page.fill("#agency", AGENCY_A)
+    page.select_option("#agency", AGENCY_A)
     with page.expect_response("**/api/batches") as answer:
         page.click("#send")
     assert answer.value.status == 202
@@ -307,7 +308,7 @@ def test_counter_uploads_a_scan_and_watches_it_archived(world: World, samples_di
     page.locator('#batch-status tbody tr[data-status="archived"]').wait_for(timeout=UI_TIMEOUT_MS)
     assert row.count() == 1
     cells = row.first.locator("td").all_inner_texts()
-    assert cells[0] == "page.jpg" and cells[2] == "đã lưu trữ" and cells[3] == "1", cells
+    assert cells[0] == "page.jpg" and cells[1] == "Đã lưu trữ" and cells[2] == "1", cells
     page.wait_for_function(
         "() => document.getElementById('upload-state').textContent.startsWith('Xong')",
         timeout=UI_TIMEOUT_MS,
@@ -322,9 +323,14 @@ def test_counter_uploads_a_scan_and_watches_it_archived(world: World, samples_di
     key = meta.original_key(dossier.dossier_id)
     assert key is not None
     assert object_store(world.settings).get_bytes(key) == scan.read_bytes()
-    # After a reload the batch is listed among the recent ones.
+    tally = "1 đã lưu trữ" + (" · 1 cần kiểm tra" if dossier.needs_review else "")
+    assert page.locator("#tally").inner_text() == tally
+    # After a reload the batch is listed among the recent ones, and its results stay.
+    assert page.url.endswith(f"/upload?batch={batch_id}")
     page.reload()
     assert batch_id in page.locator("ul.recent").inner_text()
+    expect(page.locator("#tally")).to_have_text(tally)
+    expect(page.locator('#batch-status tbody tr[data-status="archived"]')).to_have_count(1)
     assert world.csp_violations == []  # the page's script runs under its own policy
 
 
@@ -369,12 +375,13 @@ def test_agency_searches_opens_the_dossier_and_downloads(world: World) -> None:
     fields = {
         cells[0]: cells
         for cells in (
-            row.locator("td").all_inner_texts() for row in page.locator("#fields tbody tr").all()
+            row.locator("th, td").all_inner_texts()
+            for row in page.locator("#fields tbody tr").all()
         )
     }
-    assert fields["full_name"][1] == name
-    assert fields["dossier_code"][1] == truth.dossier_code and fields["dossier_code"][2] == "qr"
-    assert fields["id_number"][1] == truth.person.id_number
+    assert fields["Họ và tên"][1] == name
+    assert fields["Mã hồ sơ"][1] == truth.dossier_code and fields["Mã hồ sơ"][2] == "Mã QR"
+    assert fields["Số định danh"][1] == truth.person.id_number
     assert all(re.fullmatch(r"\d{1,3}%", cells[3]) for cells in fields.values()), fields
     assert page.locator("#signature").is_visible()
 
@@ -410,7 +417,7 @@ def test_other_agency_sees_neither_the_dossier_nor_search_results(world: World) 
 
     response = page.goto(f"/dossiers/{receipt.dossier_id}")
     assert response is not None and response.status == 404
-    assert "no such dossier" in page.locator("body").inner_text()
+    assert "Không tìm thấy" in page.locator("body").inner_text()
     assert truth.person.full_name not in page.content()
     pdf = page.request.get(f"/api/dossiers/{receipt.dossier_id}/pdf")
     assert pdf.status == 404
@@ -440,15 +447,16 @@ def test_operator_dashboard_and_review_correction(world: World) -> None:
     item = page.locator(f'section.review-item[data-dossier="{flagged.dossier_id}"]')
     assert item.count() == 1
     form = item.locator("form.correction")
-    assert form.count() == 1  # only the flagged name
-    assert form.get_attribute("action") == f"/ops/review/{flagged.dossier_id}/full_name"
+    assert form.count() == 1  # one form per dossier
+    assert form.get_attribute("action") == f"/ops/review/{flagged.dossier_id}"
+    assert form.locator("input[name^='value.']").count() == 1  # only the flagged name
     assert "độ tin cậy OCR thấp" in form.inner_text() and "41%" in form.inner_text()
     # The crop of the page around the value really loaded (else it is replaced by text).
     crop = form.locator("img")
     assert crop.count() == 1
     (width,) = images_loaded(page, f'section[data-dossier="{flagged.dossier_id}"] form img')
     assert width > 20
-    value = form.locator("input[name=value]")
+    value = form.locator("input[name='value.full_name']")
     old = flagged.truth.person.full_name
     assert value.input_value() == old
 
@@ -458,7 +466,7 @@ def test_operator_dashboard_and_review_correction(world: World) -> None:
     form.locator("button[type=submit]").click()
     page.wait_for_url("**/ops/review?done=*")
     status = page.locator("p[role=status]")
-    assert status.inner_text() == f"Đã lưu chỉnh sửa cho hồ sơ {flagged.dossier_id}."
+    assert status.inner_text() == f"Đã lưu cho hồ sơ {flagged.dossier_id}."
     # Nothing else needed review in that dossier: it left the queue.
     assert page.locator(f'section.review-item[data-dossier="{flagged.dossier_id}"]').count() == 0
 
