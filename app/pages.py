@@ -45,11 +45,14 @@ from app.service import (
     visible_batch,
     visible_dossier,
 )
+from app.snippets import TEXT_READ_BYTES, highlight, snippet
 from config import Settings
-from flows.runtime import metadata_store
+from flows.runtime import metadata_store, object_store
 from models import DossierStatus, Principal, Role, SearchQuery
-from models.search import MAX_OFFSET, received_day
-from pipeline.errors import DossierNotFoundError, SohoaError
+from models.search import COUNT_CAP, MAX_OFFSET, received_day
+from pipeline.errors import DossierNotFoundError, SohoaError, StorageError
+from pipeline.textfold import fold
+from storage import keys
 
 log = logging.getLogger("sohoa.service")
 
@@ -245,10 +248,13 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
             | {b.agency_code for b in batches}
             | {principal.agency_code}
         )
+        choices = sorted(code for code in agencies if code)
+        # Never the last batch's agency (a Thanh Hóa dossier once went to Quảng Ninh that
+        # way): the account's own, or the only one there is; else the counter picks.
+        default = principal.agency_code or (choices[0] if len(choices) == 1 else "")
         return render(
             request, "upload.html", principal, batches=batches,
-            agencies=sorted(code for code in agencies if code),
-            default_agency=principal.agency_code or "",
+            agencies=choices, default_agency=default,
             procedures=sorted(messages.procedures.items(), key=lambda p: p[1]),
         )  # fmt: skip
 
@@ -261,13 +267,15 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
         name: Annotated[str, Query(max_length=128)] = "",
         procedure: Annotated[str, Query(max_length=64)] = "",
         text: Annotated[str, Query(max_length=200)] = "",
+        received: Annotated[str, Query(max_length=32)] = "",
         date_from: Annotated[str, Query(max_length=32)] = "",
         date_to: Annotated[str, Query(max_length=32)] = "",
+        sort: Annotated[str, Query(pattern="^(newest|oldest|code|name)$")] = "newest",
         page: Annotated[int, Query(ge=1, le=MAX_OFFSET // PAGE_SIZE + 1)] = 1,
     ) -> Response:
-        asked = any((code, id_number, name, procedure, text, date_from, date_to))
+        asked = any((code, id_number, name, procedure, text, received, date_from, date_to))
         text_query(text)
-        result = None
+        result, total, snippets, marks = None, 0, {}, {}
         if asked or principal.role is Role.AGENCY:
             query = scoped_query(
                 principal,
@@ -275,22 +283,36 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
                     dossier_code=code or None,
                     id_number=id_number or None,
                     name=name or None,
-                    procedure=procedure or None,
+                    procedure=_procedure_id(messages, procedure),
                     text=text or None,
-                    received_from=_day(date_from, end=False),
-                    received_to=_day(date_to, end=True),
+                    received_from=_day(received or date_from, end=False),
+                    received_to=_day(received or date_to, end=True),
                     limit=PAGE_SIZE,
                     offset=(page - 1) * PAGE_SIZE,
+                    sort=sort,
                 ),
             )
-            result = metadata_store(settings).search(query)
+            meta = metadata_store(settings)
+            result = meta.search(query)
+            total = meta.count(query)
+            for d in result.items:
+                marks[d.dossier_id] = {
+                    "code": highlight(d.dossier_code or d.dossier_id, [code]),
+                    "name": highlight(d.full_name, [name]),
+                    "id_number": highlight(d.id_number, [id_number]),
+                }
+                if text:
+                    snippets[d.dossier_id] = snippet(_dossier_text(settings, d.dossier_id), [text])
         form = {
             "code": code, "id_number": id_number, "name": name, "procedure": procedure,
-            "text": text, "date_from": date_from, "date_to": date_to,
+            "text": text, "received": received, "date_from": date_from, "date_to": date_to,
+            "sort": sort,
         }  # fmt: skip
         return render(
-            request, "search.html", principal, result=result, form=form, page=page, asked=asked
-        )
+            request, "search.html", principal, result=result, form=form, page=page, asked=asked,
+            total=total, count_cap=COUNT_CAP, snippets=snippets, marks=marks,
+            procedures=sorted(messages.procedures.items(), key=lambda p: p[1]),
+        )  # fmt: skip
 
     @app.get("/dossiers/{dossier_id}", response_class=HTMLResponse, include_in_schema=False)
     def dossier_page(
@@ -468,3 +490,27 @@ def _has_reason(item: dict[str, Any], name: str) -> bool:
     return any(r.partition(":")[0] == name for r in item["reasons"]) or any(
         f["name"] == name and not f.get("related") for f in item["fields"]
     )
+
+
+def _procedure_id(messages: Messages, asked: str) -> str | None:
+    """A procedure named by its id or by (part of) its name ("lý lịch" -> "lltp"); a text
+    naming none is searched as it is (and finds nothing)."""
+    asked = asked.strip()
+    if not asked or asked in messages.procedures:
+        return asked or None
+    wanted = " ".join(fold(asked).split())
+    named = [pid for pid, name in messages.procedures.items() if wanted in fold(name)]
+    return named[0] if named else asked
+
+
+def _dossier_text(settings: Settings, dossier_id: str) -> str:
+    """The start of a dossier's OCR text (for a search snippet), or "" if it has none."""
+    read = bytearray()
+    try:
+        for chunk in object_store(settings).iter_chunks(keys.text_key(dossier_id)):
+            read += chunk
+            if len(read) >= TEXT_READ_BYTES:
+                break
+    except StorageError:
+        return ""
+    return read[:TEXT_READ_BYTES].decode("utf-8", errors="ignore")

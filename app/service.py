@@ -25,6 +25,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import cv2
 import numpy as np
@@ -372,7 +373,9 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
 
     @app.exception_handler(NotSignedIn)
     async def to_login(request: Request, _exc: NotSignedIn) -> Response:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        # Back to the same page after signing in, its query included (a filtered queue).
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
 
     # --- counters ---------------------------------------------------------------------
 
