@@ -62,7 +62,7 @@ class Messages:
 
     # --- single words ---------------------------------------------------------------------
 
-    def word(self, section: str, key: object, *, fallback: str = "review_generic") -> str:
+    def word(self, section: str, key: object, *, fallback: str = "unknown") -> str:
         """The catalogue's word for ``key`` in ``section``; a missing one is logged and
         shown as a generic line, never as the internal key itself."""
         if key is None or key == "":
@@ -117,11 +117,24 @@ class Messages:
                 places = self.sections.get("place", {})
                 for place, words in places.items():
                     shown = shown.replace(place, words)
-                return _page_place(shown)
+                return self._places(shown)
         if not text.isascii():
             # Already words for people (an operator's note, a Vietnamese check): as written.
             return text
         return self.text("review_generic")
+
+    def _places(self, text: str) -> str:
+        """Where a value was read, in words: "application form page 2" -> "Đơn đề nghị,
+        trang 2"; "p2" -> "trang 2"."""
+        kinds = self.sections.get("kind", {})
+        page = self.text("page")
+
+        def kind_page(found: re.Match[str]) -> str:
+            kind = kinds.get(found.group(1).replace(" ", "_"))
+            return f"{kind}, {page} {found.group(2)}" if kind else f"{page} {found.group(2)}"
+
+        text = re.sub(r"\b([a-z]+(?: [a-z]+)?) page (\d+)\b", kind_page, text)
+        return re.sub(r"\bp(\d+)\b", lambda m: f"{page} {m.group(1)}", text)
 
     def reason(self, reason: str) -> str:
         """A dossier's review reason: a catalogue code, or "<field>: <text>"."""
@@ -209,11 +222,6 @@ class Messages:
         for section in ("status", "kind", "field", "source", "role", "review_reason"):
             keys.update(k for k in self.sections.get(section, {}) if len(k) > 1)
         return keys
-
-
-def _page_place(text: str) -> str:
-    """ "p2" (where a value was read) as "trang 2"."""
-    return re.sub(r"\bp(\d+)\b", r"trang \1", text)
 
 
 def parse_messages(text: str, *, locale: str, catalogue: Catalogue) -> Messages:
