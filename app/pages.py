@@ -35,7 +35,7 @@ from app.service import (
     batch_json,
     dossier_json,
     download_name,
-    field_location,
+    field_locations,
     ops_data,
     page_user,
     retry_dossier,
@@ -323,22 +323,20 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
     ) -> Response:
         dossier = visible_dossier(settings, principal, dossier_id)
         data = dossier_json(settings, principal, dossier)
-        # Boxes for the fields under review (and the one asked for): each costs a read of
-        # the pages' OCR records, so not for every field of every dossier shown.
+        # Boxes for the fields under review (and the one asked for): the pages' OCR
+        # records are read once for them, not for every field of every dossier shown.
         wanted = {f.name for f in dossier.field_details if f.needs_review}
         if field and any(f.name == field for f in dossier.field_details):
             wanted.add(field)
         boxes = {}
-        for name in sorted(wanted):
-            found = field_location(settings, dossier, name)
-            if found is not None:
-                boxes[name] = {
-                    "page": found.page_position + 1,
-                    "left": round(found.left, 4),
-                    "top": round(found.top, 4),
-                    "width": round(found.right - found.left, 4),
-                    "height": round(found.bottom - found.top, 4),
-                }
+        for name, found in field_locations(settings, dossier, sorted(wanted)).items():
+            boxes[name] = {
+                "page": found.page_position + 1,
+                "left": round(found.left, 4),
+                "top": round(found.top, 4),
+                "width": round(found.right - found.left, 4),
+                "height": round(found.bottom - found.top, 4),
+            }
         return render(
             request, "dossier.html", principal, dossier=data, boxes=boxes, focus=field,
             download_stem=download_name(dossier, ""),

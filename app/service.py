@@ -20,7 +20,7 @@ import logging
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -788,14 +788,18 @@ def _upright_page(settings: Settings, dossier: DossierInfo, number: int) -> np.n
     return cv2.rotate(image, turns[rotation]) if rotation in turns else image
 
 
-def field_location(settings: Settings, dossier: DossierInfo, name: str) -> ValueLocation | None:
-    """Where a field's value is on the dossier's upright pages (the OCR line that holds it),
-    or None. Reads each page's OCR record: call it for the few fields a page shows."""
+def field_locations(
+    settings: Settings, dossier: DossierInfo, names: Iterable[str]
+) -> dict[str, ValueLocation]:
+    """Where each named field's value is on the dossier's upright pages (the OCR line that
+    holds it); a value not found is left out. The pages' OCR records are read once for all
+    the names: ask for the few fields a page shows, not for every field."""
     import json
 
-    field = next((f for f in dossier.field_details if f.name == name), None)
-    if field is None or not dossier.pages:
-        return None
+    values = {f.name: f.value for f in dossier.field_details}
+    wanted = [name for name in names if values.get(name)]
+    if not wanted or not dossier.pages:
+        return {}
     objects = object_store(settings)
     records = []
     for page in dossier.pages:
@@ -805,11 +809,12 @@ def field_location(settings: Settings, dossier: DossierInfo, name: str) -> Value
             records.append(json.loads(raw))
         except (ObjectNotFoundError, ValueError):
             records.append({})
-    return locate_value(records, field.value)
+    found = {name: locate_value(records, values[name]) for name in wanted}
+    return {name: where for name, where in found.items() if where is not None}
 
 
 def _field_crop(settings: Settings, dossier: DossierInfo, name: str) -> np.ndarray | None:
-    found = field_location(settings, dossier, name)
+    found = field_locations(settings, dossier, [name]).get(name)
     if found is None:
         return None
     image = _upright_page(settings, dossier, found.page_position + 1)

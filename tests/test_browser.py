@@ -527,7 +527,7 @@ def internal_words() -> re.Pattern[str]:
     words |= {"not a PDF", "Syntax Error", "trailer", "detail", "page", "reads", "form"}
     words |= {"application form", "receipt", "review", "the", "not", "of"}
     alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-    return re.compile(rf"(?<![\w.-])(?:{alternatives})(?![\w-])")
+    return re.compile(rf"(?<![\w.-])(?:{alternatives})(?![\w-]|\.\w)")  # not in a file name
 
 
 def check_page(page: Page, label: str, width: int, leaks: re.Pattern[str]) -> None:

@@ -84,8 +84,13 @@
   agency.addEventListener("change", checkUnits);
   agency.addEventListener("input", checkUnits);
 
+  const headings = Array.from(document.querySelectorAll("#batch-status thead th")).map((th) => th.textContent);
   function cell(tr, text) {
-    const td = document.createElement("td"); td.textContent = String(text); tr.appendChild(td); return td;
+    const td = document.createElement("td");
+    td.textContent = String(text);
+    td.dataset.label = headings[tr.children.length] || "";  // the column's name, on a phone
+    tr.appendChild(td);
+    return td;
   }
 
   function render(batch) {
