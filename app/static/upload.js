@@ -2,10 +2,10 @@
 // one multipart POST with upload progress, then the batch's live status polled from the
 // JSON API until every dossier is done, with a final tally. The batch stays in the address
 // (?batch=...), so a reload, or a link from the recent batches, shows it again.
-// Words come from the page's message catalogue (the #words block), not from this file.
+// Words come from the page's message catalogue (the form's data-words), not from this file.
 (function () {
   "use strict";
-  const words = JSON.parse(document.getElementById("words").textContent);
+  const words = JSON.parse(document.getElementById("upload-form").dataset.words);
   const zone = document.getElementById("drop-zone");
   const input = document.getElementById("file-input");
   const chosen = document.getElementById("chosen");
