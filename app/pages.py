@@ -14,7 +14,8 @@ clients their JSON, and a fault (500) only an id to quote, never its text (SQL, 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
@@ -23,29 +24,44 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.i18n import Messages, load_messages
 from app.security import internal_error, new_error_id, same_origin, security_headers
 from app.service import (
     COOKIE,
+    RELATED_FIELDS,
     NotSignedIn,
+    UploadRefused,
     _authenticate,
     apply_correction,
+    batch_json,
+    checked_correction,
     dossier_json,
+    download_name,
+    field_locations,
     ops_data,
     page_user,
     retry_dossier,
     review_items,
     scoped_query,
     text_query,
+    visible_batch,
     visible_dossier,
 )
+from app.snippets import TEXT_READ_BYTES, highlight, snippet
 from config import Settings
-from flows.runtime import metadata_store
+from flows.runtime import metadata_store, object_store
 from models import DossierStatus, Principal, Role, SearchQuery
-from models.errors import DossierNotFoundError, SohoaError
-from models.search import MAX_OFFSET, VIETNAM, received_day
+from models.errors import DossierNotFoundError, SohoaError, StorageError
+from models.search import COUNT_CAP, MAX_OFFSET, received_day
+from models.textfold import fold
+from storage import keys
 
 log = logging.getLogger("sohoa.service")
 
+# The dashboard reloads itself this often (a page, no script: it works everywhere).
+OPS_REFRESH_S = 30
+# The review desk's reason filter looks at this many waiting dossiers (newest first).
+REVIEW_WINDOW = 200
 HOME = {Role.COUNTER: "/upload", Role.AGENCY: "/search", Role.OPERATOR: "/ops"}
 PAGE_SIZE = 20
 # Paths whose clients read JSON; everything else is a page for a person.
@@ -56,11 +72,26 @@ ReaderPage = Annotated[Principal, Depends(page_user(Role.AGENCY, Role.OPERATOR))
 OperatorPage = Annotated[Principal, Depends(page_user(Role.OPERATOR))]
 
 
-def _local(value: str | datetime | None) -> str:
-    if value is None:
-        return ""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.astimezone(VIETNAM).strftime("%d/%m/%Y %H:%M")
+def install_messages(templates: Jinja2Templates, messages: Messages) -> None:
+    """The catalogue's words as the templates' filters: ``{{ d.status | status }}``."""
+    env = templates.env
+    env.globals["t"] = messages
+    env.globals["script_words"] = messages.script_words()
+    env.filters.update(
+        local=messages.moment,
+        day=messages.day,
+        status=messages.status,
+        kind=messages.kind,
+        field=messages.field,
+        source=messages.source,
+        role=messages.role,
+        procedure=messages.procedure,
+        reason=messages.reason,
+        note=messages.note,
+        event=messages.event,
+        err=lambda text, file=None: messages.error(text, file=file),
+        value=lambda value, name: messages.field_value(name, value),
+    )
 
 
 def _day(text: str | None, *, end: bool) -> datetime | None:
@@ -73,7 +104,8 @@ def _day(text: str | None, *, end: bool) -> datetime | None:
 
 
 def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> None:
-    templates.env.filters["local"] = _local
+    messages = load_messages(settings.locale, settings.catalogue_path)
+    install_messages(templates, messages)
 
     def render(
         request: Request, name: str, principal: Principal | None, **context: Any
@@ -83,22 +115,23 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
         )
 
     def error_response(
-        request: Request, status: int, detail: str, *, error_id: str | None = None
+        request: Request,
+        status: int,
+        detail: str,
+        *,
+        error_id: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Response:
         """JSON for API clients, a page in Vietnamese for people."""
         if request.url.path.startswith(API_PATHS):
             body: dict[str, Any] = {"detail": detail}
             if error_id:
                 body["error_id"] = error_id
+            body.update(extra or {})
             headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
             return JSONResponse(body, status_code=status, headers=headers)
-        messages = {
-            401: "Cần đăng nhập.",
-            403: "Tài khoản này không được xem trang này.",
-            404: "Không tìm thấy (hoặc bạn không có quyền xem).",
-            422: "Yêu cầu không hợp lệ.",
-            500: "Lỗi máy chủ. Xin báo mã lỗi cho quản trị viên.",
-        }
+        known = (401, 403, 404, 409, 413, 422, 500)
+        message = messages.text(f"http_{status}" if status in known else "http_other")
         user = None
         if status < 500:  # a fault may be the database itself: do not ask it again
             try:
@@ -108,14 +141,15 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
         return templates.TemplateResponse(
             request,
             "error.html",
-            {"user": user, "home": HOME, "message": messages.get(status, detail),
-             "status": status, "detail": detail},
+            {"user": user, "home": HOME, "message": message, "status": status,
+             "error_id": error_id},
             status_code=status,
         )  # fmt: skip
 
     @app.exception_handler(StarletteHTTPException)
     async def http_errors(request: Request, exc: StarletteHTTPException) -> Response:
-        return error_response(request, exc.status_code, str(exc.detail))
+        extra = {"files": exc.files} if isinstance(exc, UploadRefused) else None
+        return error_response(request, exc.status_code, str(exc.detail), extra=extra)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
@@ -203,8 +237,28 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
 
     @app.get("/upload", response_class=HTMLResponse, include_in_schema=False)
     def upload_page(request: Request, principal: CounterPage) -> Response:
-        batches = metadata_store(settings).list_batches(token_id=principal.token_id, limit=10)
-        return render(request, "upload.html", principal, batches=batches)
+        meta = metadata_store(settings)
+        batches = meta.list_batches(token_id=principal.token_id, limit=10)
+        # The agencies a batch can go to: those with an agency account, and those this
+        # counter already sent to. Only their codes: nothing of the accounts themselves.
+        agencies = (
+            {
+                t.principal.agency_code
+                for t in meta.list_tokens()
+                if t.principal.role is Role.AGENCY and t.revoked_at is None
+            }
+            | {b.agency_code for b in batches}
+            | {principal.agency_code}
+        )
+        choices = sorted(code for code in agencies if code)
+        # Never the last batch's agency (a Thanh Hóa dossier once went to Quảng Ninh that
+        # way): the account's own, or the only one there is; else the counter picks.
+        default = principal.agency_code or (choices[0] if len(choices) == 1 else "")
+        return render(
+            request, "upload.html", principal, batches=batches,
+            agencies=choices, default_agency=default,
+            procedures=sorted(messages.procedures.items(), key=lambda p: p[1]),
+        )  # fmt: skip
 
     @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search_page(
@@ -215,13 +269,15 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
         name: Annotated[str, Query(max_length=128)] = "",
         procedure: Annotated[str, Query(max_length=64)] = "",
         text: Annotated[str, Query(max_length=200)] = "",
+        received: Annotated[str, Query(max_length=32)] = "",
         date_from: Annotated[str, Query(max_length=32)] = "",
         date_to: Annotated[str, Query(max_length=32)] = "",
+        sort: Annotated[str, Query(pattern="^(newest|oldest|code|name)$")] = "newest",
         page: Annotated[int, Query(ge=1, le=MAX_OFFSET // PAGE_SIZE + 1)] = 1,
     ) -> Response:
-        asked = any((code, id_number, name, procedure, text, date_from, date_to))
+        asked = any((code, id_number, name, procedure, text, received, date_from, date_to))
         text_query(text)
-        result = None
+        result, total, snippets, marks = None, 0, {}, {}
         if asked or principal.role is Role.AGENCY:
             query = scoped_query(
                 principal,
@@ -229,39 +285,190 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
                     dossier_code=code or None,
                     id_number=id_number or None,
                     name=name or None,
-                    procedure=procedure or None,
+                    procedure=_procedure_id(messages, procedure),
                     text=text or None,
-                    received_from=_day(date_from, end=False),
-                    received_to=_day(date_to, end=True),
+                    received_from=_day(received or date_from, end=False),
+                    received_to=_day(received or date_to, end=True),
                     limit=PAGE_SIZE,
                     offset=(page - 1) * PAGE_SIZE,
+                    sort=sort,
                 ),
             )
-            result = metadata_store(settings).search(query)
+            meta = metadata_store(settings)
+            result = meta.search(query)
+            total = meta.count(query)
+            for d in result.items:
+                marks[d.dossier_id] = {
+                    "code": highlight(d.dossier_code or d.dossier_id, [code]),
+                    "name": highlight(d.full_name, [name]),
+                    "id_number": highlight(d.id_number, [id_number]),
+                }
+                if text:
+                    snippets[d.dossier_id] = snippet(_dossier_text(settings, d.dossier_id), [text])
         form = {
             "code": code, "id_number": id_number, "name": name, "procedure": procedure,
-            "text": text, "date_from": date_from, "date_to": date_to,
+            "text": text, "received": received, "date_from": date_from, "date_to": date_to,
+            "sort": sort,
         }  # fmt: skip
         return render(
-            request, "search.html", principal, result=result, form=form, page=page, asked=asked
-        )
+            request, "search.html", principal, result=result, form=form, page=page, asked=asked,
+            total=total, count_cap=COUNT_CAP, snippets=snippets, marks=marks,
+            procedures=sorted(messages.procedures.items(), key=lambda p: p[1]),
+        )  # fmt: skip
 
     @app.get("/dossiers/{dossier_id}", response_class=HTMLResponse, include_in_schema=False)
-    def dossier_page(request: Request, dossier_id: str, principal: ReaderPage) -> Response:
+    def dossier_page(
+        request: Request,
+        dossier_id: str,
+        principal: ReaderPage,
+        field: Annotated[str, Query(max_length=64, pattern=r"^[a-z_]*$")] = "",
+    ) -> Response:
         dossier = visible_dossier(settings, principal, dossier_id)
+        data = dossier_json(settings, principal, dossier)
+        # Boxes for the fields under review (and the one asked for): the pages' OCR
+        # records are read once for them, not for every field of every dossier shown.
+        wanted = {f.name for f in dossier.field_details if f.needs_review}
+        if field and any(f.name == field for f in dossier.field_details):
+            wanted.add(field)
+        boxes = {}
+        for name, found in field_locations(settings, dossier, sorted(wanted)).items():
+            boxes[name] = {
+                "page": found.page_position + 1,
+                "left": round(found.left, 4),
+                "top": round(found.top, 4),
+                "width": round(found.right - found.left, 4),
+                "height": round(found.bottom - found.top, 4),
+            }
         return render(
-            request, "dossier.html", principal, dossier=dossier_json(settings, principal, dossier)
-        )
+            request, "dossier.html", principal, dossier=data, boxes=boxes, focus=field,
+            download_stem=download_name(dossier, ""),
+        )  # fmt: skip
 
     @app.get("/ops", response_class=HTMLResponse, include_in_schema=False)
-    def ops_page(request: Request, principal: OperatorPage) -> Response:
+    def ops_page(
+        request: Request,
+        principal: OperatorPage,
+        retried: Annotated[str, Query(max_length=64)] = "",
+    ) -> Response:
         data = ops_data(settings, request_runner=request.app.state.runner)
-        return render(request, "ops.html", principal, ops=data, statuses=list(DossierStatus))
+        return render(
+            request, "ops.html", principal, ops=data, statuses=list(DossierStatus),
+            retried=retried, now=datetime.now(UTC), refresh_s=OPS_REFRESH_S,
+        )  # fmt: skip
+
+    @app.get("/ops/batches/{batch_id}", response_class=HTMLResponse, include_in_schema=False)
+    def batch_page(request: Request, batch_id: str, principal: OperatorPage) -> Response:
+        batch = batch_json(settings, visible_batch(settings, principal, batch_id))
+        counts: dict[str, int] = {}
+        for d in batch["dossiers"]:
+            counts[d["status"]] = counts.get(d["status"], 0) + 1
+        tally = [(str(s), counts[s]) for s in DossierStatus if counts.get(s)]
+        return render(request, "batch.html", principal, batch=batch, tally=tally)
 
     @app.get("/ops/review", response_class=HTMLResponse, include_in_schema=False)
-    def review_page(request: Request, principal: OperatorPage, done: str = "") -> Response:
-        items = review_items(settings, limit=50, offset=0)
-        return render(request, "review.html", principal, items=items, done=done)
+    def review_page(
+        request: Request,
+        principal: OperatorPage,
+        done: Annotated[str, Query(max_length=64)] = "",
+        reason: Annotated[str, Query(max_length=64, pattern=r"^[a-z_]*$")] = "",
+        procedure: Annotated[str, Query(max_length=64)] = "",
+        age: Annotated[int, Query(ge=0, le=3650)] = 0,
+        page: Annotated[int, Query(ge=1, le=MAX_OFFSET // PAGE_SIZE + 1)] = 1,
+    ) -> Response:
+        before = datetime.now(UTC) - timedelta(days=age) if age else None
+        if reason:
+            # Reasons are a list per dossier: filtered here, over a bounded window of the
+            # queue (REVIEW_WINDOW dossiers), then paged.
+            window = review_items(
+                settings, limit=REVIEW_WINDOW, offset=0, procedure=procedure or None,
+                received_before=before,
+            )  # fmt: skip
+            matching = [item for item in window if _has_reason(item, reason)]
+            start = (page - 1) * PAGE_SIZE
+            items, has_more = matching[start : start + PAGE_SIZE], len(matching) > start + PAGE_SIZE
+        else:
+            found = review_items(
+                settings, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE,
+                procedure=procedure or None, received_before=before,
+            )  # fmt: skip
+            items, has_more = found[:PAGE_SIZE], len(found) > PAGE_SIZE
+        form = {"reason": reason, "procedure": procedure, "age": age}
+        return render(
+            request, "review.html", principal, items=items, done=done, form=form, page=page,
+            has_more=has_more, reasons=sorted(messages.sections["field"].items()),
+            procedures=sorted(messages.procedures.items(), key=lambda p: p[1]),
+            dismiss_reasons=list(messages.sections.get("dismiss", {}).items()),
+        )  # fmt: skip
+
+    @app.post("/ops/review/{dossier_id}", include_in_schema=False)
+    async def review_save(request: Request, dossier_id: str, principal: OperatorPage) -> Response:
+        """Every field of one review item at once (a CCCD number, sex and date of birth that
+        disagree are corrected together). A flagged field sent unchanged is confirmed."""
+        dossier = visible_dossier(settings, principal, dossier_id)
+        async with request.form(max_files=0, max_fields=40, max_part_size=4096) as data:
+            values = {
+                key.removeprefix("value."): str(value).strip()
+                for key, value in data.items()
+                if key.startswith("value.")
+            }
+            # "Not on the papers", ticked under a field: recorded so nobody asks for it again.
+            absent = {
+                key.removeprefix("not_on_papers.")
+                for key in data
+                if key.startswith("not_on_papers.")
+            }
+            note = str(data.get("note", "")).strip()[:2000]
+        flagged = {f.name for f in dossier.field_details if f.needs_review} | {
+            r.partition(":")[0] for r in dossier.review_reasons
+        }
+        editable = set(flagged)
+        for group in RELATED_FIELDS:
+            if not editable.isdisjoint(group):
+                editable.update(group)
+        current = {f.name: f.value for f in dossier.field_details}
+        changes: list[tuple[str, str, bool]] = []  # name, value, not on the papers
+        for name in sorted(set(values) | absent):
+            value = values.get(name, "")
+            if name not in editable or not re.fullmatch(r"[a-z_]{1,64}", name):
+                raise HTTPException(422, "not a field under review")
+            if len(value) > 2000:
+                raise HTTPException(422, "value too long")
+            if name in absent:
+                changes.append((name, "", True))
+            elif value and (name in flagged or value != current.get(name)):
+                # Checked by type, an ID against the birth date and sex sent with it. All
+                # are checked before any is saved: one wrong value saves nothing.
+                changes.append((name, checked_correction(dossier, name, value, values), False))
+        meta = metadata_store(settings)
+        for name, value, not_on_papers in changes:
+            meta.correct_field(
+                dossier_id,
+                name,
+                value,
+                corrected_by=principal.name,
+                note=note or None,
+                not_on_papers=not_on_papers,
+            )
+        return RedirectResponse(f"/ops/review?done={dossier_id}", status_code=303)
+
+    @app.post("/ops/dismiss/{dossier_id}", include_in_schema=False)
+    def review_dismiss(
+        dossier_id: str,
+        principal: OperatorPage,
+        reason: Annotated[str, Form(max_length=64)],
+        note: Annotated[str, Form(max_length=2000)] = "",
+    ) -> Response:
+        visible_dossier(settings, principal, dossier_id)
+        # Why an operator closes a review without a correction, in the catalogue's words
+        # (the history shows them as they were when written).
+        reasons = messages.sections.get("dismiss", {})
+        if reason not in reasons:
+            raise HTTPException(422, "not a dismissal reason")
+        words = reasons[reason] + (f" ({note.strip()})" if note.strip() else "")
+        metadata_store(settings).dismiss_review(
+            dossier_id, reason=words, dismissed_by=principal.name
+        )
+        return RedirectResponse(f"/ops/review?done={dossier_id}", status_code=303)
 
     @app.post("/ops/review/{dossier_id}/{name}", include_in_schema=False)
     def review_correct(
@@ -288,7 +495,7 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
     def ops_retry(request: Request, dossier_id: str, principal: OperatorPage) -> Response:
         dossier = visible_dossier(settings, principal, dossier_id)
         retry_dossier(settings, request.app.state.runner, dossier, principal)
-        return RedirectResponse("/ops", status_code=303)
+        return RedirectResponse(f"/ops?retried={dossier_id}", status_code=303)
 
 
 def plain_errors(exc: RequestValidationError) -> str:
@@ -299,3 +506,34 @@ def plain_errors(exc: RequestValidationError) -> str:
         location = ".".join(str(p) for p in error.get("loc", ()) if p not in where)
         lines.append(f"{location or 'request'}: {error.get('msg', 'invalid')}")
     return "; ".join(lines)
+
+
+def _has_reason(item: dict[str, Any], name: str) -> bool:
+    """A review item is there (also) because of field ``name``."""
+    return any(r.partition(":")[0] == name for r in item["reasons"]) or any(
+        f["name"] == name and not f.get("related") for f in item["fields"]
+    )
+
+
+def _procedure_id(messages: Messages, asked: str) -> str | None:
+    """A procedure named by its id or by (part of) its name ("lý lịch" -> "lltp"); a text
+    naming none is searched as it is (and finds nothing)."""
+    asked = asked.strip()
+    if not asked or asked in messages.procedures:
+        return asked or None
+    wanted = " ".join(fold(asked).split())
+    named = [pid for pid, name in messages.procedures.items() if wanted in fold(name)]
+    return named[0] if named else asked
+
+
+def _dossier_text(settings: Settings, dossier_id: str) -> str:
+    """The start of a dossier's OCR text (for a search snippet), or "" if it has none."""
+    read = bytearray()
+    try:
+        for chunk in object_store(settings).iter_chunks(keys.text_key(dossier_id)):
+            read += chunk
+            if len(read) >= TEXT_READ_BYTES:
+                break
+    except StorageError:
+        return ""
+    return read[:TEXT_READ_BYTES].decode("utf-8", errors="ignore")

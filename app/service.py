@@ -20,11 +20,12 @@ import logging
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import cv2
 import numpy as np
@@ -34,6 +35,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
+from app.i18n import Messages, load_messages
 from app.runner import BatchRunner
 from app.security import (
     MULTIPART_ALLOWANCE,
@@ -60,7 +62,7 @@ from models.errors import DossierNotFoundError, ObjectNotFoundError, SohoaError,
 from models.names import display_name
 from models.search import MAX_OFFSET, check_text_query
 from pipeline.load import SourceDocument, inspect_source
-from pipeline.locate import locate_value
+from pipeline.locate import ValueLocation, locate_value
 from pipeline.reasons import parse_reason
 from pipeline.validate import check_correction
 from storage import keys
@@ -198,8 +200,31 @@ def scoped_query(principal: Principal, query: SearchQuery) -> SearchQuery:
 # --- JSON shapes --------------------------------------------------------------------------
 
 
+class UploadRefused(HTTPException):
+    """An upload refused for the files named in ``files`` (position, name, the problem and
+    its words for the counter): the page takes out exactly those and keeps the rest."""
+
+    def __init__(self, status: int, detail: str, files: list[dict[str, Any]]) -> None:
+        super().__init__(status, detail)
+        self.files = files
+
+
+def messages_for(settings: Settings) -> Messages:
+    return load_messages(settings.locale, settings.catalogue_path)
+
+
+def other_unit(dossier_code: str | None, agency_code: str | None) -> str | None:
+    """The receiving unit a dossier code names (its part before the date) when it is not
+    the agency the batch was sent to: the counter likely picked the wrong agency."""
+    if not dossier_code or not agency_code:
+        return None
+    unit = dossier_code.split("-", 1)[0]
+    return unit if "-" in dossier_code and unit != agency_code else None
+
+
 def batch_json(settings: Settings, batch: BatchInfo) -> dict[str, Any]:
     meta = metadata_store(settings)
+    words = messages_for(settings)
     dossiers = meta.batch_dossiers(batch.batch_id)
     per_dossier = meta.pages_done(batch.batch_id)
     # The same sums as MetadataStore.batch_progress, from what is already read here: the
@@ -234,6 +259,10 @@ def batch_json(settings: Settings, batch: BatchInfo) -> dict[str, Any]:
                 "needs_review": d.needs_review,
                 "error": d.error,
                 "duplicate_of": d.duplicate_of,
+                # For the counter's page: the catalogue's words, never raw library text.
+                "status_text": words.status(d.status),
+                "error_text": words.error(d.error, file=d.source_name) if d.error else None,
+                "other_unit": other_unit(d.dossier_code, batch.agency_code),
             }
             for d in dossiers
         ],
@@ -279,6 +308,14 @@ def dossier_json(settings: Settings, principal: Principal, dossier: DossierInfo)
     return data
 
 
+def download_name(dossier: DossierInfo, suffix: str) -> str:
+    """A download's file name: the dossier code people file it under (else the id), cut
+    to characters every file system and the Content-Disposition header take as they are
+    (a code read from a QR is a client's text: no quote, slash or newline gets through)."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", dossier.dossier_code or "").strip("._")[:80]
+    return f"{stem or dossier.dossier_id}{suffix}"
+
+
 def signature_of(settings: Settings, dossier: DossierInfo) -> dict[str, Any] | None:
     """Who signed the archived PDF and when, as the manifest records it."""
     if dossier.status is not DossierStatus.ARCHIVED:
@@ -300,6 +337,29 @@ class Correction(BaseModel):
     not_on_papers: bool = False
 
 
+def checked_correction(
+    dossier: DossierInfo, name: str, value: str, alongside: dict[str, str] | None = None
+) -> str:
+    """``value`` for field ``name`` checked by its type (a 422 with the reason if wrong).
+
+    An ID number is checked against the birth date and sex corrected with it
+    (``alongside``), else those of the dossier nobody is asked to review: a doubtful birth
+    date must not block the right ID.
+    """
+    if not re.fullmatch(r"[a-z_]{1,64}", name):
+        raise HTTPException(422, "not a field name")
+    settled = {f.name: f.value for f in dossier.field_details if not f.needs_review}
+    settled.update({k: v for k, v in (alongside or {}).items() if v})
+    try:
+        birth = date.fromisoformat(settled.get("date_of_birth", ""))
+    except ValueError:
+        birth = None
+    checked, problem = check_correction(name, value, date_of_birth=birth, sex=settled.get("sex"))
+    if checked is None:
+        raise HTTPException(422, problem or "giá trị không hợp lệ")
+    return checked
+
+
 def apply_correction(
     settings: Settings,
     dossier: DossierInfo,
@@ -315,20 +375,10 @@ def apply_correction(
     An ID number is checked against the birth date and sex the dossier holds, but only
     those nobody is asked to review: a doubtful birth date must not block the right ID.
     """
-    if not re.fullmatch(r"[a-z_]{1,64}", name):
-        raise HTTPException(422, "not a field name")
     if not not_on_papers:
-        settled = {f.name: f.value for f in dossier.field_details if not f.needs_review}
-        try:
-            birth = date.fromisoformat(settled.get("date_of_birth", ""))
-        except ValueError:
-            birth = None
-        checked, problem = check_correction(
-            name, value, date_of_birth=birth, sex=settled.get("sex")
-        )
-        if checked is None:
-            raise HTTPException(422, problem or "giá trị không hợp lệ")
-        value = checked
+        value = checked_correction(dossier, name, value)
+    elif not re.fullmatch(r"[a-z_]{1,64}", name):
+        raise HTTPException(422, "not a field name")
     return metadata_store(settings).correct_field(
         dossier.dossier_id,
         name,
@@ -380,7 +430,9 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
 
     @app.exception_handler(NotSignedIn)
     async def to_login(request: Request, _exc: NotSignedIn) -> Response:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        # Back to the same page after signing in, its query included (a filtered queue).
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
 
     # --- counters ---------------------------------------------------------------------
 
@@ -514,13 +566,15 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
 
     def _artefact(
         principal: Principal, dossier_id: str, key_of: Callable[[str], str]
-    ) -> tuple[int, Iterator[bytes]]:
-        """(size, chunks) of an archived dossier's object, checked against its manifest."""
+    ) -> tuple[DossierInfo, int, Iterator[bytes]]:
+        """(dossier, size, chunks) of an archived dossier's object, checked against its
+        manifest."""
         dossier = visible_dossier(settings, principal, dossier_id)
         if dossier.status is not DossierStatus.ARCHIVED:
             raise HTTPException(409, f"dossier {dossier_id} is not archived ({dossier.status})")
         try:
-            return verified_stream(object_store(settings), dossier_id, key_of(dossier_id))
+            size, chunks = verified_stream(object_store(settings), dossier_id, key_of(dossier_id))
+            return dossier, size, chunks
         except ObjectNotFoundError:
             raise HTTPException(404, "no such object") from None
         except StorageError as exc:
@@ -549,8 +603,8 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
             presign = getattr(object_store(settings), "presigned_url", None)
             if presign is not None:
                 return RedirectResponse(presign(keys.pdf_key(dossier_id), expires_s=120), 307)
-        size, chunks = _artefact(principal, dossier_id, keys.pdf_key)
-        return _stream(size, chunks, "application/pdf", f"{dossier_id}.pdf")
+        dossier, size, chunks = _artefact(principal, dossier_id, keys.pdf_key)
+        return _stream(size, chunks, "application/pdf", download_name(dossier, ".pdf"))
 
     @app.get("/api/dossiers/{dossier_id}/original", tags=["agency"])
     def get_original(dossier_id: str, principal: Reader) -> Response:
@@ -571,7 +625,8 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
             raise HTTPException(500, internal_error(error_id))
         chunks = checked_chunks(objects.iter_chunks(key), expected, key)
         media_type = dossier.media_type or "application/octet-stream"
-        return _stream(stored.size, chunks, media_type, f"{dossier_id}{Path(key).suffix}")
+        name = download_name(dossier, f"-goc{Path(key).suffix}")
+        return _stream(stored.size, chunks, media_type, name)
 
     @app.get("/api/dossiers/{dossier_id}/fields", tags=["agency"])
     def get_fields(dossier_id: str, principal: Reader) -> dict[str, Any]:
@@ -586,7 +641,7 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
 
     @app.get("/api/dossiers/{dossier_id}/text", tags=["agency"])
     def get_text(dossier_id: str, principal: Reader) -> Response:
-        size, chunks = _artefact(principal, dossier_id, keys.text_key)
+        _dossier, size, chunks = _artefact(principal, dossier_id, keys.text_key)
         return StreamingResponse(
             chunks, media_type="text/plain; charset=utf-8", headers={"Content-Length": str(size)}
         )
@@ -726,8 +781,9 @@ def _stage(
 def _check_uploads(settings: Settings, names: list[str], paths: list[Path]) -> list[SourceDocument]:
     """Every file must be a scan we can read, judged by its content: else 4xx, nothing kept."""
     problems: list[tuple[int, str]] = []
+    refused: list[dict[str, Any]] = []
     documents: list[SourceDocument] = []
-    for name, path in zip(names, paths, strict=True):
+    for position, (name, path) in enumerate(zip(names, paths, strict=True)):
         try:
             documents.append(
                 inspect_source(
@@ -742,9 +798,17 @@ def _check_uploads(settings: Settings, names: list[str], paths: list[Path]) -> l
             # Judged by content: a file that is no scan at all is an unsupported media type.
             unsupported = "not a PDF, TIFF, JPEG or PNG" in message
             problems.append((415 if unsupported else 422, message))
+            refused.append(
+                {
+                    "position": position,
+                    "file": name,
+                    "error": message,
+                    "shown": messages_for(settings).error(message, file=name),
+                }
+            )
     if problems:
         status = 415 if all(code == 415 for code, _ in problems) else 422
-        raise HTTPException(status, "; ".join(message for _, message in problems))
+        raise UploadRefused(status, "; ".join(message for _, message in problems), refused)
     return documents
 
 
@@ -810,12 +874,18 @@ def _upright_page(settings: Settings, dossier: DossierInfo, number: int) -> np.n
     return cv2.rotate(image, turns[rotation]) if rotation in turns else image
 
 
-def _field_crop(settings: Settings, dossier: DossierInfo, name: str) -> np.ndarray | None:
+def field_locations(
+    settings: Settings, dossier: DossierInfo, names: Iterable[str]
+) -> dict[str, ValueLocation]:
+    """Where each named field's value is on the dossier's upright pages (the OCR line that
+    holds it); a value not found is left out. The pages' OCR records are read once for all
+    the names: ask for the few fields a page shows, not for every field."""
     import json
 
-    field = next((f for f in dossier.field_details if f.name == name), None)
-    if field is None or not dossier.pages:
-        return None
+    values = {f.name: f.value for f in dossier.field_details}
+    wanted = [name for name in names if values.get(name)]
+    if not wanted or not dossier.pages:
+        return {}
     objects = object_store(settings)
     records = []
     for page in dossier.pages:
@@ -825,7 +895,12 @@ def _field_crop(settings: Settings, dossier: DossierInfo, name: str) -> np.ndarr
             records.append(json.loads(raw))
         except (ObjectNotFoundError, ValueError):
             records.append({})
-    found = locate_value(records, field.value)
+    found = {name: locate_value(records, values[name]) for name in wanted}
+    return {name: where for name, where in found.items() if where is not None}
+
+
+def _field_crop(settings: Settings, dossier: DossierInfo, name: str) -> np.ndarray | None:
+    found = field_locations(settings, dossier, [name]).get(name)
     if found is None:
         return None
     image = _upright_page(settings, dossier, found.page_position + 1)
@@ -840,12 +915,26 @@ def _field_crop(settings: Settings, dossier: DossierInfo, name: str) -> np.ndarr
     return image[top:bottom, left:right]
 
 
-def review_items(settings: Settings, *, limit: int, offset: int) -> list[dict[str, Any]]:
+def review_items(
+    settings: Settings,
+    *,
+    limit: int,
+    offset: int,
+    procedure: str | None = None,
+    received_before: datetime | None = None,
+) -> list[dict[str, Any]]:
     meta = metadata_store(settings)
     page = meta.search(
-        SearchQuery(needs_review=True, status=DossierStatus.ARCHIVED, limit=limit, offset=offset)
+        SearchQuery(
+            needs_review=True,
+            status=DossierStatus.ARCHIVED,
+            procedure=procedure,
+            received_to=received_before,
+            limit=limit,
+            offset=offset,
+        )
     )
-    items = []
+    items: list[dict[str, Any]] = []
     for summary in page.items:
         dossier = meta.get_dossier(summary.dossier_id)
         items.append(
@@ -886,9 +975,41 @@ def review_items(settings: Settings, *, limit: int, offset: int) -> list[dict[st
                     if f.needs_review
                 ]
                 + _missing_fields(dossier),
+                "procedure": dossier.procedure,
+                "received": dossier.created_at.isoformat(),
             }
         )
+        shown: list[dict[str, Any]] = items[-1]["fields"]
+        shown += _related_fields(dossier, shown)
     return items
+
+
+# Fields that check each other: the CCCD number encodes sex and birth year, so a conflict
+# flags one of them and is resolved by correcting any of the three.
+RELATED_FIELDS = (("id_number", "sex", "date_of_birth"),)
+
+
+def _related_fields(dossier: DossierInfo, shown: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The other members of a group one of whose fields is under review, editable beside it
+    (their values as they stand, or empty)."""
+    names = {f["name"] for f in shown}
+    values = {f.name: f for f in dossier.field_details}
+    extra = []
+    for group in RELATED_FIELDS:
+        if names.isdisjoint(group):
+            continue
+        for name in group:
+            if name in names:
+                continue
+            names.add(name)
+            field = values.get(name)
+            extra.append(
+                {"name": name, "value": field.value if field else "",
+                 "source": field.source if field else "-",
+                 "confidence": round(field.confidence, 3) if field else 0.0,
+                 "note": None, "crop": None, "related": True}
+            )  # fmt: skip
+    return extra
 
 
 def _missing_fields(dossier: DossierInfo) -> list[dict[str, Any]]:

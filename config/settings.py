@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; empty means SQLite inside the data dir.",
     )
     lang: str = Field(default="vie", description="Tesseract language(s), e.g. 'vie' or 'vie+eng'.")
+    locale: str = Field(
+        default="vi",
+        pattern=r"^[a-z]{2}(-[A-Z]{2})?$",
+        description="Language of the web pages: the catalogue app/messages/<locale>.toml.",
+    )
     workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         ge=1,

@@ -14,6 +14,9 @@ MAX_OFFSET = 100_000
 # stored text); a query is a few words someone typed, not a document.
 MAX_TEXT_WORDS = 20
 MAX_TEXT_CHARS = 200
+SORTS = ("newest", "oldest", "code", "name")
+# A total is counted up to this many matches; past it a page says "more than".
+COUNT_CAP = 1000
 VIETNAM = timezone(timedelta(hours=7))  # dossiers are received, and days counted, here
 
 
@@ -35,12 +38,13 @@ class SearchQuery:
     """Every criterion is optional; the ones given must all match.
 
     ``name`` and ``text`` match without diacritics ("nguyen van a" finds "Nguyễn Văn A");
-    a name matches from its start ("nguyen van" finds every Nguyễn Văn ...).
+    a name, an ID number and a code match by any part ("lan" finds Đặng Ngọc Hồng Lan,
+    "0301" the code ending in it).
     ``agency_code`` doubles as the scope of an agency's account: it is always set for them.
     """
 
-    dossier_code: str | None = None  # a whole code, or its beginning
-    id_number: str | None = None  # CCCD (12 digits) or old CMND (9 digits)
+    dossier_code: str | None = None  # a whole code, or any part of it
+    id_number: str | None = None  # CCCD (12 digits), old CMND (9 digits), or a part
     name: str | None = None
     procedure: str | None = None
     agency_code: str | None = None
@@ -52,8 +56,11 @@ class SearchQuery:
     needs_review: bool | None = None
     limit: int = 20
     offset: int = 0
+    sort: str = "newest"  # one of SORTS
 
     def __post_init__(self) -> None:
+        if self.sort not in SORTS:
+            raise ValueError(f"sort must be one of {', '.join(SORTS)}")
         if not 1 <= self.limit <= MAX_PAGE_SIZE:
             raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
         if not 0 <= self.offset <= MAX_OFFSET:

@@ -68,6 +68,7 @@ from models import (
 )
 from models.codes import DOSSIER_CODE, receiving_unit
 from models.errors import DossierNotFoundError, StorageError, TokenNotFoundError
+from models.search import COUNT_CAP
 from models.textfold import fold
 
 log = logging.getLogger("sohoa.storage")
@@ -901,6 +902,28 @@ class MetadataStore:
                 dossier_id, name, old_value, value, corrected_by, _aware(now), note
             )
 
+    def dismiss_review(self, dossier_id: str, *, reason: str, dismissed_by: str) -> None:
+        """An operator closes a dossier's review without changing a value (a page that can
+        never be read, a value the paper itself has wrong): every flag is cleared and the
+        reason kept in the history, with who gave it."""
+        if not dismissed_by or not reason.strip():
+            raise ValueError("a dismissal needs its reason and who made it")
+        with self._session() as session:
+            row = self._row(session, dossier_id)
+            for field in row.field_rows:
+                field.needs_review = False
+            row.review_reasons = []
+            row.needs_review = False
+            row.updated_at = _now()
+            session.add(
+                EventRow(
+                    dossier_id=dossier_id,
+                    status=row.status,
+                    message=f"review dismissed: {' '.join(reason.split())}",
+                    actor=dismissed_by,
+                )
+            )
+
     def corrections(self, dossier_id: str) -> list[FieldCorrection]:
         with self._session() as session:
             rows = session.scalars(
@@ -926,10 +949,16 @@ class MetadataStore:
     def search(self, query: SearchQuery) -> SearchPage:
         """Dossiers matching every criterion given, newest first, one page at a time."""
         conditions = self._search_conditions(query)
+        order: tuple[Any, ...] = {
+            "newest": (DossierRow.created_at.desc(), DossierRow.dossier_id.desc()),
+            "oldest": (DossierRow.created_at.asc(), DossierRow.dossier_id.asc()),
+            "code": (DossierRow.dossier_code.asc(), DossierRow.dossier_id.asc()),
+            "name": (DossierRow.full_name_folded.asc(), DossierRow.dossier_id.asc()),
+        }[query.sort]
         statement = (
             select(DossierRow)
             .where(and_(true(), *conditions))
-            .order_by(DossierRow.created_at.desc(), DossierRow.dossier_id.desc())
+            .order_by(*order)
             .limit(query.limit + 1)
             .offset(query.offset)
         )
@@ -938,6 +967,30 @@ class MetadataStore:
             items = tuple(_to_info(row, with_pages=False) for row in rows[: query.limit])
         return SearchPage(items, query.limit, query.offset, has_more=len(rows) > query.limit)
 
+    def count(self, query: SearchQuery, *, cap: int = COUNT_CAP) -> int:
+        """How many dossiers match, counted up to ``cap`` (cap + 1 means "more"): a broad
+        match over millions of rows is not counted to the end for one page of results."""
+        matching = (
+            select(DossierRow.dossier_id)
+            .where(and_(true(), *self._search_conditions(query)))
+            .limit(cap + 1)
+            .subquery()
+        )
+        with self._session() as session:
+            return int(session.scalar(select(func.count()).select_from(matching)) or 0)
+
+    def search_texts(self, dossier_ids: Sequence[str]) -> dict[str, str]:
+        """The folded OCR text of these dossiers (for snippets of one page of results)."""
+        if not dossier_ids:
+            return {}
+        with self._session() as session:
+            rows = session.execute(
+                select(DossierTextRow.dossier_id, DossierTextRow.text_folded).where(
+                    DossierTextRow.dossier_id.in_(list(dossier_ids))
+                )
+            ).all()
+            return {dossier_id: text for dossier_id, text in rows}
+
     def _search_conditions(self, query: SearchQuery) -> list[Any]:
         conditions: list[Any] = []
         if query.dossier_code:
@@ -945,12 +998,18 @@ class MetadataStore:
             if DOSSIER_CODE.match(code):
                 conditions.append(DossierRow.dossier_code == code)
             else:
-                conditions.append(DossierRow.dossier_code.like(_like_prefix(code), escape="\\"))
+                # Any part: the unit, the date, the sequence number at its end.
+                conditions.append(DossierRow.dossier_code.like(_like_part(code), escape="\\"))
         if query.id_number:
-            conditions.append(DossierRow.id_number == "".join(query.id_number.split()))
+            number = "".join(query.id_number.split())
+            if len(number) in (9, 12):
+                conditions.append(DossierRow.id_number == number)
+            else:
+                conditions.append(DossierRow.id_number.like(_like_part(number), escape="\\"))
         if query.name:
+            # Any part of the name: a given name alone ("lan") finds "Đặng Ngọc Hồng Lan".
             name = " ".join(fold(query.name).split())
-            conditions.append(DossierRow.full_name_folded.like(_like_prefix(name), escape="\\"))
+            conditions.append(DossierRow.full_name_folded.like(_like_part(name), escape="\\"))
         if query.procedure:
             conditions.append(DossierRow.procedure == query.procedure)
         if query.agency_code is not None:
@@ -1130,8 +1189,8 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _like_prefix(text: str) -> str:
-    return _like_escape(text) + "%"
+def _like_part(text: str) -> str:
+    return "%" + _like_escape(text) + "%"
 
 
 def _fill_page(row: PageRow, page: PageInfo) -> None:

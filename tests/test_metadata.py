@@ -83,7 +83,10 @@ def test_search_by_each_criterion(filled: MetadataStore) -> None:
     assert _ids(meta, dossier_code="000.00.00.h49") == ["b1-001", "b0-001"]  # prefix, any case
     assert _ids(meta, id_number="0011 9065 4321") == ["b1-001"]
     assert _ids(meta, name="nguyen van a") == ["b2-001", "b0-001"]  # "... Anh" starts so
-    assert _ids(meta, name="van anh") == []  # names match from their start
+    assert _ids(meta, name="van anh") == ["b2-001"]  # any part of a name
+    assert _ids(meta, name="bích") == ["b1-001"]  # a given name alone
+    assert _ids(meta, id_number="654321") == ["b1-001"]  # part of an ID number
+    assert _ids(meta, dossier_code="230102-0002") == ["b3-001"]  # the end of a code
     assert _ids(meta, name="NGUYỄN VĂN ANH") == ["b2-001"]
     assert _ids(meta, name="dang duc dat") == ["b3-001"]  # đ folds to d
     assert _ids(meta, procedure="lltp") == ["b3-001", "b1-001"]
@@ -103,6 +106,22 @@ def test_search_by_each_criterion(filled: MetadataStore) -> None:
     assert _ids(meta, needs_review=True) == ["b1-001"]
     assert _ids(meta, status=DossierStatus.FAILED) == []
     assert _ids(meta, name="100%_") == []  # LIKE wildcards are literal
+
+
+def test_search_sorts_and_counts(filled: MetadataStore) -> None:
+    by_name = filled.search(SearchQuery(sort="name"))
+    assert [d.full_name for d in by_name.items] == [
+        "Đặng Đức Đạt", "Nguyễn Văn A", "Nguyễn Văn Anh", "Trần Thị Bích",
+    ]  # fmt: skip
+    assert _ids(filled, sort="oldest") == ["b0-001", "b1-001", "b2-001", "b3-001"]
+    assert _ids(filled, sort="code")[0] == "b0-001"
+    assert filled.count(SearchQuery(name="nguyen van")) == 2
+    assert filled.count(SearchQuery()) == 4
+    assert filled.count(SearchQuery(), cap=2) == 3  # counted to the cap, then "more"
+    with pytest.raises(ValueError, match="sort"):
+        SearchQuery(sort="random")
+    texts = filled.search_texts(["b3-001", "nope"])
+    assert list(texts) == ["b3-001"] and "phieu so 2" in texts["b3-001"]
 
 
 def test_search_pages_newest_first(filled: MetadataStore) -> None:

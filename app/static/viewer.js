@@ -1,0 +1,68 @@
+// Dossier page viewer: one page at reading size, previous/next (buttons, thumbnails, arrow
+// keys), zoom, and the box of each field found on its page. A script file: the pages'
+// Content Security Policy runs no inline script and no inline style, so boxes are placed
+// from their data attributes here.
+(function () {
+  "use strict";
+  const viewer = document.getElementById("viewer");
+  if (!viewer) return;
+  const pages = Array.from(viewer.querySelectorAll("figure.page"));
+  if (pages.length === 0) return;
+  const frame = document.getElementById("page-frame");
+  const label = document.getElementById("page-label");
+  const prev = document.getElementById("page-prev");
+  const next = document.getElementById("page-next");
+  const thumbs = Array.from(viewer.querySelectorAll("button.thumb"));
+  const template = label.textContent.replace(/\d+\/\d+/, "{n}/{total}");
+  let current = 1;
+  let zoom = 1;
+
+  viewer.querySelectorAll(".mark").forEach((mark) => {
+    const [left, top, width, height] = mark.dataset.box.split(" ").map(Number);
+    mark.style.left = `${left * 100}%`;
+    mark.style.top = `${top * 100}%`;
+    mark.style.width = `${width * 100}%`;
+    mark.style.height = `${height * 100}%`;
+  });
+
+  function show(number) {
+    current = Math.min(Math.max(1, number), pages.length);
+    pages.forEach((page) => { page.hidden = Number(page.dataset.number) !== current; });
+    thumbs.forEach((thumb) => {
+      const on = Number(thumb.dataset.number) === current;
+      thumb.classList.toggle("current", on);
+      if (on) thumb.setAttribute("aria-current", "page"); else thumb.removeAttribute("aria-current");
+    });
+    label.textContent = template.replace("{n}", current).replace("{total}", pages.length);
+    prev.disabled = current === 1;
+    next.disabled = current === pages.length;
+  }
+  function setZoom(value) {
+    zoom = Math.min(Math.max(0.5, value), 4);
+    viewer.style.setProperty("--zoom", zoom);
+    frame.classList.toggle("zoomed", zoom !== 1);
+  }
+
+  prev.addEventListener("click", () => show(current - 1));
+  next.addEventListener("click", () => show(current + 1));
+  document.getElementById("zoom-in").addEventListener("click", () => setZoom(zoom * 1.25));
+  document.getElementById("zoom-out").addEventListener("click", () => setZoom(zoom / 1.25));
+  document.getElementById("zoom-fit").addEventListener("click", () => setZoom(1));
+  thumbs.forEach((thumb) => thumb.addEventListener("click", () => show(Number(thumb.dataset.number))));
+  frame.addEventListener("keydown", (e) => {
+    if (e.key === "ArrowRight" || e.key === "PageDown") { show(current + 1); e.preventDefault(); }
+    if (e.key === "ArrowLeft" || e.key === "PageUp") { show(current - 1); e.preventDefault(); }
+    if (e.key === "+" || e.key === "=") setZoom(zoom * 1.25);
+    if (e.key === "-") setZoom(zoom / 1.25);
+  });
+  // A field's name shows its page, with its box marked.
+  document.querySelectorAll("button.show-field").forEach((button) => {
+    button.addEventListener("click", () => {
+      viewer.querySelectorAll(".mark").forEach((m) => m.classList.toggle("focus", m.dataset.field === button.dataset.field));
+      show(Number(button.dataset.page));
+      frame.focus();
+    });
+  });
+  const focused = viewer.querySelector(".mark.focus");
+  show(focused ? Number(focused.closest("figure.page").dataset.number) : 1);
+})();
