@@ -427,7 +427,7 @@ def pure_run(settings: Any, scans: list[Scan], lang: str = "vie") -> float:
     The originals are stored first, untimed, as an upload does; then timed exactly what a
     flow run does: receive again from the store, pages in parallel, split, archive.
     """
-    from flows import steps
+    from flows import archiving, steps
     from flows.limits import timed
     from flows.runtime import metadata_store
     from models import BatchInfo, DossierStatus
@@ -483,7 +483,7 @@ def pure_run(settings: Any, scans: list[Scan], lang: str = "vie") -> float:
             for part in steps.split_stack(settings, received, pages):
                 wanted = [p for p in pages if p.info.index in part.pages]
                 archives.append(
-                    pool.submit(steps.archive_dossier, settings, received, part, wanted)
+                    pool.submit(archiving.archive_dossier, settings, received, part, wanted)
                 )
         for archive in archives:
             archive.result()

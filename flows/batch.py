@@ -27,7 +27,7 @@ from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from config import Settings, settings_for, settings_ref
-from flows import steps
+from flows import archiving, steps
 from flows.limits import ocr_limit_for_run, ocr_slot, timed
 from flows.runtime import metadata_store
 from models import DossierStatus
@@ -102,7 +102,7 @@ def archive_dossier_task(
 ) -> None:
     settings = settings_for(settings_id)
     with timed(settings, "archive", part.dossier_id):
-        steps.archive_dossier(settings, received, part, pages)
+        archiving.archive_dossier(settings, received, part, pages)
 
 
 def _fail(settings: Settings, dossier_id: str, message: str) -> None:

@@ -7,49 +7,37 @@ deterministic keys, so any worker can run any step and re-running one duplicates
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import shutil
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from config import Settings
-from config.catalogue import Catalogue, load_catalogue
-from config.signers import Signer, SignerConfigError, signers_from_settings
+from config.catalogue import load_catalogue
+from config.signers import Signer, signers_from_settings
 from flows.runtime import metadata_store, object_store
 from models import (
     BatchInfo,
     DossierInfo,
     DossierStatus,
-    FieldCandidate,
-    FieldInfo,
     PageInfo,
     faults,
 )
-from models.codes import receiving_unit
-from models.errors import SohoaError, StorageError
+from models.errors import SohoaError
 from models.names import display_name
-from pipeline.assemble import DocumentInfo, PageLayer, assemble_searchable_pdf
-from pipeline.barcodes import Barcode
+from pipeline.assemble import PageLayer
 from pipeline.classify import PageKind
 from pipeline.context import PageContext
-from pipeline.extract import Field
-from pipeline.fields import PageEvidence, extract_dossier_fields
-from pipeline.handwriting import CropReading, HandwrittenArea
 from pipeline.load import ColourMode, MediaType, SourceDocument, inspect_source
-from pipeline.page import colour_warning, process_page
-from pipeline.pdfa import ArchiveMetadata, make_pdfa
+from pipeline.page import process_page
 from pipeline.split import plan_dossiers
 from storage import keys
-from storage.archive import write_manifest
 from storage.metadata import MetadataStore
 from storage.objects import sha256_file
 
 if TYPE_CHECKING:
-    from pipeline.sign import SignatureInfo
+    pass
 
 log = logging.getLogger("sohoa.flows")
 
@@ -145,7 +133,7 @@ def receive_source(
         # tasks fetch it from the store if this machine's work dir does not have it.
         return _recorded(settings, meta, current, existing_key, source.name, hint)
     if existing_key and objects.exists(existing_key):
-        # Same path _local_source uses, so the page tasks need not fetch it again.
+        # Same path local_source uses, so the page tasks need not fetch it again.
         local = dossier_work_dir(settings, dossier_id) / f"original{Path(existing_key).suffix}"
         stored = objects.get_file(existing_key, local)
         document, error = _inspect(settings, local, source.name)
@@ -237,7 +225,7 @@ def _recorded(
     )  # fmt: skip
 
 
-def _local_source(settings: Settings, received: ReceivedDossier) -> SourceDocument:
+def local_source(settings: Settings, received: ReceivedDossier) -> SourceDocument:
     """The original on this machine's disk, fetched from the object store if needed."""
     work = dossier_work_dir(settings, received.dossier_id)
     local = work / f"original{Path(received.original_key).suffix}"
@@ -284,7 +272,7 @@ def page_context(
 def process_one_page(
     settings: Settings, received: ReceivedDossier, index: int, lang: str
 ) -> PageDone:
-    source = _local_source(settings, received)
+    source = local_source(settings, received)
     work = dossier_work_dir(settings, received.dossier_id)
     outcome = process_page(
         source,
@@ -383,295 +371,6 @@ def batch_signer(settings: Settings, batch: BatchInfo) -> tuple[Signer | None, s
         f"signing is required but {signers.source} has no signer for counter "
         f"{batch.counter_id} and no [default]"
     )
-
-
-def _colour_rule(
-    settings: Settings,
-    catalogue: Catalogue,
-    procedure_id: str | None,
-    pages: list[PageDone],
-    infos: list[PageInfo],
-) -> tuple[list[PageInfo], str | None]:
-    """Re-decide the colour warnings now that the papers have named the procedure.
-
-    At ingest only the batch's procedure (or the global rule) was known; the dossier's own
-    procedure wins here: its pages get the warning when it requires colour and lose it when
-    it does not. Returns the page records, and a refusal when SOHOA_COLOUR_ACTION=refuse.
-    """
-    required = catalogue.colour_required(procedure_id, settings.colour_required)
-    colour_warnings = {colour_warning(mode) for mode in ColourMode}
-    updated: list[PageInfo] = []
-    first_bad: tuple[int, str] | None = None
-    for page, info in zip(pages, infos, strict=True):
-        warning = colour_warning(page.colour_mode)
-        warnings = tuple(w for w in info.warnings if w not in colour_warnings)
-        if required and page.colour_mode != ColourMode.COLOUR:
-            warnings += (warning,)
-            first_bad = first_bad or (page.info.index, warning)
-        updated.append(replace(info, warnings=warnings))
-    refusal = None
-    if first_bad is not None and settings.colour_action == "refuse":
-        index, warning = first_bad
-        which = f" (procedure {procedure_id})" if procedure_id else ""
-        refusal = f"page {index + 1} {warning}{which}: scan it again in colour"
-    return updated, refusal
-
-
-def _refuse(meta: MetadataStore, dossier_id: str, source_name: str, reason: str) -> None:
-    """A dossier that must not be archived as it is: FAILED with one line; original kept.
-
-    Recorded here rather than raised, like a refused file at receive: no retry can help,
-    and the batch report reads the reason from the dossier record.
-    """
-    message = reason if reason.startswith(f"{source_name}:") else f"{source_name}: {reason}"
-    log.info("dossier %s not archived: %s", dossier_id, message)
-    meta.set_status(dossier_id, DossierStatus.FAILED, message)
-
-
-def _sign(pdfa_path: Path, output: Path, signer: Signer) -> tuple[SignatureInfo | None, str | None]:
-    """Sign as the digitiser; (info, None), or (None, why not) for a credential problem."""
-    # Imported here: pyHanko's import costs ~0.8 s, needless for unsigned archives.
-    from models.errors import SigningError
-    from pipeline.sign import VIETNAM_TIME, sign_pdf
-
-    try:
-        info = sign_pdf(
-            pdfa_path,
-            output,
-            pkcs12_path=signer.pkcs12,
-            pkcs12_password=signer.password(),
-            signer_name=signer.name,
-            signed_at=datetime.now(VIETNAM_TIME),
-            location=signer.location,
-        )
-    except (SigningError, SignerConfigError) as exc:
-        return None, f"not signed as {signer.name} ({signer.origin}): {exc.message}"
-    return info, None
-
-
-def archive_dossier(
-    settings: Settings,
-    received: ReceivedDossier,
-    part: DossierPart,
-    pages: list[PageDone],
-    *,
-    keep_work: bool = False,
-) -> None:
-    """Assemble one dossier, store every artefact, and only then mark it archived.
-
-    The PDF goes assemble -> PDF/A-2b -> the digitiser's signature (when the batch's
-    counter has a signer) and is stored byte for byte as signed. A dossier that may not
-    be archived (signing required without a signer, a signature that cannot be made,
-    pages not in colour under SOHOA_COLOUR_ACTION=refuse) ends FAILED with the reason.
-    """
-    meta = metadata_store(settings)
-    objects = object_store(settings)
-    dossier = meta.get_dossier(part.dossier_id)
-    if dossier.status is DossierStatus.ARCHIVED and objects.exists(
-        keys.manifest_key(part.dossier_id)
-    ):
-        return  # a re-run after a crash in a later dossier of the same stack
-    batch = meta.get_batch(dossier.batch_id)
-    signer, refusal = batch_signer(settings, batch)
-    if refusal is not None:
-        _refuse(meta, part.dossier_id, received.source_name, refusal)
-        return
-    catalogue = load_catalogue(settings.catalogue_path)
-    source = _local_source(settings, received)
-    work = dossier_work_dir(settings, received.dossier_id)
-    by_index = {p.info.index: p for p in pages}
-    layers: list[PageLayer] = []
-    texts: list[str] = []
-    evidence: list[PageEvidence] = []
-    page_infos: list[PageInfo] = []
-    for position, source_index in enumerate(part.pages):
-        page = by_index[source_index]
-        local_ocr = work / f"page-{source_index + 1:04d}.ocr.json"
-        if not local_ocr.is_file():  # this step may run on another machine than the page
-            objects.get_file(page.ocr_key, local_ocr)
-        record = json.loads(local_ocr.read_text(encoding="utf-8"))
-        text = str(record.get("text", ""))
-        texts.append(text)
-        layers.append(
-            PageLayer(
-                **{**page.layer.__dict__, "ocr_json": local_ocr if record.get("words") else None}
-            )
-        )
-        evidence.append(
-            PageEvidence(
-                index=position,
-                kind=PageKind(page.info.kind),
-                text=text,
-                barcodes=tuple(Barcode.from_json(b) for b in record.get("barcodes", [])),
-                procedure_id=record.get("procedure_id"),
-                ocr_confidence=page.info.ocr_confidence,
-                handwritten=_handwritten_areas(record, received.dossier_id, source_index),
-                reread=tuple(
-                    (str(r["field"]), str(r["text"]), float(r["confidence"]))
-                    for r in record.get("reread", [])
-                ),
-            )
-        )
-        page_infos.append(PageInfo(**{**page.info.__dict__, "index": position}))
-    text = "\f".join(texts)
-    extracted = extract_dossier_fields(evidence, catalogue, agency_code=batch.agency_code)
-    code = extracted.dossier_code
-    procedure_field = extracted.fields.get("procedure")
-    procedure_id = procedure_field.value if procedure_field else dossier.procedure
-    page_infos, refusal = _colour_rule(
-        settings, catalogue, procedure_id, [by_index[i] for i in part.pages], page_infos
-    )
-    if refusal is not None:
-        _refuse(meta, part.dossier_id, received.source_name, refusal)
-        return
-    assembled = work / f"{part.dossier_id}.pdf"
-    assemble_searchable_pdf(
-        source,
-        layers,
-        assembled,
-        DocumentInfo(
-            title=f"Hồ sơ {code or part.dossier_id}",
-            subject=received.source_name,
-            keywords=code or "",
-        ),
-    )
-    faults.point("archive.after-assemble")
-    archival = make_pdfa(
-        assembled,
-        work / f"{part.dossier_id}.pdfa.pdf",
-        source_name=received.source_name,
-        metadata=ArchiveMetadata(
-            title=f"Hồ sơ {code or part.dossier_id}",
-            dossier_code=code or "",
-            procedure=procedure_id or "",
-            agency_code=dossier.agency_code or receiving_unit(code) or "",
-            # The person who digitised: the signer; unsigned, whoever handed the files in.
-            digitiser=signer.name if signer else settings.digitiser_name or batch.uploaded_by or "",
-            subject=received.source_name,
-            keywords=(code,) if code else (),
-            created_at=datetime.now(UTC),
-            extra=(("DossierId", part.dossier_id), ("CounterId", batch.counter_id or "")),
-        ),
-    )
-    signature: SignatureInfo | None = None
-    final = archival
-    if signer is not None:
-        signature, refusal = _sign(archival, work / f"{part.dossier_id}.signed.pdf", signer)
-        if signature is None:
-            assert refusal is not None
-            _refuse(meta, part.dossier_id, received.source_name, refusal)
-            return
-        final = signature.path
-    stored_pdf = objects.put_file(keys.pdf_key(part.dossier_id), final, "application/pdf")
-    if signature is not None and stored_pdf.sha256 != signature.sha256:
-        # TT 01/2023 Art. 8: integrity kept in transfer. The signed bytes are stored as
-        # they are; anything else is a store fault, and a retry writes them again.
-        raise StorageError(
-            f"{stored_pdf.key}: stored bytes differ from the signed file "
-            f"(SHA-256 {stored_pdf.sha256}, signed {signature.sha256})"
-        )
-    stored = [
-        ("pdf", stored_pdf),
-        (
-            "text",
-            objects.put_bytes(
-                keys.text_key(part.dossier_id), text.encode("utf-8"), "text/plain; charset=utf-8"
-            ),
-        ),
-        (
-            "fields",
-            objects.put_bytes(
-                keys.fields_key(part.dossier_id),
-                json.dumps(extracted.to_json(), ensure_ascii=False, indent=2).encode("utf-8"),
-                "application/json",
-            ),
-        ),
-        ("original", objects.stat(received.original_key)),
-    ]
-    for crop_key in sorted({f.crop_key for f in extracted.fields.values() if f.crop_key}):
-        stored.append(("field-crop", objects.stat(crop_key)))
-    for source_index in part.pages:
-        stored.append(
-            ("page-image", objects.stat(keys.page_image_key(received.dossier_id, source_index)))
-        )
-        stored.append(
-            ("page-ocr", objects.stat(keys.page_ocr_key(received.dossier_id, source_index)))
-        )
-    write_manifest(
-        objects, part.dossier_id, stored, part.pages, signature=signature_record(signature)
-    )
-    faults.point("archive.after-manifest")
-    meta.mark_archived(
-        part.dossier_id,
-        fields=[field_info(name, f) for name, f in extracted.fields.items()],
-        pages=page_infos,
-        review_reasons=list(extracted.review_reasons),
-        text=text,
-    )
-    for path in {assembled, archival, final}:
-        path.unlink(missing_ok=True)
-
-
-def _handwritten_areas(
-    record: dict[str, Any], owner: str, source_index: int
-) -> tuple[HandwrittenArea, ...]:
-    """The handwritten areas the page step found, by the keys their crops were stored at."""
-    areas = []
-    for item in record.get("handwritten", []):
-        name = str(item.get("field", ""))
-        box = tuple(float(v) for v in item.get("box", ()))
-        if len(box) != 4 or not re.fullmatch(r"[a-z_]{1,64}", name):
-            continue
-        left, top, right, bottom = box
-        text = item.get("suggestion")
-        suggestion = (
-            CropReading(str(text), float(item.get("suggestion_confidence") or 0.0))
-            if isinstance(text, str) and text.strip()
-            else None
-        )
-        areas.append(
-            HandwrittenArea(
-                name,
-                (left, top, right, bottom),
-                keys.field_crop_key(owner, source_index, name),
-                suggestion=suggestion,
-            )
-        )
-    return tuple(areas)
-
-
-def field_info(name: str, found: Field) -> FieldInfo:
-    """The stored shape of an extracted field, with every candidate and its source."""
-    return FieldInfo(
-        name,
-        found.value,
-        found.source,
-        found.confidence,
-        found.needs_review,
-        found.note,
-        candidates=tuple(
-            FieldCandidate(c.value, c.source, c.confidence, c.where, c.paper, c.page)
-            for c in found.candidates
-        ),
-        state=found.state,
-        crop_key=found.crop_key,
-        suggestion=found.suggestion,
-        suggestion_confidence=found.suggestion_confidence,
-    )
-
-
-def signature_record(signature: SignatureInfo | None) -> dict[str, Any] | None:
-    """What the manifest says about the signature (None: archived unsigned)."""
-    if signature is None:
-        return None
-    return {
-        "signer_name": signature.signer_name,
-        "signed_at": signature.signed_at.isoformat(),
-        "certificate_subject": signature.certificate_subject,
-        "certificate_serial": signature.certificate_serial,
-        "certificate_sha256": signature.certificate_sha256,
-        "field_name": signature.field_name,
-    }
 
 
 def finish_source(settings: Settings, received: ReceivedDossier) -> None:

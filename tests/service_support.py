@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from config import Settings
-from flows import steps
+from flows import archiving, steps
 from flows.runtime import metadata_store
 from models import DossierStatus, Role
 from storage import keys
@@ -42,7 +42,7 @@ def run_steps(settings: Settings, batch_id: str, sources: list[steps.SourceRef],
                 )
             for part in steps.split_stack(settings, received, pages):
                 wanted = [p for p in pages if p.info.index in part.pages]
-                steps.archive_dossier(settings, received, part, wanted)
+                archiving.archive_dossier(settings, received, part, wanted)
             steps.finish_source(settings, received)
         except Exception as exc:
             meta.set_status(

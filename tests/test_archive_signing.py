@@ -28,7 +28,7 @@ from app.verify import every_dossier
 from config import Settings
 from config.catalogue import load_catalogue, parse_catalogue
 from config.signers import SignerConfigError, parse_signers, signers_from_settings
-from flows import runtime, steps
+from flows import archiving, runtime, steps
 from flows.runtime import metadata_store, object_store
 from models import BatchInfo, DossierStatus, PageInfo
 from models.errors import BadInputError
@@ -165,7 +165,7 @@ location = "Bưu điện tỉnh Quảng Ninh"
     settings = Settings(data_dir=root / "data", workers=2, signers_file=signers_file)
     _batch(settings, counter_id=COUNTER)
     received, part, pages = _run_pages(settings, DOSSIER, source)
-    steps.archive_dossier(settings, received, part, pages)
+    archiving.archive_dossier(settings, received, part, pages)
     steps.finish_source(settings, received)
     runtime.reset()
     yield Archive(settings.data_dir, signers_file, pki, other, code, source)
@@ -349,7 +349,7 @@ def test_signing_required_without_a_signer_fails_the_dossier(
     # Signing required and nobody to sign (the pages were read on a machine that did not
     # require it): FAILED with one clear line, the original kept, nothing else archived.
     required = Settings(data_dir=settings.data_dir, workers=2, signing_required=True)
-    steps.archive_dossier(required, received, part, pages)
+    archiving.archive_dossier(required, received, part, pages)
     info = meta.get_dossier(DOSSIER)
     assert info.status is DossierStatus.FAILED
     assert info.error == (
@@ -371,14 +371,14 @@ def test_signing_required_without_a_signer_fails_the_dossier(
         signing_password_file=wrong,
         digitiser_name=SIGNER,
     )
-    steps.archive_dossier(bad, received, part, pages)
+    archiving.archive_dossier(bad, received, part, pages)
     info = meta.get_dossier(DOSSIER)
     assert info.status is DossierStatus.FAILED and info.error is not None
     assert f"not signed as {SIGNER}" in info.error and "digitiser.p12" in info.error
     assert "\n" not in info.error and not objects.exists(keys.manifest_key(DOSSIER))
 
     # Not required: archived unsigned, and the XMP names who handed the files in.
-    steps.archive_dossier(settings, received, part, pages)
+    archiving.archive_dossier(settings, received, part, pages)
     assert meta.get_dossier(DOSSIER).status is DossierStatus.ARCHIVED
     assert read_manifest(objects, DOSSIER)["signature"] is None
     unsigned = tmp_path / "unsigned.pdf"
@@ -504,7 +504,7 @@ def test_colour_gate_at_ingest_warns_or_refuses(
     assert warning in pages[0].info.warnings and pages[0].colour_mode == (
         ColourMode.GREY if mode == "L" else ColourMode.BILEVEL
     )
-    steps.archive_dossier(settings, received, part, pages)
+    archiving.archive_dossier(settings, received, part, pages)
     info = metadata_store(settings).get_dossier(DOSSIER)
     assert info.status is DossierStatus.ARCHIVED and warning in info.pages[0].warnings
 
@@ -540,12 +540,12 @@ def test_colour_rule_is_redecided_once_the_papers_name_the_procedure(
     refuse = Settings(
         data_dir=settings.data_dir, workers=2, colour_required=False, colour_action="refuse"
     )
-    steps.archive_dossier(refuse, received, part, pages)
+    archiving.archive_dossier(refuse, received, part, pages)
     info = metadata_store(settings).get_dossier(DOSSIER)
     assert info.status is DossierStatus.FAILED
     assert info.error == f"form.png: page 1 {warning} (procedure doi-gplx): scan it again in colour"
 
-    steps.archive_dossier(relaxed, received, part, pages)
+    archiving.archive_dossier(relaxed, received, part, pages)
     info = metadata_store(settings).get_dossier(DOSSIER)
     assert info.status is DossierStatus.ARCHIVED and info.procedure == "doi-gplx"
     assert warning in info.pages[0].warnings
@@ -571,12 +571,12 @@ name = "Follows SOHOA_COLOUR_REQUIRED"
     colour = replace(page, colour_mode=ColourMode.COLOUR)
     strict = Settings(data_dir=settings.data_dir, colour_action="refuse")
 
-    kept, refusal = steps._colour_rule(strict, catalogue, "grey-ok", [page], [info])
+    kept, refusal = archiving._colour_rule(strict, catalogue, "grey-ok", [page], [info])
     assert kept[0].warnings == ("other",) and refusal is None
-    kept, refusal = steps._colour_rule(strict, catalogue, "no-flag", [page], [info])
+    kept, refusal = archiving._colour_rule(strict, catalogue, "no-flag", [page], [info])
     assert kept[0].warnings == ("other", grey)
     assert refusal == f"page 1 {grey} (procedure no-flag): scan it again in colour"
-    kept, refusal = steps._colour_rule(strict, catalogue, "no-flag", [colour], [info])
+    kept, refusal = archiving._colour_rule(strict, catalogue, "no-flag", [colour], [info])
     assert kept[0].warnings == ("other",) and refusal is None
     with pytest.raises(ValueError, match="colour_required must be true or false"):
         parse_catalogue('[procedures.x]\ncolour_required = "yes"\n')

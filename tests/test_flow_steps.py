@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from config import Settings
-from flows import steps
+from flows import archiving, steps
 from flows.runtime import metadata_store, object_store
 from models import BatchInfo, DossierStatus
 from pipeline.extract import find_dossier_codes
@@ -53,7 +53,7 @@ def test_receive_process_archive(settings: Settings, samples_dir: Path, truth: l
     shutil.rmtree(steps.dossier_work_dir(settings, "b1-001"))
     parts = steps.split_stack(settings, received, pages)
     assert parts == [steps.DossierPart("b1-001", (0, 1))]  # no receipt, no separator
-    steps.archive_dossier(settings, received, parts[0], pages)
+    archiving.archive_dossier(settings, received, parts[0], pages)
     steps.finish_source(settings, received)
 
     info = metadata_store(settings).get_dossier("b1-001")
@@ -80,7 +80,7 @@ def test_receive_process_archive(settings: Settings, samples_dir: Path, truth: l
     stored_before, rows_before = objects.list("dossiers/"), _row_counts(settings)
     again = steps.receive_source(settings, "b1", "b1-001", 0, source)
     assert again.archived and again.sha256 == received.sha256
-    steps.archive_dossier(settings, received, parts[0], pages)
+    archiving.archive_dossier(settings, received, parts[0], pages)
     assert objects.list("dossiers/") == stored_before
     assert _row_counts(settings) == rows_before
     assert read_manifest(objects, "b1-001") == manifest
@@ -110,7 +110,7 @@ def test_get_refuses_objects_the_manifest_does_not_vouch_for(
     received = steps.receive_source(settings, "b1", "b1-009", 8, source)
     pages = [steps.process_one_page(settings, received, 0, "vie")]
     (part,) = steps.split_stack(settings, received, pages)
-    steps.archive_dossier(settings, received, part, pages)
+    archiving.archive_dossier(settings, received, part, pages)
     data_dir = ["--data-dir", str(settings.data_dir)]
     assert main([*data_dir, "get", "b1-009", "--text"]) == 0
     tampered = settings.objects_dir / keys.text_key("b1-009")
