@@ -39,6 +39,7 @@ from pipeline.load import inspect_source  # noqa: E402
 from pipeline.page import PAGE_STEPS, NeuralReadingStep, PageStep, process_page  # noqa: E402
 from tests import synth  # noqa: E402
 
+TIE_TRIAL = 60.0
 WITHOUT_NEURAL = tuple(s for s in PAGE_STEPS if not isinstance(s, NeuralReadingStep))
 MODES: dict[str, tuple[PageStep, ...]] = {
     "tesseract": WITHOUT_NEURAL,
@@ -49,6 +50,12 @@ MODES: dict[str, tuple[PageStep, ...]] = {
         for s in PAGE_STEPS
     ),
     "combined": PAGE_STEPS,
+    # The tie rule under trial: on equally good Vietnamese, Tesseract's reading stays unless
+    # its confidence is under TIE_TRIAL.
+    "tie60": tuple(
+        NeuralReadingStep(tie_below=TIE_TRIAL) if isinstance(s, NeuralReadingStep) else s
+        for s in PAGE_STEPS
+    ),
 }
 
 
@@ -116,7 +123,7 @@ def run_page(page: BenchPage, work: Path) -> Result:
 
 def report(title: str, pages: list[BenchPage], work: Path) -> dict[str, float]:
     print(f"\n{title}: {len(pages)} pages")
-    print(f"{'page':<30}" + "".join(f"{m:>12}" for m in MODES) + "   seconds t / n / c")
+    print(f"{'page':<30}" + "".join(f"{m:>12}" for m in MODES) + "   seconds per mode")
     results = []
     for page in pages:
         result = run_page(page, work)

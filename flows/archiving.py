@@ -6,9 +6,10 @@ dossier's scanned file is read; like ``flows.steps`` it takes settings, keys and
 frozen records, so any worker can run it and re-running it duplicates nothing.
 """
 
+from __future__ import annotations
+
 import json
 import logging
-import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +33,7 @@ from pipeline.barcodes import Barcode
 from pipeline.classify import PageKind
 from pipeline.extract import Field
 from pipeline.fields import PageEvidence, extract_dossier_fields
-from pipeline.handwriting import CropReading, HandwrittenArea
+from pipeline.handwriting import HandwrittenArea
 from pipeline.load import ColourMode
 from pipeline.page import colour_warning
 from pipeline.pdfa import ArchiveMetadata, make_pdfa
@@ -286,28 +287,12 @@ def _handwritten_areas(
     record: dict[str, Any], owner: str, source_index: int
 ) -> tuple[HandwrittenArea, ...]:
     """The handwritten areas the page step found, by the keys their crops were stored at."""
-    areas = []
-    for item in record.get("handwritten", []):
-        name = str(item.get("field", ""))
-        box = tuple(float(v) for v in item.get("box", ()))
-        if len(box) != 4 or not re.fullmatch(r"[a-z_]{1,64}", name):
-            continue
-        left, top, right, bottom = box
-        text = item.get("suggestion")
-        suggestion = (
-            CropReading(str(text), float(item.get("suggestion_confidence") or 0.0))
-            if isinstance(text, str) and text.strip()
-            else None
-        )
-        areas.append(
-            HandwrittenArea(
-                name,
-                (left, top, right, bottom),
-                keys.field_crop_key(owner, source_index, name),
-                suggestion=suggestion,
-            )
-        )
-    return tuple(areas)
+    areas = (
+        HandwrittenArea.from_record(item, keys.field_crop_key(owner, source_index, item["field"]))
+        for item in record.get("handwritten", [])
+        if isinstance(item, dict) and isinstance(item.get("field"), str)
+    )
+    return tuple(area for area in areas if area is not None)
 
 
 def field_info(name: str, found: Field) -> FieldInfo:

@@ -18,7 +18,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -67,6 +67,28 @@ class HandwrittenArea:
     crop: np.ndarray | None = dataclasses.field(default=None, repr=False)
     # What a reader made of the crop where the pixels were (the page step): a suggestion.
     suggestion: CropReading | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        """The area in the page record (JSON): field, box and the reader's suggestion."""
+        record: dict[str, Any] = {"field": self.field, "box": [round(v, 5) for v in self.box]}
+        if self.suggestion is not None:
+            record["suggestion"] = self.suggestion.text
+            record["suggestion_confidence"] = round(self.suggestion.confidence, 3)
+        return record
+
+    @classmethod
+    def from_record(cls, item: Mapping[str, Any], crop_key: str) -> HandwrittenArea | None:
+        """An area read back from a page record (None if malformed), its crop at
+        ``crop_key``. The record is ours, but is checked like any stored input."""
+        name = str(item.get("field", ""))
+        box = tuple(float(v) for v in item.get("box", ()))
+        if len(box) != 4 or not re.fullmatch(r"[a-z_]{1,64}", name):
+            return None
+        text = item.get("suggestion")
+        suggestion = None
+        if isinstance(text, str) and text.strip():
+            suggestion = CropReading(text, float(item.get("suggestion_confidence") or 0.0))
+        return cls(name, (box[0], box[1], box[2], box[3]), crop_key, suggestion=suggestion)
 
 
 @dataclass(frozen=True)

@@ -279,9 +279,13 @@ class NeuralReadingStep:
 
     name = "neural-reading"
 
-    def __init__(self, *, every_line: bool = False, always_neural: bool = False) -> None:
-        # For the bench: every line, and the neural text wherever it read something.
+    def __init__(
+        self, *, every_line: bool = False, always_neural: bool = False, tie_below: float = 100.0
+    ) -> None:
+        # For the bench: every line, and the neural text wherever it read something; and
+        # the Tesseract confidence under which the neural reader wins a tie.
         self.every_line, self.always_neural = every_line, always_neural
+        self.tie_below = tie_below
 
     def able_to_run(self, job: PageJob) -> bool:
         if not job.context.second_reader or job.ocr is None or not job.ocr.words:
@@ -304,6 +308,7 @@ class NeuralReadingStep:
             judge_syllables=_judged_by_syllables(job.context.lang),
             always_neural=self.always_neural,
             also=coloured_ink_test(job.loaded.image, cleaned.to_cleaned, cleaned.image.shape[:2]),
+            tie_below=self.tie_below,
         )
         if mended.lines_replaced:
             job.engine_ocr = job.engine_ocr or job.ocr
@@ -472,21 +477,7 @@ class WriteOutputsStep:
             {"field": name, "text": text, "confidence": confidence}
             for name, text, confidence in job.reread
         ]
-        record["handwritten"] = [
-            {
-                "field": area.field,
-                "box": [round(v, 5) for v in area.box],
-                **(
-                    {
-                        "suggestion": area.suggestion.text,
-                        "suggestion_confidence": round(area.suggestion.confidence, 3),
-                    }
-                    if area.suggestion is not None
-                    else {}
-                ),
-            }
-            for area, _path in job.handwritten
-        ]
+        record["handwritten"] = [area.to_record() for area, _path in job.handwritten]
         return record
 
 

@@ -69,8 +69,15 @@ def neural_wins(
     tesseract_confidence: float,
     neural: LineReading,
     syllables: frozenset[tuple[str, int]],
+    *,
+    tie_below: float = 100.0,
 ) -> bool:
-    """Does the neural reading of a line beat Tesseract's? Confidences are 0-100 / 0-1."""
+    """Does the neural reading of a line beat Tesseract's? Confidences are 0-100 / 0-1.
+
+    When both readings are equally good Vietnamese, the neural one wins only if Tesseract's
+    confidence is under ``tie_below`` and the neural reader is surer: its own language sense
+    swaps tones ("Đồng" for "Đông") as readily as it mends them.
+    """
     if not neural.text:
         return False
     shorter, longer = sorted((len(neural.text), len(tesseract_text)))
@@ -79,7 +86,7 @@ def neural_wins(
     ours, theirs = reading_score(neural.text, syllables), reading_score(tesseract_text, syllables)
     if ours != theirs:
         return ours > theirs
-    return 100.0 * neural.confidence > tesseract_confidence
+    return tesseract_confidence < tie_below and 100.0 * neural.confidence > tesseract_confidence
 
 
 def mend_reading(
@@ -91,6 +98,7 @@ def mend_reading(
     judge_syllables: bool = True,
     always_neural: bool = False,
     also: Callable[[Box], bool] | None = None,
+    tie_below: float = 100.0,
 ) -> MendedReading:
     """``reading`` (Tesseract's, of ``image``) with its weak lines re-read by ``reader``.
 
@@ -111,7 +119,7 @@ def mend_reading(
         won = (
             bool(neural.text)
             if always_neural
-            else neural_wins(tesseract_text, confidence, neural, syllables)
+            else neural_wins(tesseract_text, confidence, neural, syllables, tie_below=tie_below)
         )
         choices.append(LineChoice(tesseract_text, neural.text, won))
         words.extend(_neural_words(line, neural, box) if won else line)
