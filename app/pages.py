@@ -29,6 +29,7 @@ from app.security import internal_error, new_error_id, same_origin, security_hea
 from app.service import (
     COOKIE,
     RELATED_FIELDS,
+    CorrectionRefused,
     NotSignedIn,
     UploadRefused,
     _authenticate,
@@ -121,8 +122,10 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
         *,
         error_id: str | None = None,
         extra: dict[str, Any] | None = None,
+        shown: str | None = None,
     ) -> Response:
-        """JSON for API clients, a page in Vietnamese for people."""
+        """JSON for API clients, a page in Vietnamese for people (``shown``: a reason
+        already written for them, such as why a correction is not a value of its field)."""
         if request.url.path.startswith(API_PATHS):
             body: dict[str, Any] = {"detail": detail}
             if error_id:
@@ -142,14 +145,15 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
             request,
             "error.html",
             {"user": user, "home": HOME, "message": message, "status": status,
-             "error_id": error_id},
+             "error_id": error_id, "shown": shown},
             status_code=status,
         )  # fmt: skip
 
     @app.exception_handler(StarletteHTTPException)
     async def http_errors(request: Request, exc: StarletteHTTPException) -> Response:
         extra = {"files": exc.files} if isinstance(exc, UploadRefused) else None
-        return error_response(request, exc.status_code, str(exc.detail), extra=extra)
+        shown = str(exc.detail) if isinstance(exc, CorrectionRefused) else None
+        return error_response(request, exc.status_code, str(exc.detail), extra=extra, shown=shown)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

@@ -200,6 +200,14 @@ def scoped_query(principal: Principal, query: SearchQuery) -> SearchQuery:
 # --- JSON shapes --------------------------------------------------------------------------
 
 
+class CorrectionRefused(HTTPException):
+    """A correction that is not a value of its field: the reason is written in Vietnamese
+    for the operator (pipeline.validate.check_correction) and shown on the page as is."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(422, reason)
+
+
 class UploadRefused(HTTPException):
     """An upload refused for the files named in ``files`` (position, name, the problem and
     its words for the counter): the page takes out exactly those and keeps the rest."""
@@ -356,7 +364,7 @@ def checked_correction(
         birth = None
     checked, problem = check_correction(name, value, date_of_birth=birth, sex=settled.get("sex"))
     if checked is None:
-        raise HTTPException(422, problem or "giá trị không hợp lệ")
+        raise CorrectionRefused(problem or "Giá trị không hợp lệ.")
     return checked
 
 

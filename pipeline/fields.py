@@ -34,7 +34,7 @@ from pipeline.extract import (
 )
 from pipeline.handwriting import CropReader, HandwrittenArea
 from pipeline.qrdata import read_qr
-from pipeline.reasons import ReasonCode, ReviewReason
+from pipeline.reasons import PAPER_NAMES_VI, ReasonCode, ReviewReason
 from pipeline.validate import (
     check_citizen_id,
     normalise_id_number,
@@ -494,7 +494,7 @@ def _handwritten(
             if reading is not None and reading.text.strip():
                 suggestion = " ".join(reading.text.split())
                 suggestion_confidence = reading.confidence
-            where = f"{page.kind.replace('_', ' ')} page {page.index + 1}"
+            where = f"{PAPER_NAMES_VI.get(str(page.kind), 'giấy tờ')}, trang {page.index + 1}"
             reasons.append(ReviewReason(area.field, ReasonCode.HANDWRITTEN, str(page.kind)))
             if current is None:
                 current = Field("", "ocr", 0.0)

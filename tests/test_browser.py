@@ -777,6 +777,11 @@ def test_counter_agency_from_list_warning_and_files_removed_one_by_one(
 # --- operators: review desk -----------------------------------------------------------------
 
 
+def _sex_in_id(number: str) -> str:
+    """The sex a CCCD number's century digit says (even: Nam, odd: Nữ)."""
+    return "Nam" if int(number[3]) % 2 == 0 else "Nữ"
+
+
 def flag_id_and_sex(settings: Settings, dossier_id: str) -> None:
     """The CCCD's sex digit disagrees with the sex read: both fields to check together."""
     meta = metadata_store(settings)
@@ -785,7 +790,7 @@ def flag_id_and_sex(settings: Settings, dossier_id: str) -> None:
     fields = [f for f in info.field_details if f.name not in ("id_number", "sex")]
     fields += [
         FieldInfo("id_number", number, "ocr", 0.5, True, f"citizen ID {number}: sex mismatch"),
-        FieldInfo("sex", "Nữ", "ocr", 0.9),
+        FieldInfo("sex", "Nam" if _sex_in_id(number) == "Nữ" else "Nữ", "ocr", 0.9),
     ]
     meta.mark_archived(
         dossier_id, fields=fields, review_reasons=[f"id_number: citizen ID {number}: sex mismatch"]
@@ -807,11 +812,13 @@ def test_review_desk_filters_related_fields_and_dismissal(world: World) -> None:
     inputs = item.locator("input[name^='value.']")
     names = set(inputs.evaluate_all("(all) => all.map((i) => i.name)"))
     assert {"value.date_of_birth", "value.id_number", "value.sex"} <= names, names
-    item.locator("input[name='value.sex']").fill("Nam")
+    # Corrections are checked by type: the sex must agree with the confirmed CCCD number.
+    right = _sex_in_id(number or "")
+    item.locator("input[name='value.sex']").fill(right)
     item.locator("form.correction button[type=submit]").click()
     page.wait_for_url("**/ops/review?done=*")
     corrected = {c.name: c.new_value for c in meta.corrections(receipt.dossier_id)}
-    assert corrected["sex"] == "Nam" and corrected["id_number"] == number  # confirmed
+    assert corrected["sex"] == right and corrected["id_number"] == number  # confirmed
     assert "date_of_birth" not in corrected  # a related field left as it was
     assert not meta.get_dossier(receipt.dossier_id).needs_review
 
