@@ -163,7 +163,7 @@ def run_suites(repeat: int) -> None:
         meta, objects = metadata_store(settings), object_store(settings)
         print(f"{len(plan)} stack(s), sohoa exit {done.returncode}, {wall:.0f} s")
         wrong_qr = 0
-        hand_total = hand_ok = 0
+        hand_total = hand_ok = in_review = suggested = 0
         hand_problems: list[str] = []
         all_right: Counter[str] = Counter()
         all_seen: Counter[str] = Counter()
@@ -217,6 +217,9 @@ def run_suites(repeat: int) -> None:
                         )
                         if dossier.needs_review and crop_ok:
                             hand_ok += 1
+                            in_review += 1
+                            # Issue 19: the second reader's reading, pre-filled for a person.
+                            suggested += bool(field_info and field_info.suggestion)
                         else:
                             got = summary["fields"].get(name)
                             hand_problems.append(
@@ -239,6 +242,7 @@ def run_suites(repeat: int) -> None:
                 )
         print(f"fields taken from the wrong kind of QR: {wrong_qr}")
         print(f"handwritten fields read right or in review with their crop: {hand_ok}/{hand_total}")
+        print(f"handwritten fields in review with a reader's suggestion: {suggested}/{in_review}")
         for problem in hand_problems:
             print(f"  not so: {problem}")
 
