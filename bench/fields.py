@@ -180,6 +180,8 @@ def run_suites(repeat: int) -> None:
                 for summary, truth in zip(found, truths, strict=False):
                     count += 1
                     flagged += int(summary["needs_review"])
+                    if summary["needs_review"]:
+                        print(f"  review {path.name}: {'; '.join(summary['review_reasons'])}")
                     dossier = meta.get_dossier(summary["dossier_id"])
                     details = {f.name: f for f in dossier.field_details}
                     expected = truth.expected_fields()
