@@ -112,7 +112,7 @@ def run_page(page: BenchPage, work: Path) -> Result:
         started = time.perf_counter()
         texts = []
         for index in range(source.page_count):
-            context = PageContext(source_name=page.name, page_index=index)
+            context = PageContext(source_name=page.name, page_index=index, second_reader=True)
             outcome = process_page(source, context, out, steps=steps)
             texts.append(outcome.text_path.read_text(encoding="utf-8"))
         result.seconds[mode] = time.perf_counter() - started

@@ -23,7 +23,7 @@ class PageContext:
     refuse_non_colour: bool = False
     # The neural second reader on doubtful lines (pipeline/second_reader.py), and where its
     # model files are (None: pipeline.weights.default_models_dir()).
-    second_reader: bool = True
+    second_reader: bool = False
     models_dir: Path | None = None
     catalogue: Catalogue = field(default_factory=load_catalogue, compare=False, repr=False)
 

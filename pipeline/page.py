@@ -397,9 +397,10 @@ class HandwritingStep:
 
     @staticmethod
     def _suggest(crop: np.ndarray, job: PageJob) -> CropReading | None:
-        """The neural reader's reading of the crop: pre-filled in review, never a value."""
-        if not job.context.second_reader:
-            return None
+        """The neural reader's reading of the crop: pre-filled in review, never a value.
+
+        Whenever its model files are there, whether or not it mends lines: a suggestion a
+        person checks against the crop cannot make a page's text worse."""
         reader = available_reader(job.context.models_dir)
         return NeuralCropReader(reader).read_crop(crop) if reader is not None else None
 

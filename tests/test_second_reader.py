@@ -353,7 +353,10 @@ def test_a_page_is_read_with_networking_denied(
     )
     source = inspect_source(path)
     outcome = process_page(
-        source, PageContext(source_name=path.name, page_index=0), tmp_path / "w", steps=every_line
+        source,
+        PageContext(source_name=path.name, page_index=0, second_reader=True),
+        tmp_path / "w",
+        steps=every_line,
     )
     text = outcome.text_path.read_text(encoding="utf-8")
     assert synth.char_error_rate(page.text, text) < 0.03
