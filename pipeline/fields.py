@@ -133,10 +133,25 @@ def labelled_values(text: str, form: FormSpec) -> dict[str, str]:
         hits.sort()
         for position, (_start, end, name) in enumerate(hits):
             stop = hits[position + 1][0] if position + 1 < len(hits) else len(line)
-            value = line[end:stop].strip(" .:;,-–\t")
+            value = _without_english_label(line[end:stop]).strip(" .:;,-–\t")
             if value and name not in found:
                 found[name] = value
     return found
+
+
+def _without_english_label(text: str) -> str:
+    """``text`` without the English half of a bilingual label ("/ Full name:").
+
+    The citizen-ID card prints each label in Vietnamese, then English after a slash. OCR
+    misspells the English half ("/Ful Name", "/ Phace of residence"), so the Vietnamese
+    label matches alone and the English words would pass for the value: they are dropped,
+    up to the colon that ends them (or entirely, when the value is on the next line).
+    """
+    stripped = text.lstrip(" .:;,-–\t")
+    if not stripped.startswith("/"):
+        return text
+    _label, colon, rest = stripped.partition(":")
+    return rest if colon else ""
 
 
 # --- normalising candidates ----------------------------------------------------------------

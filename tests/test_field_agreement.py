@@ -214,3 +214,18 @@ def test_values_read_again_from_the_unfaded_scan_replace_the_page_reading() -> N
     )
     assert result.values["id_number"] == "022090012345"
     assert all(c.value != "Tì canh" for c in result.fields["full_name"].candidates)
+
+
+def test_the_english_half_of_a_card_label_is_never_a_value() -> None:
+    """OCR misspells the card's English label ("/Ful Name"): it must not become a name that
+    disagrees with every other paper; a value after it and a colon is kept."""
+    from config.catalogue import load_catalogue
+    from pipeline.fields import labelled_values
+
+    form = load_catalogue().id_card
+    found = labelled_values(
+        "Họ và tên /Ful Name\nNơi thường trú /Phace of nesidence: Tổ 23, khu 1, Phường Kim",
+        form,
+    )
+    assert "full_name" not in found
+    assert found["address"] == "Tổ 23, khu 1, Phường Kim"
