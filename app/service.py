@@ -725,16 +725,8 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
         field = next((f for f in dossier.field_details if f.name == name), None)
         if field is None or not field.crop_key:
             raise HTTPException(404, "no handwritten area for this field")
-        if dossier.status is not DossierStatus.ARCHIVED:
-            raise HTTPException(409, f"dossier {dossier_id} is not archived ({dossier.status})")
-        try:
-            size, chunks = verified_stream(object_store(settings), dossier_id, field.crop_key)
-        except ObjectNotFoundError:
-            raise HTTPException(404, "no such object") from None
-        except StorageError as exc:
-            error_id = new_error_id()
-            log.error("error %s: refused to serve %s: %s", error_id, dossier_id, exc.message)
-            raise HTTPException(500, internal_error(error_id)) from None
+        crop_key = field.crop_key
+        _dossier, size, chunks = _artefact(principal, dossier_id, lambda _id: crop_key)
         return StreamingResponse(
             chunks, media_type="image/png", headers={"Content-Length": str(size)}
         )
