@@ -81,6 +81,11 @@ BigId = BigInteger().with_variant(Integer, "sqlite")
 LAST_USED_EVERY = timedelta(minutes=5)
 
 
+def _utc(moment: datetime) -> datetime:
+    """``moment`` in UTC (a naive one is taken as UTC already)."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -1014,10 +1019,12 @@ class MetadataStore:
             conditions.append(DossierRow.procedure == query.procedure)
         if query.agency_code is not None:
             conditions.append(DossierRow.agency_code == query.agency_code)
+        # Bounds in UTC, as times are stored: SQLite compares the stored text and would
+        # read a Vietnam-time bound (UTC+7) as UTC, losing the day's first seven hours.
         if query.received_from is not None:
-            conditions.append(DossierRow.created_at >= query.received_from)
+            conditions.append(DossierRow.created_at >= _utc(query.received_from))
         if query.received_to is not None:
-            conditions.append(DossierRow.created_at < query.received_to)
+            conditions.append(DossierRow.created_at < _utc(query.received_to))
         if query.status is not None:
             conditions.append(DossierRow.status == query.status)
         if query.batch_id is not None:

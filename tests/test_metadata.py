@@ -290,3 +290,24 @@ def test_upgrade_from_0003_keeps_fields_as_read(database_url: str) -> None:
     (field,) = meta.get_dossier("b1-001").field_details
     assert (field.value, field.state, field.candidates, field.crop_key) == ("An", "read", (), None)
     meta.close()
+
+
+def test_a_day_received_is_vietnams_day_on_every_database(filled: MetadataStore) -> None:
+    """A dossier received at 00:30 in Hà Nội (17:30 UTC the day before) is found under its
+    Vietnamese day: SQLite compares stored text, so bounds must be in UTC as times are."""
+    from sqlalchemy import text
+
+    from models.search import received_day
+
+    with filled.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE dossiers SET created_at = :moment WHERE dossier_id = 'b1-001'"),
+            {"moment": datetime(2026, 11, 30, 17, 30, tzinfo=UTC)},
+        )
+    day = SearchQuery(
+        received_from=received_day("2026-12-01", end=False),
+        received_to=received_day("2026-12-01", end=True),
+    )
+    assert [d.dossier_id for d in filled.search(day).items] == ["b1-001"]
+    before = SearchQuery(received_to=received_day("2026-11-30", end=True))
+    assert "b1-001" not in [d.dossier_id for d in filled.search(before).items]
