@@ -8,7 +8,6 @@ never run.
 
 from __future__ import annotations
 
-import hashlib
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from models.errors import OcrEngineError
+from pipeline.load import file_sha256
 
 MANIFEST = Path(__file__).with_name("models.toml")
 # The setting that names another directory (config.Settings.models_dir).
@@ -55,14 +55,6 @@ def expected_hashes(model: str, manifest: Path = MANIFEST) -> dict[str, str]:
     return {name: spec["sha256"] for name, spec in entries[model]["files"].items()}
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verified_files(model: str, directory: Path, manifest: Path = MANIFEST) -> ModelFiles:
     """Every file of ``model`` in ``directory``, each checked against its recorded hash."""
     paths: dict[str, Path] = {}
@@ -72,7 +64,7 @@ def verified_files(model: str, directory: Path, manifest: Path = MANIFEST) -> Mo
             raise ModelFileMissingError(
                 f"model file {path} is missing (run scripts/setup.sh, or set {MODELS_DIR_VARIABLE})"
             )
-        actual = sha256_of(path)
+        actual = file_sha256(path)
         if actual != expected:
             raise ModelFileError(
                 f"model file {path} has SHA-256 {actual}, not the recorded {expected}: refused"
