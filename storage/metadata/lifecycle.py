@@ -1,0 +1,282 @@
+"""A dossier's life: received (or a duplicate), its original and pages recorded, split, archived."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from models import BatchInfo, DossierStatus, FieldInfo, PageInfo, StoredOriginal
+from models.errors import StorageError
+from storage.metadata.base import StoreBase
+from storage.metadata.records import _apply_field_values, _batch_row, _fill_page, _fold_text
+from storage.metadata.rows import (
+    BatchRow,
+    DossierRow,
+    DossierTextRow,
+    EventRow,
+    FieldRow,
+    PageRow,
+    _now,
+)
+
+
+def _ranges(pages: list[int]) -> str:
+    return ", ".join(str(p + 1) for p in pages)
+
+
+class DossierLifecycle(StoreBase):
+    """Every write a dossier goes through on its way from received to archived."""
+
+    def add_dossier(self, dossier_id: str, batch_id: str, position: int, source_name: str) -> None:
+        """Idempotent: re-adding an existing dossier leaves it as it is."""
+        with self._session() as session:
+            if session.get(DossierRow, dossier_id) is not None:
+                return
+            batch = session.get(BatchRow, batch_id)
+            session.add(
+                DossierRow(
+                    dossier_id=dossier_id,
+                    batch_id=batch_id,
+                    position=position,
+                    source_name=source_name,
+                    status=DossierStatus.RECEIVED,
+                    fields={},
+                    agency_code=batch.agency_code if batch else None,
+                    procedure=batch.procedure if batch else None,
+                )
+            )
+            session.add(EventRow(dossier_id=dossier_id, status=DossierStatus.RECEIVED))
+
+    def find_original(self, sha256: str, *, agency_code: str | None, other_than: str) -> str | None:
+        """The dossier that already holds a file with these bytes, if any (not a failed one).
+
+        Scoped to the agency the upload names: the same bytes sent to another agency are
+        that agency's own dossier, and its counter never learns another agency's dossier
+        id. The service always names one; ``None`` (a ``sohoa process`` run without
+        ``--agency``, by someone who reads the whole database anyway) looks everywhere.
+        """
+        query = (
+            select(DossierRow.dossier_id)
+            .where(
+                DossierRow.original_sha256 == sha256,
+                DossierRow.dossier_id != other_than,
+                DossierRow.source_dossier_id.is_(None),
+                DossierRow.status.not_in([DossierStatus.FAILED, DossierStatus.DUPLICATE]),
+            )
+            .order_by(DossierRow.created_at)
+            .limit(1)
+        )
+        if agency_code is not None:
+            query = query.join(BatchRow, BatchRow.batch_id == DossierRow.batch_id).where(
+                BatchRow.agency_code == agency_code
+            )
+        with self._session() as session:
+            return session.scalar(query)
+
+    def receive_upload(self, batch: BatchInfo, files: list[StoredOriginal]) -> None:
+        """Record an upload whose originals are all stored: the batch and every dossier in
+        one transaction, so a failure half-way (disk full, a crash) leaves no batch and no
+        dossier without its original."""
+        with self._session() as session:
+            if session.get(BatchRow, batch.batch_id) is not None:
+                raise StorageError(f"batch {batch.batch_id} exists already")
+            session.add(_batch_row(batch))
+            session.flush()  # the dossiers reference it
+            now = _now()
+            for item in files:
+                duplicate = item.duplicate_of is not None
+                status = DossierStatus.DUPLICATE if duplicate else DossierStatus.RECEIVED
+                session.add(
+                    DossierRow(
+                        dossier_id=item.dossier_id,
+                        batch_id=batch.batch_id,
+                        position=item.position,
+                        source_name=item.source_name,
+                        status=status,
+                        page_count=0 if duplicate else item.page_count,
+                        original_key=item.original_key,
+                        original_sha256=item.sha256,
+                        original_size=item.size,
+                        media_type=None if duplicate else item.media_type,
+                        duplicate_of=item.duplicate_of,
+                        fields={},
+                        agency_code=batch.agency_code,
+                        procedure=batch.procedure,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                session.add(EventRow(dossier_id=item.dossier_id, status=DossierStatus.RECEIVED))
+                if duplicate:
+                    session.add(
+                        EventRow(
+                            dossier_id=item.dossier_id,
+                            status=DossierStatus.DUPLICATE,
+                            message=f"same file as dossier {item.duplicate_of}",
+                        )
+                    )
+
+    def mark_duplicate(self, dossier_id: str, *, of: str, sha256: str, size: int) -> None:
+        """The same bytes were handed in before: point at that dossier, store nothing twice."""
+        with self._session() as session:
+            row = self._row(session, dossier_id)
+            row.status = DossierStatus.DUPLICATE
+            row.duplicate_of = of
+            row.original_sha256, row.original_size = sha256, size
+            row.error = None
+            row.updated_at = _now()
+            session.add(
+                EventRow(
+                    dossier_id=dossier_id,
+                    status=DossierStatus.DUPLICATE,
+                    message=f"same file as dossier {of}",
+                )
+            )
+
+    def record_original(
+        self,
+        dossier_id: str,
+        *,
+        key: str,
+        sha256: str,
+        size: int,
+        media_type: str | None,
+        page_count: int,
+    ) -> None:
+        with self._session() as session:
+            row = self._row(session, dossier_id)
+            if row.original_sha256 and row.original_sha256 != sha256:
+                # Write-once: the first stored original is the citizen's paper, for good.
+                raise StorageError(
+                    f"dossier {dossier_id} already holds an original with another SHA-256"
+                )
+            row.original_key, row.original_sha256, row.original_size = key, sha256, size
+            row.media_type, row.page_count = media_type, page_count
+            row.updated_at = _now()
+
+    def set_status(
+        self,
+        dossier_id: str,
+        status: DossierStatus,
+        message: str | None = None,
+        *,
+        actor: str | None = None,
+    ) -> None:
+        with self._session() as session:
+            row = self._row(session, dossier_id)
+            row.status = status
+            row.error = message if status is DossierStatus.FAILED else None
+            row.updated_at = _now()
+            session.add(
+                EventRow(dossier_id=dossier_id, status=status, message=message, actor=actor)
+            )
+
+    def record_page(self, dossier_id: str, page: PageInfo) -> None:
+        with self._session() as session:
+            row = session.get(PageRow, (dossier_id, page.index))
+            if row is None:
+                row = PageRow(dossier_id=dossier_id, index=page.index)
+                session.add(row)
+            _fill_page(row, page)
+            # Progress, not only status changes, keeps a dossier from looking stuck.
+            self._row(session, dossier_id).updated_at = _now()
+
+    def add_split_dossier(self, dossier_id: str, *, from_dossier_id: str, pages: list[int]) -> None:
+        """A further dossier found in the same scanned stack (idempotent)."""
+        with self._session() as session:
+            if session.get(DossierRow, dossier_id) is not None:
+                return
+            first = self._row(session, from_dossier_id)
+            session.add(
+                DossierRow(
+                    dossier_id=dossier_id,
+                    batch_id=first.batch_id,
+                    position=first.position,
+                    source_name=first.source_name,
+                    status=DossierStatus.PROCESSING,
+                    page_count=len(pages),
+                    original_key=first.original_key,
+                    original_sha256=first.original_sha256,
+                    original_size=first.original_size,
+                    media_type=first.media_type,
+                    fields={},
+                    agency_code=first.agency_code,
+                    procedure=first.procedure,
+                    source_dossier_id=from_dossier_id,
+                    source_pages=list(pages),
+                )
+            )
+            session.add(
+                EventRow(
+                    dossier_id=dossier_id,
+                    status=DossierStatus.PROCESSING,
+                    message=f"split from {from_dossier_id}, pages {_ranges(pages)}",
+                )
+            )
+
+    def set_source_pages(self, dossier_id: str, pages: list[int]) -> None:
+        with self._session() as session:
+            row = self._row(session, dossier_id)
+            row.source_pages = list(pages)
+            row.page_count = len(pages)
+
+    def mark_archived(
+        self,
+        dossier_id: str,
+        *,
+        fields: list[FieldInfo],
+        pages: list[PageInfo] | None = None,
+        review_reasons: list[str] | None = None,
+        text: str | None = None,
+    ) -> None:
+        """The last write of a dossier: only now may it be served.
+
+        Pages, fields and text are replaced as a whole, so a re-run leaves no stale rows.
+        """
+        # A handwritten field waiting for a person has no value to search by yet.
+        values = {f.name: f.value for f in fields if f.value}
+        with self._session() as session:
+            row = self._row(session, dossier_id)
+            if pages is not None:
+                row.pages.clear()
+                session.flush()
+                for page in pages:
+                    page_row = PageRow(dossier_id=dossier_id, index=page.index)
+                    _fill_page(page_row, page)
+                    row.pages.append(page_row)
+                row.page_count = len(pages)
+            row.field_rows.clear()
+            session.flush()
+            for item in fields:
+                row.field_rows.append(
+                    FieldRow(
+                        dossier_id=dossier_id,
+                        name=item.name,
+                        value=item.value,
+                        source=item.source,
+                        confidence=item.confidence,
+                        needs_review=item.needs_review,
+                        note=item.note,
+                        candidates=[c.to_json() for c in item.candidates],
+                        state=str(item.state),
+                        crop_key=item.crop_key,
+                        suggestion=item.suggestion,
+                        suggestion_confidence=item.suggestion_confidence,
+                    )
+                )
+            if text is not None:
+                folded = f" {_fold_text(text)} "
+                if row.text_row is None:
+                    row.text_row = DossierTextRow(dossier_id=dossier_id, text_folded=folded)
+                else:
+                    row.text_row.text_folded = folded
+            _apply_field_values(row, values)
+            reasons = list(review_reasons or [])
+            row.review_reasons = reasons
+            row.needs_review = bool(reasons) or any(f.needs_review for f in fields)
+            row.status = DossierStatus.ARCHIVED
+            row.error = None
+            row.updated_at = row.archived_at = _now()
+            message = "needs review: " + "; ".join(reasons[:5]) if row.needs_review else None
+            session.add(
+                EventRow(dossier_id=dossier_id, status=DossierStatus.ARCHIVED, message=message)
+            )

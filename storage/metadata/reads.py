@@ -1,0 +1,127 @@
+"""Reading dossiers and batches back, and the counts operators watch."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from models import DossierInfo, DossierStatus
+from storage.metadata.base import StoreBase
+from storage.metadata.records import _to_info
+from storage.metadata.rows import DossierRow, EventRow, PageRow
+
+
+class DossierReads(StoreBase):
+    """Dossiers, batches' progress and events read back; operators' counts."""
+
+    # --- operators' view --------------------------------------------------------------------
+
+    def status_counts(self, *, agency_code: str | None = None) -> dict[str, int]:
+        with self._session() as session:
+            query = select(DossierRow.status, func.count()).group_by(DossierRow.status)
+            if agency_code is not None:
+                query = query.where(DossierRow.agency_code == agency_code)
+            counts = {str(status): int(n) for status, n in session.execute(query).all()}
+        return {str(s): counts.get(str(s), 0) for s in DossierStatus}
+
+    def archived_since(self, since: datetime) -> tuple[int, int]:
+        """(dossiers, pages) archived since ``since``: the throughput operators watch."""
+        with self._session() as session:
+            row = session.execute(
+                select(func.count(), func.coalesce(func.sum(DossierRow.page_count), 0)).where(
+                    DossierRow.archived_at >= since,
+                    DossierRow.status == DossierStatus.ARCHIVED,
+                )
+            ).one()
+            return int(row[0]), int(row[1])
+
+    def stuck_dossiers(self, older_than: datetime, limit: int = 50) -> list[DossierInfo]:
+        """Received or processing, untouched since ``older_than``."""
+        with self._session() as session:
+            rows = session.scalars(
+                select(DossierRow)
+                .where(
+                    DossierRow.status.in_([DossierStatus.RECEIVED, DossierStatus.PROCESSING]),
+                    DossierRow.updated_at < older_than,
+                )
+                .order_by(DossierRow.updated_at)
+                .limit(limit)
+            ).all()
+            return [_to_info(row, with_pages=False) for row in rows]
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def get_dossier(self, dossier_id: str) -> DossierInfo:
+        with self._session() as session:
+            return _to_info(self._row(session, dossier_id), with_pages=True)
+
+    def source_archived(self, dossier_id: str) -> bool:
+        """Every dossier made from this scanned file is archived (a re-run has nothing to do)."""
+        with self._session() as session:
+            statuses = session.scalars(
+                select(DossierRow.status).where(
+                    (DossierRow.dossier_id == dossier_id)
+                    | (DossierRow.source_dossier_id == dossier_id)
+                )
+            ).all()
+            return bool(statuses) and all(s == DossierStatus.ARCHIVED for s in statuses)
+
+    def original_key(self, dossier_id: str) -> str | None:
+        with self._session() as session:
+            return self._row(session, dossier_id).original_key
+
+    def list_dossiers(
+        self, *, status: DossierStatus | None = None, limit: int = 100, offset: int = 0
+    ) -> list[DossierInfo]:
+        with self._session() as session:
+            query = select(DossierRow).order_by(DossierRow.created_at.desc(), DossierRow.position)
+            if status is not None:
+                query = query.where(DossierRow.status == status)
+            rows = session.scalars(query.limit(limit).offset(offset)).all()
+            return [_to_info(row, with_pages=False) for row in rows]
+
+    def batch_dossiers(self, batch_id: str) -> list[DossierInfo]:
+        with self._session() as session:
+            rows = session.scalars(
+                select(DossierRow)
+                .where(DossierRow.batch_id == batch_id)
+                .order_by(DossierRow.position, DossierRow.dossier_id)
+            ).all()
+            return [_to_info(row, with_pages=False) for row in rows]
+
+    def batch_progress(self, batch_id: str) -> tuple[int, int]:
+        """(pages done, pages known) for a batch: what a progress bar needs."""
+        with self._session() as session:
+            done = session.scalar(
+                select(func.count())
+                .select_from(PageRow)
+                .join(DossierRow, PageRow.dossier_id == DossierRow.dossier_id)
+                .where(DossierRow.batch_id == batch_id)
+            )
+            total = session.scalar(
+                select(func.coalesce(func.sum(DossierRow.page_count), 0)).where(
+                    DossierRow.batch_id == batch_id
+                )
+            )
+            return int(done or 0), int(total or 0)
+
+    def pages_done(self, batch_id: str) -> dict[str, int]:
+        """Pages recorded so far for each dossier of a batch (the scanned file's id)."""
+        with self._session() as session:
+            rows = session.execute(
+                select(PageRow.dossier_id, func.count())
+                .join(DossierRow, PageRow.dossier_id == DossierRow.dossier_id)
+                .where(DossierRow.batch_id == batch_id)
+                .group_by(PageRow.dossier_id)
+            ).all()
+            return {str(dossier_id): int(count) for dossier_id, count in rows}
+
+    def events(self, dossier_id: str) -> list[tuple[datetime, str, str | None]]:
+        with self._session() as session:
+            rows = session.scalars(
+                select(EventRow)
+                .where(EventRow.dossier_id == dossier_id)
+                .order_by(EventRow.event_id)
+            ).all()
+            return [(r.at, r.status, r.message) for r in rows]
