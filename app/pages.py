@@ -24,31 +24,30 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.i18n import Messages, load_messages
-from app.security import internal_error, new_error_id, same_origin, security_headers
-from app.service import (
+from app.auth import (
     COOKIE,
-    RELATED_FIELDS,
-    CorrectionRefused,
     NotSignedIn,
-    UploadRefused,
     _authenticate,
-    apply_correction,
-    batch_json,
-    checked_correction,
-    dossier_json,
-    download_name,
-    field_locations,
-    ops_data,
     page_user,
-    retry_dossier,
-    review_items,
     scoped_query,
     text_query,
     visible_batch,
     visible_dossier,
 )
+from app.i18n import Messages, load_messages
+from app.page_images import field_locations
+from app.review import (
+    RELATED_FIELDS,
+    CorrectionRefused,
+    apply_correction,
+    checked_correction,
+    retry_dossier,
+    review_items,
+)
+from app.security import internal_error, new_error_id, same_origin, security_headers
 from app.snippets import TEXT_READ_BYTES, highlight, snippet
+from app.uploads import UploadRefused
+from app.views import batch_json, dossier_json, download_name, ops_data
 from config import Settings
 from flows.runtime import metadata_store, object_store
 from models import DossierStatus, Principal, Role, SearchQuery

@@ -1,0 +1,186 @@
+"""The JSON shapes the API answers and the pages render: batches, dossiers, ops."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from app.i18n import Messages, load_messages
+from app.runner import BatchRunner
+from config import Settings
+from flows.runtime import metadata_store, object_store
+from models import BatchInfo, DossierInfo, DossierStatus, Principal, Role, SearchQuery
+from models.errors import StorageError
+from storage.archive import read_manifest
+
+
+def messages_for(settings: Settings) -> Messages:
+    return load_messages(settings.locale, settings.catalogue_path)
+
+
+def other_unit(dossier_code: str | None, agency_code: str | None) -> str | None:
+    """The receiving unit a dossier code names (its part before the date) when it is not
+    the agency the batch was sent to: the counter likely picked the wrong agency."""
+    if not dossier_code or not agency_code:
+        return None
+    unit = dossier_code.split("-", 1)[0]
+    return unit if "-" in dossier_code and unit != agency_code else None
+
+
+def batch_json(settings: Settings, batch: BatchInfo) -> dict[str, Any]:
+    meta = metadata_store(settings)
+    words = messages_for(settings)
+    dossiers = meta.batch_dossiers(batch.batch_id)
+    per_dossier = meta.pages_done(batch.batch_id)
+    # The same sums as MetadataStore.batch_progress, from what is already read here: the
+    # upload page polls this every second.
+    done, total = sum(per_dossier.values()), sum(d.page_count for d in dossiers)
+    finished = all(
+        d.status in (DossierStatus.ARCHIVED, DossierStatus.FAILED, DossierStatus.DUPLICATE)
+        for d in dossiers
+    )
+    return {
+        "batch_id": batch.batch_id,
+        "created_at": batch.created_at.isoformat(),
+        "uploaded_by": batch.uploaded_by,
+        "counter_id": batch.counter_id,
+        "post_office_id": batch.post_office_id,
+        "agency": batch.agency_code,
+        "procedure": batch.procedure,
+        "files": batch.source_count,
+        "progress": {"pages_done": min(done, total), "pages_total": total},
+        "finished": finished and bool(dossiers),
+        "flow_run_id": batch.flow_run_id,
+        "dossiers": [
+            {
+                "dossier_id": d.dossier_id,
+                "source": d.source_name,
+                "status": str(d.status),
+                "pages": d.page_count,
+                "pages_done": d.page_count
+                if d.status is DossierStatus.ARCHIVED
+                else min(per_dossier.get(d.dossier_id, 0), d.page_count),
+                "dossier_code": d.dossier_code,
+                "needs_review": d.needs_review,
+                "error": d.error,
+                "duplicate_of": d.duplicate_of,
+                # For the counter's page: the catalogue's words, never raw library text.
+                "status_text": words.status(d.status),
+                "error_text": words.error(d.error, file=d.source_name) if d.error else None,
+                "other_unit": other_unit(d.dossier_code, batch.agency_code),
+            }
+            for d in dossiers
+        ],
+    }
+
+
+def dossier_json(settings: Settings, principal: Principal, dossier: DossierInfo) -> dict[str, Any]:
+    data = dossier.summary()
+    data["fields"] = {f.name: f.to_json() for f in dossier.field_details}
+    data["pages"] = [
+        {
+            "number": p.index + 1,
+            "kind": p.kind,
+            "blank": p.blank,
+            "dpi": p.dpi,
+            "ocr_confidence": None if p.ocr_confidence is None else round(p.ocr_confidence, 1),
+            "warnings": list(p.warnings),
+            "image": f"/api/dossiers/{dossier.dossier_id}/pages/{p.index + 1}.jpg",
+        }
+        for p in dossier.pages
+    ]
+    data["downloads"] = {
+        name: f"/api/dossiers/{dossier.dossier_id}/{name}" for name in ("pdf", "fields", "original")
+    }
+    data["signature"] = signature_of(settings, dossier)
+    if principal.role is Role.OPERATOR:
+        meta = metadata_store(settings)
+        data["events"] = [
+            {"at": at.isoformat(), "status": status, "message": message}
+            for at, status, message in meta.events(dossier.dossier_id)
+        ]
+        data["corrections"] = [
+            {
+                "field": c.name,
+                "old_value": c.old_value,
+                "new_value": c.new_value,
+                "by": c.corrected_by,
+                "at": c.corrected_at.isoformat(),
+                "note": c.note,
+            }
+            for c in meta.corrections(dossier.dossier_id)
+        ]
+    return data
+
+
+def download_name(dossier: DossierInfo, suffix: str) -> str:
+    """A download's file name: the dossier code people file it under (else the id), cut
+    to characters every file system and the Content-Disposition header take as they are
+    (a code read from a QR is a client's text: no quote, slash or newline gets through)."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", dossier.dossier_code or "").strip("._")[:80]
+    return f"{stem or dossier.dossier_id}{suffix}"
+
+
+def signature_of(settings: Settings, dossier: DossierInfo) -> dict[str, Any] | None:
+    """Who signed the archived PDF and when, as the manifest records it."""
+    if dossier.status is not DossierStatus.ARCHIVED:
+        return None
+    try:
+        signature = read_manifest(object_store(settings), dossier.dossier_id).get("signature")
+    except (StorageError, ValueError):
+        return None
+    return dict(signature) if isinstance(signature, dict) else None
+
+
+def ops_data(settings: Settings, *, request_runner: BatchRunner) -> dict[str, Any]:
+    meta = metadata_store(settings)
+    now = datetime.now(UTC)
+    hour_dossiers, hour_pages = meta.archived_since(now - timedelta(hours=1))
+    day_dossiers, day_pages = meta.archived_since(now - timedelta(days=1))
+    failures = meta.search(SearchQuery(status=DossierStatus.FAILED, limit=50)).items
+    stuck = meta.stuck_dossiers(now - timedelta(minutes=30))
+    review = meta.search(
+        SearchQuery(needs_review=True, status=DossierStatus.ARCHIVED, limit=200)
+    ).items
+    batches = meta.list_batches(limit=20)
+    return {
+        "counts": meta.status_counts(),
+        "throughput": {
+            "last_hour": {"dossiers": hour_dossiers, "pages": hour_pages},
+            "last_day": {"dossiers": day_dossiers, "pages": day_pages},
+        },
+        "batches_running": request_runner.busy(),
+        "failures": [
+            {
+                "dossier_id": d.dossier_id,
+                "source": d.source_name,
+                "error": d.error,
+                "at": d.updated_at.isoformat(),
+            }
+            for d in failures
+        ],
+        "stuck": [
+            {"dossier_id": d.dossier_id, "status": str(d.status), "since": d.updated_at.isoformat()}
+            for d in stuck
+        ],
+        "review_waiting": len(review),
+        "recent_batches": [
+            {
+                "batch_id": b.batch_id,
+                "created_at": b.created_at.isoformat(),
+                "uploaded_by": b.uploaded_by,
+                "files": b.source_count,
+                "flow_run_id": b.flow_run_id,
+                "flow_run_url": flow_run_url(settings, b.flow_run_id),
+            }
+            for b in batches
+        ],
+    }
+
+
+def flow_run_url(settings: Settings, flow_run_id: str | None) -> str | None:
+    if not flow_run_id:
+        return None
+    base = settings.prefect_ui_url.rstrip("/")
+    return f"{base}/runs/flow-run/{flow_run_id}" if base else None
