@@ -14,18 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app.cli_admin import _stores, cmd_db, cmd_separator, cmd_signer_demo, cmd_token
 from config import Settings, load_settings
 from models import BatchInfo, DossierInfo, DossierStatus
 from models.errors import ExitCode, SohoaError
 from storage import keys
 
 log = logging.getLogger("sohoa")
-
-
-def _stores(settings: Settings) -> tuple[Any, Any]:
-    from flows.runtime import metadata_store, object_store
-
-    return metadata_store(settings), object_store(settings)
 
 
 def _print_json(data: object) -> None:
@@ -330,30 +325,6 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.OK
 
 
-# --- db -----------------------------------------------------------------------------------
-
-
-def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.metadata import MetadataStore
-    from storage.migrate import current_revision, head_revision, upgrade_schema
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = MetadataStore(settings.resolved_database_url, migrate=False)
-    try:
-        if args.db_command == "upgrade":
-            applied = upgrade_schema(store.engine)
-            state = "upgraded to" if applied else "already at"
-            sys.stdout.write(f"schema {state} revision {head_revision()}\n")
-        else:
-            current = current_revision(store.engine)
-            head = head_revision()
-            note = "up to date" if current == head else f"behind (latest is {head})"
-            sys.stdout.write(f"schema revision {current or 'none'}: {note}\n")
-    finally:
-        store.close()
-    return ExitCode.OK
-
-
 # --- resume -------------------------------------------------------------------------------
 
 
@@ -396,29 +367,7 @@ def cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.OK
 
 
-# --- demo signer --------------------------------------------------------------------------
-
-
-def cmd_signer_demo(args: argparse.Namespace, settings: Settings) -> int:
-    """A throwaway CA and digitiser certificate, for demos and training counters only."""
-    from app.demo_pki import make_pki
-
-    folder = Path(args.output)
-    folder.mkdir(parents=True, exist_ok=True)
-    pki = make_pki(folder, signer_common_name=args.name, password=args.password.encode())
-    (folder / "password.txt").write_text(args.password, encoding="utf-8")
-    (folder / "password.txt").chmod(0o600)
-    sys.stdout.write(
-        f"SOHOA_SIGNING_PKCS12={pki.pkcs12}\n"
-        f"SOHOA_SIGNING_PASSWORD_FILE={folder / 'password.txt'}\n"
-        f"SOHOA_DIGITISER_NAME={args.name}\n"
-        f"SOHOA_TRUST_ROOTS={pki.root_certificate}\n"
-    )
-    log.warning("demo certificate: its signatures are not legal signatures")
-    return ExitCode.OK
-
-
-# --- serve and tokens ----------------------------------------------------------------------
+# --- serve --------------------------------------------------------------------------------
 
 
 def _exit_on_signal(_signum: int, _frame: object) -> None:
@@ -457,38 +406,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.OK
 
 
-def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
-    from models import Role
-
-    meta, _ = _stores(settings)
-    if args.token_command == "create":
-        info, token = meta.create_token(
-            name=args.name, role=Role(args.role), agency_code=args.agency, counter_id=args.counter
-        )
-        log.info("token %s created for %s (%s)", info.principal.token_id, args.name, args.role)
-        sys.stdout.write(token + "\n")
-    elif args.token_command == "revoke":
-        info = meta.revoke_token(args.token_id)
-        sys.stdout.write(f"revoked {info.principal.token_id} ({info.principal.name})\n")
-    else:
-        for item in meta.list_tokens():
-            p = item.principal
-            state = f"revoked {item.revoked_at:%Y-%m-%d}" if item.revoked_at else "active"
-            sys.stdout.write(
-                f"{p.token_id}  {p.role:<8} {p.agency_code or '-':<16} {state:<18} {p.name}\n"
-            )
-    return ExitCode.OK
-
-
 # --- entry --------------------------------------------------------------------------------
-
-
-def cmd_separator(args: argparse.Namespace, settings: Settings) -> int:
-    from app.separator import write_separator_pdf
-
-    write_separator_pdf(Path(args.output))
-    log.info("wrote %s", args.output)
-    return ExitCode.OK
 
 
 def build_parser() -> argparse.ArgumentParser:
