@@ -54,10 +54,10 @@ from app.security import (
     internal_error,
     new_error_id,
 )
-from app.uploads import _check_uploads, _stage, _store_originals
+from app.uploads import _check_uploads, _stage
 from app.views import batch_json, dossier_json, download_name, ops_data
 from config import Settings
-from flows import steps
+from flows import intake, steps
 from flows.runtime import metadata_store, object_store
 from models import (
     BatchInfo,
@@ -171,9 +171,8 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
             names, paths, total_bytes = _stage(settings, files, staging)
             documents = _check_uploads(settings, names, paths)
             try:
-                stored = _store_originals(settings, batch, documents)
-                # Last, in one transaction: a failure before here records nothing at all.
-                metadata_store(settings).receive_upload(batch, stored)
+                # Recorded last, in one transaction: a failure before records nothing at all.
+                intake.receive_upload(settings, batch, documents)
             except (StorageError, OSError) as exc:
                 error_id = new_error_id()
                 log.error("error %s: upload %s not stored: %s", error_id, batch_id, exc)

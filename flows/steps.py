@@ -193,9 +193,9 @@ def receive_batch(
     """The intake of a batch handed in as files on this machine (the CLI, the benches):
     the batch recorded, then every original kept and inspected, in order, before any
     processing. Idempotent like :func:`receive_source`, so a re-run under the same batch id
-    stores and records nothing twice. The service has its own all-or-nothing front
-    (``app.service``): it refuses a whole upload with a bad file, and records it in one
-    transaction."""
+    stores and records nothing twice. An upload to the service goes through
+    ``flows.intake`` instead: the same inspection, but a bad file refuses the whole upload,
+    and it is recorded in one transaction."""
     meta = metadata_store(settings)
     meta.create_batch(batch)
     return [

@@ -172,12 +172,9 @@ def test_low_resolution_warns_or_refuses(settings: Settings, tmp_path: Path) -> 
     assert Image.open(path).size == page.image.size
 
 
-def test_a_file_is_inspected_and_hashed_once_per_upload(
-    settings: Settings, samples_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The CLI receives every file before the flow starts, and the flow's receive task runs
-    again (and again on a re-run): only the first reads the file; the others start from
-    what it recorded."""
+def _count_intake(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Count every inspection and every separate hash of a received file (the one intake,
+    ``flows.steps``, that the CLI, the service and the flow all go through)."""
     import pipeline.load
 
     calls = {"inspect": 0, "hash": 0}
@@ -193,6 +190,16 @@ def test_a_file_is_inspected_and_hashed_once_per_upload(
 
     monkeypatch.setattr(steps, "inspect_source", counted_inspect)
     monkeypatch.setattr(steps, "sha256_file", counted_hash)
+    return calls
+
+
+def test_a_file_is_inspected_and_hashed_once_per_upload(
+    settings: Settings, samples_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI receives every file before the flow starts, and the flow's receive task runs
+    again (and again on a re-run): only the first reads the file; the others start from
+    what it recorded."""
+    calls = _count_intake(monkeypatch)
     source = steps.SourceRef(path=str(samples_dir / "two-pages.tiff"), name="two-pages.tiff")
     first = steps.receive_source(settings, "b1", "b1-001", 0, source)  # the CLI's intake
     assert calls == {"inspect": 1, "hash": 0}  # inspection's own hash is the file's hash
@@ -205,3 +212,44 @@ def test_a_file_is_inspected_and_hashed_once_per_upload(
     refused = steps.receive_source(settings, "b1", "b1-002", 1, bad)
     assert refused.error and calls == {"inspect": 2, "hash": 1}
     assert object_store(settings).exists(refused.original_key)
+
+
+def test_an_uploaded_file_is_inspected_and_hashed_once(
+    settings: Settings, samples_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service checks a whole upload before storing any of it, then the flow's receive
+    task runs (and runs again on a re-run): each file is read once, by the upload's check,
+    its SHA-256 taken in that same read; a refused upload stores nothing."""
+    from tests.service_support import open_world
+
+    calls = _count_intake(monkeypatch)
+
+    def receive_only(
+        settings: Settings, batch_id: str, sources: list[steps.SourceRef], _lang: str
+    ) -> None:
+        # The flow's first task for every file; the OCR after it never reads the file again.
+        for position, source in enumerate(sources):
+            dossier_id = keys.dossier_id(batch_id, position)
+            steps.receive_source(settings, batch_id, dossier_id, position, source)
+
+    page, tiff = samples_dir / "page.jpg", samples_dir / "two-pages.tiff"
+    with open_world(settings, run=receive_only) as world:
+        response = world.upload("counter", [tiff, page, page])
+        assert response.status_code == 202, response.text
+        batch_id = response.json()["batch_id"]
+        world.runner.wait(batch_id, timeout=60)
+        assert calls == {"inspect": 3, "hash": 0}
+        world.runner.submit(batch_id)  # an operator's retry re-runs the receive task
+        world.runner.wait(batch_id, timeout=60)
+        assert calls == {"inspect": 3, "hash": 0}
+        meta = metadata_store(settings)
+        dossiers = meta.batch_dossiers(batch_id)
+        assert [d.page_count for d in dossiers] == [2, 1, 0]
+        assert dossiers[2].duplicate_of == dossiers[1].dossier_id  # same bytes: stored once
+        assert dossiers[1].original_sha256 == steps.sha256_file(page)[1]
+        calls["hash"] = 0
+        # Every file of a refused upload is inspected (all bad ones named), none stored.
+        refused = world.upload("counter", [samples_dir / "not-a-pdf.pdf", page])
+        assert refused.status_code == 415 and "not-a-pdf.pdf" in refused.json()["detail"]
+        assert calls == {"inspect": 5, "hash": 0}
+        assert len(meta.list_dossiers()) == 3
