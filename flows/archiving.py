@@ -21,8 +21,6 @@ from config.signers import Signer, SignerConfigError
 from flows.runtime import metadata_store, object_store
 from models import (
     DossierStatus,
-    FieldCandidate,
-    FieldInfo,
     PageInfo,
     faults,
 )
@@ -31,7 +29,6 @@ from models.errors import StorageError
 from pipeline.assemble import DocumentInfo, PageLayer, assemble_searchable_pdf
 from pipeline.barcodes import Barcode
 from pipeline.classify import PageKind
-from pipeline.extract import Field
 from pipeline.fields import PageEvidence, extract_dossier_fields
 from pipeline.handwriting import HandwrittenArea
 from pipeline.load import ColourMode
@@ -274,7 +271,7 @@ def archive_dossier(
     faults.point("archive.after-manifest")
     meta.mark_archived(
         part.dossier_id,
-        fields=[field_info(name, f) for name, f in extracted.fields.items()],
+        fields=list(extracted.fields.values()),
         pages=page_infos,
         review_reasons=list(extracted.review_reasons),
         text=text,
@@ -293,26 +290,6 @@ def _handwritten_areas(
         if isinstance(item, dict) and isinstance(item.get("field"), str)
     )
     return tuple(area for area in areas if area is not None)
-
-
-def field_info(name: str, found: Field) -> FieldInfo:
-    """The stored shape of an extracted field, with every candidate and its source."""
-    return FieldInfo(
-        name,
-        found.value,
-        found.source,
-        found.confidence,
-        found.needs_review,
-        found.note,
-        candidates=tuple(
-            FieldCandidate(c.value, c.source, c.confidence, c.where, c.paper, c.page)
-            for c in found.candidates
-        ),
-        state=found.state,
-        crop_key=found.crop_key,
-        suggestion=found.suggestion,
-        suggestion_confidence=found.suggestion_confidence,
-    )
 
 
 def signature_record(signature: SignatureInfo | None) -> dict[str, Any] | None:
