@@ -43,21 +43,21 @@ def field_locations(
     """Where each named field's value is on the dossier's upright pages (the OCR line that
     holds it); a value not found is left out. The pages' OCR records are read once for all
     the names: ask for the few fields a page shows, not for every field."""
-    import json
+    from models.pagerecord import PageRecord, decode_page_record
 
     values = {f.name: f.value for f in dossier.field_details}
     wanted = [name for name in names if values.get(name)]
     if not wanted or not dossier.pages:
         return {}
     objects = object_store(settings)
-    records = []
+    records: list[PageRecord | None] = []
     for page in dossier.pages:
         source_index = page.source_index if page.source_index is not None else page.index
         try:
             raw = objects.get_bytes(keys.page_ocr_key(dossier.file_owner, source_index))
-            records.append(json.loads(raw))
+            records.append(decode_page_record(raw))
         except (ObjectNotFoundError, ValueError):
-            records.append({})
+            records.append(None)
     found = {name: locate_value(records, values[name]) for name in wanted}
     return {name: where for name, where in found.items() if where is not None}
 

@@ -1,5 +1,6 @@
-"""Archiving a dossier: its fields from the evidence of its pages, the colour and signer
-verdicts, the searchable PDF/A, the signature, the manifest, and the archived record.
+"""Archiving a dossier: the page records fetched, the dossier stage's verdict
+(``pipeline.dossier``: fields, colour, signer, what the copy says about itself) carried
+out: the searchable PDF/A, the signature, the manifest, and the archived record.
 
 Called by the batch flow's archive task (``flows/batch.py``) after every page of the
 dossier's scanned file is read; like ``flows.steps`` it takes settings, keys and small
@@ -10,36 +11,24 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from config import Settings
-from config.catalogue import Catalogue, load_catalogue
+from config.catalogue import load_catalogue
 from config.signers import Signer, SignerConfigError
 from flows.runtime import metadata_store, object_store
-from models import (
-    DossierStatus,
-    FieldCandidate,
-    FieldInfo,
-    PageInfo,
-    faults,
-)
-from models.codes import receiving_unit
+from models import DossierStatus, faults
 from models.errors import StorageError
-from pipeline.assemble import DocumentInfo, PageLayer, assemble_searchable_pdf
-from pipeline.barcodes import Barcode
-from pipeline.classify import PageKind
-from pipeline.extract import Field
-from pipeline.fields import PageEvidence, extract_dossier_fields
-from pipeline.handwriting import HandwrittenArea
-from pipeline.load import ColourMode
-from pipeline.page import colour_warning
-from pipeline.pdfa import ArchiveMetadata, make_pdfa
+from models.pagerecord import decode_page_record
+from pipeline.assemble import assemble_searchable_pdf
+from pipeline.dossier import DossierContext, DossierEvidence, DossierPage, decide_dossier
+from pipeline.pdfa import make_pdfa
 from storage import keys
 from storage.archive import write_manifest
 from storage.metadata import MetadataStore
+from storage.objects import ObjectStore
 
 if TYPE_CHECKING:
     from pipeline.sign import SignatureInfo
@@ -54,38 +43,6 @@ from flows.steps import (
 )
 
 log = logging.getLogger("sohoa.flows")
-
-
-def _colour_rule(
-    settings: Settings,
-    catalogue: Catalogue,
-    procedure_id: str | None,
-    pages: list[PageDone],
-    infos: list[PageInfo],
-) -> tuple[list[PageInfo], str | None]:
-    """Re-decide the colour warnings now that the papers have named the procedure.
-
-    At ingest only the batch's procedure (or the global rule) was known; the dossier's own
-    procedure wins here: its pages get the warning when it requires colour and lose it when
-    it does not. Returns the page records, and a refusal when SOHOA_COLOUR_ACTION=refuse.
-    """
-    required = catalogue.colour_required(procedure_id, settings.colour_required)
-    colour_warnings = {colour_warning(mode) for mode in ColourMode}
-    updated: list[PageInfo] = []
-    first_bad: tuple[int, str] | None = None
-    for page, info in zip(pages, infos, strict=True):
-        warning = colour_warning(page.colour_mode)
-        warnings = tuple(w for w in info.warnings if w not in colour_warnings)
-        if required and page.colour_mode != ColourMode.COLOUR:
-            warnings += (warning,)
-            first_bad = first_bad or (page.info.index, warning)
-        updated.append(replace(info, warnings=warnings))
-    refusal = None
-    if first_bad is not None and settings.colour_action == "refuse":
-        index, warning = first_bad
-        which = f" (procedure {procedure_id})" if procedure_id else ""
-        refusal = f"page {index + 1} {warning}{which}: scan it again in colour"
-    return updated, refusal
 
 
 def _refuse(meta: MetadataStore, dossier_id: str, source_name: str, reason: str) -> None:
@@ -147,82 +104,41 @@ def archive_dossier(
     if refusal is not None:
         _refuse(meta, part.dossier_id, received.source_name, refusal)
         return
-    catalogue = load_catalogue(settings.catalogue_path)
     source = local_source(settings, received)
     work = dossier_work_dir(settings, received.dossier_id)
     by_index = {p.info.index: p for p in pages}
-    layers: list[PageLayer] = []
-    texts: list[str] = []
-    evidence: list[PageEvidence] = []
-    page_infos: list[PageInfo] = []
-    for position, source_index in enumerate(part.pages):
-        page = by_index[source_index]
-        local_ocr = work / f"page-{source_index + 1:04d}.ocr.json"
-        if not local_ocr.is_file():  # this step may run on another machine than the page
-            objects.get_file(page.ocr_key, local_ocr)
-        record = json.loads(local_ocr.read_text(encoding="utf-8"))
-        text = str(record.get("text", ""))
-        texts.append(text)
-        layers.append(
-            PageLayer(
-                **{**page.layer.__dict__, "ocr_json": local_ocr if record.get("words") else None}
-            )
-        )
-        evidence.append(
-            PageEvidence(
-                index=position,
-                kind=PageKind(page.info.kind),
-                text=text,
-                barcodes=tuple(Barcode.from_json(b) for b in record.get("barcodes", [])),
-                procedure_id=record.get("procedure_id"),
-                ocr_confidence=page.info.ocr_confidence,
-                handwritten=_handwritten_areas(record, received.dossier_id, source_index),
-                reread=tuple(
-                    (str(r["field"]), str(r["text"]), float(r["confidence"]))
-                    for r in record.get("reread", [])
-                ),
-            )
-        )
-        page_infos.append(PageInfo(**{**page.info.__dict__, "index": position}))
-    text = "\f".join(texts)
-    extracted = extract_dossier_fields(evidence, catalogue, agency_code=batch.agency_code)
-    code = extracted.dossier_code
-    procedure_field = extracted.fields.get("procedure")
-    procedure_id = procedure_field.value if procedure_field else dossier.procedure
-    page_infos, refusal = _colour_rule(
-        settings, catalogue, procedure_id, [by_index[i] for i in part.pages], page_infos
+    evidence = DossierEvidence(
+        dossier_id=part.dossier_id,
+        source_name=received.source_name,
+        pages=tuple(_dossier_page(objects, received.dossier_id, by_index[i]) for i in part.pages),
+        procedure_hint=dossier.procedure,
+        batch_agency=batch.agency_code,
+        dossier_agency=dossier.agency_code,
+        counter_id=batch.counter_id,
+        uploaded_by=batch.uploaded_by,
     )
-    if refusal is not None:
-        _refuse(meta, part.dossier_id, received.source_name, refusal)
-        return
-    assembled = work / f"{part.dossier_id}.pdf"
-    assemble_searchable_pdf(
-        source,
-        layers,
-        assembled,
-        DocumentInfo(
-            title=f"Hồ sơ {code or part.dossier_id}",
-            subject=received.source_name,
-            keywords=code or "",
+    verdict = decide_dossier(
+        evidence,
+        DossierContext(
+            catalogue=load_catalogue(settings.catalogue_path),
+            colour_required=settings.colour_required,
+            refuse_non_colour=settings.colour_action == "refuse",
+            signer=signer,
+            digitiser_name=settings.digitiser_name,
+            made_at=datetime.now(UTC),
         ),
     )
+    if verdict.refusal is not None:
+        _refuse(meta, part.dossier_id, received.source_name, verdict.refusal)
+        return
+    assembled = work / f"{part.dossier_id}.pdf"
+    assemble_searchable_pdf(source, list(verdict.layers), assembled, verdict.document)
     faults.point("archive.after-assemble")
     archival = make_pdfa(
         assembled,
         work / f"{part.dossier_id}.pdfa.pdf",
         source_name=received.source_name,
-        metadata=ArchiveMetadata(
-            title=f"Hồ sơ {code or part.dossier_id}",
-            dossier_code=code or "",
-            procedure=procedure_id or "",
-            agency_code=dossier.agency_code or receiving_unit(code) or "",
-            # The person who digitised: the signer; unsigned, whoever handed the files in.
-            digitiser=signer.name if signer else settings.digitiser_name or batch.uploaded_by or "",
-            subject=received.source_name,
-            keywords=(code,) if code else (),
-            created_at=datetime.now(UTC),
-            extra=(("DossierId", part.dossier_id), ("CounterId", batch.counter_id or "")),
-        ),
+        metadata=verdict.metadata,
     )
     signature: SignatureInfo | None = None
     final = archival
@@ -241,12 +157,15 @@ def archive_dossier(
             f"{stored_pdf.key}: stored bytes differ from the signed file "
             f"(SHA-256 {stored_pdf.sha256}, signed {signature.sha256})"
         )
+    extracted = verdict.fields
     stored = [
         ("pdf", stored_pdf),
         (
             "text",
             objects.put_bytes(
-                keys.text_key(part.dossier_id), text.encode("utf-8"), "text/plain; charset=utf-8"
+                keys.text_key(part.dossier_id),
+                verdict.text.encode("utf-8"),
+                "text/plain; charset=utf-8",
             ),
         ),
         (
@@ -259,7 +178,7 @@ def archive_dossier(
         ),
         ("original", objects.stat(received.original_key)),
     ]
-    for crop_key in sorted({f.crop_key for f in extracted.fields.values() if f.crop_key}):
+    for crop_key in verdict.crop_keys:
         stored.append(("field-crop", objects.stat(crop_key)))
     for source_index in part.pages:
         stored.append(
@@ -274,45 +193,27 @@ def archive_dossier(
     faults.point("archive.after-manifest")
     meta.mark_archived(
         part.dossier_id,
-        fields=[field_info(name, f) for name, f in extracted.fields.items()],
-        pages=page_infos,
+        fields=list(extracted.fields.values()),
+        pages=list(verdict.pages),
         review_reasons=list(extracted.review_reasons),
-        text=text,
+        text=verdict.text,
     )
     for path in {assembled, archival, final}:
         path.unlink(missing_ok=True)
 
 
-def _handwritten_areas(
-    record: dict[str, Any], owner: str, source_index: int
-) -> tuple[HandwrittenArea, ...]:
-    """The handwritten areas the page step found, by the keys their crops were stored at."""
-    areas = (
-        HandwrittenArea.from_record(item, keys.field_crop_key(owner, source_index, item["field"]))
-        for item in record.get("handwritten", [])
-        if isinstance(item, dict) and isinstance(item.get("field"), str)
-    )
-    return tuple(area for area in areas if area is not None)
-
-
-def field_info(name: str, found: Field) -> FieldInfo:
-    """The stored shape of an extracted field, with every candidate and its source."""
-    return FieldInfo(
-        name,
-        found.value,
-        found.source,
-        found.confidence,
-        found.needs_review,
-        found.note,
-        candidates=tuple(
-            FieldCandidate(c.value, c.source, c.confidence, c.where, c.paper, c.page)
-            for c in found.candidates
-        ),
-        state=found.state,
-        crop_key=found.crop_key,
-        suggestion=found.suggestion,
-        suggestion_confidence=found.suggestion_confidence,
-    )
+def _dossier_page(objects: ObjectStore, owner: str, page: PageDone) -> DossierPage:
+    """A page of the dossier for the dossier stage: its record fetched from the store
+    (whatever machine read the page), with the keys its handwriting crops are stored at."""
+    index = page.info.index
+    record = decode_page_record(objects.get_bytes(page.ocr_key))
+    crop_keys: list[tuple[str, str]] = []
+    for note in record.handwritten:
+        try:
+            crop_keys.append((note.field, keys.field_crop_key(owner, index, note.field)))
+        except ValueError:
+            continue  # not a field name: no crop was stored for it
+    return DossierPage(record, page.info, page.colour_mode, tuple(crop_keys))
 
 
 def signature_record(signature: SignatureInfo | None) -> dict[str, Any] | None:

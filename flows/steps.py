@@ -26,9 +26,9 @@ from models import (
 )
 from models.errors import SohoaError
 from models.names import display_name
-from pipeline.assemble import PageLayer
 from pipeline.classify import PageKind
 from pipeline.context import PageContext
+from pipeline.dossier import choose_signer
 from pipeline.load import ColourMode, MediaType, SourceDocument, inspect_source
 from pipeline.page import process_page
 from pipeline.split import plan_dossiers
@@ -66,8 +66,7 @@ class ReceivedDossier:
 @dataclass(frozen=True)
 class PageDone:
     dossier_id: str  # the dossier the scanned file was received as
-    layer: PageLayer  # with ``ocr_json`` pointing into this machine's work dir
-    ocr_key: str  # the page's words, text, barcodes and class, for any machine
+    ocr_key: str  # the page's record (models.pagerecord), for any machine
     info: PageInfo
     colour_mode: str = ColourMode.COLOUR  # of the scan: the archive re-applies the colour rule
 
@@ -285,7 +284,7 @@ def process_one_page(
     # Page artefacts belong to the scanned file (kept under its first dossier), whatever
     # dossier the page ends up in after the stack is split.
     ocr_key = keys.page_ocr_key(received.dossier_id, index)
-    objects.put_file(ocr_key, outcome.ocr_json_path, "application/json")
+    objects.put_file(ocr_key, outcome.record_path, "application/json")
     objects.put_file(
         keys.page_image_key(received.dossier_id, index), outcome.preview_path, "image/jpeg"
     )
@@ -294,24 +293,24 @@ def process_one_page(
         objects.put_file(
             keys.field_crop_key(received.dossier_id, index, field_name), crop_path, "image/png"
         )
-    layer = outcome.layer
+    layer, record = outcome.layer, outcome.record
     info = PageInfo(
         index=index,
         width_px=layer.width_px,
         height_px=layer.height_px,
         dpi=layer.dpi,
         rotation=layer.rotation,
-        skew_deg=round(outcome.skew_deg, 3),
+        skew_deg=record.skew_deg or 0.0,
         blank=outcome.blank,
-        ocr_confidence=outcome.mean_confidence,
-        text_source=outcome.text_source,
-        warnings=outcome.warnings,
-        kind=str(outcome.kind),
-        kind_confidence=round(outcome.kind_confidence, 3),
+        ocr_confidence=record.mean_confidence,
+        text_source=record.text_source,
+        warnings=record.warning_texts,
+        kind=record.kind or str(PageKind.OTHER),
+        kind_confidence=record.kind_confidence or 0.0,
         source_index=index,
     )
     metadata_store(settings).record_page(received.dossier_id, info)  # progress, until split
-    return PageDone(received.dossier_id, layer, ocr_key, info, outcome.colour_mode)
+    return PageDone(received.dossier_id, ocr_key, info, outcome.colour_mode)
 
 
 @dataclass(frozen=True)
@@ -348,29 +347,12 @@ def split_stack(
 
 
 def batch_signer(settings: Settings, batch: BatchInfo) -> tuple[Signer | None, str | None]:
-    """The signer for the batch's counter, and why the dossier must fail if there is none.
-
-    The reason is None when a signer was found, or when signing is not required (the copy
-    is then archived unsigned, which ``sohoa verify`` reports as such).
-    """
-    signers = signers_from_settings(settings)
-    signer = signers.for_counter(batch.counter_id)
-    if signer is not None or not settings.signing_required:
-        return signer, None
-    if not signers.configured:
-        return None, (
-            "signing is required (SOHOA_SIGNING_REQUIRED) but no signer is configured: "
-            "set SOHOA_SIGNERS_FILE or SOHOA_SIGNING_PKCS12"
-        )
-    if batch.counter_id is None:
-        return None, (
-            f"signing is required but the batch names no counter and {signers.source} "
-            "has no [default] signer: give --counter or add [default]"
-        )
-    return None, (
-        f"signing is required but {signers.source} has no signer for counter "
-        f"{batch.counter_id} and no [default]"
+    """The signer for the batch's counter, and why the dossier must fail if there is none
+    (the choice is ``pipeline.dossier.choose_signer``'s)."""
+    choice = choose_signer(
+        signers_from_settings(settings), batch.counter_id, required=settings.signing_required
     )
+    return choice.signer, choice.refusal
 
 
 def finish_source(settings: Settings, received: ReceivedDossier) -> None:

@@ -111,6 +111,9 @@ class FieldState(StrEnum):
 
 @dataclass(frozen=True)
 class FieldInfo:
+    """One field of a dossier: as the extraction stage (``pipeline.fields``) chose it, as
+    stored, and as an operator corrected it; one shape for all three."""
+
     name: str  # canonical: dossier_code, procedure, full_name, date_of_birth, sex, ...
     value: str
     source: str  # "qr", "ocr", "pdf", or "operator" after a correction
@@ -124,6 +127,7 @@ class FieldInfo:
     suggestion_confidence: float | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The shape the CLI and the service show."""
         return {
             "value": self.value,
             "source": self.source,
@@ -133,6 +137,21 @@ class FieldInfo:
             "candidates": [c.to_json() for c in self.candidates],
             "state": str(self.state),
             "handwritten": self.state == FieldState.HANDWRITTEN,
+            "suggestion": self.suggestion,
+            "suggestion_confidence": self.suggestion_confidence,
+        }
+
+    def to_archive_json(self) -> dict[str, Any]:
+        """The shape of the field in the archived ``fields.json`` (names its crop's key)."""
+        return {
+            "value": self.value,
+            "source": self.source,
+            "confidence": round(self.confidence, 3),
+            "needs_review": self.needs_review,
+            "note": self.note,
+            "candidates": [c.to_json() for c in self.candidates],
+            "state": str(self.state),
+            "crop_key": self.crop_key,
             "suggestion": self.suggestion,
             "suggestion_confidence": self.suggestion_confidence,
         }

@@ -9,7 +9,6 @@ rotation and deskew never resample the archived image.
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,10 +21,10 @@ import pikepdf
 from PIL import Image, ImageSequence
 
 from models.errors import BadInputError, library_problem
+from models.pagerecord import OcrWord, PageRecord
 from pipeline.load import MediaType, SourceDocument, pdf_page_geometry
 from pipeline.textlayer import (
     FONT_RESOURCE,
-    LineBox,
     lines_from_words,
     make_font,
     text_layer_content,
@@ -36,7 +35,7 @@ CHUNK_PAGES = 16  # image pages held in memory at most while assembling
 
 @dataclass(frozen=True)
 class PageLayer:
-    """What assembly needs to know about one processed page (small; no pixels)."""
+    """What assembly needs to know about one processed page (no pixels; no file)."""
 
     index: int
     dpi: float  # resolution the original page was loaded at
@@ -44,11 +43,29 @@ class PageLayer:
     height_px: int
     rotation: int  # clockwise degrees to display the page upright
     to_cleaned: tuple[float, ...]  # 3x3 row-major, original px -> cleaned px
-    cleaned_width_px: int
-    cleaned_height_px: int
-    ocr_json: Path | None  # OCR words of the cleaned page, or None (text already in the PDF)
+    # OCR words of the cleaned page, laid over it as invisible text; none: no text layer
+    # (the PDF page's text is kept, or OCR read nothing).
+    words: tuple[OcrWord, ...] = ()
     # The PDF page's own text was judged bad (someone's old OCR): the copy shows none of it.
     drop_page_text: bool = False
+
+
+_IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+
+
+def page_layer(record: PageRecord, *, dpi: float, width_px: int, height_px: int) -> PageLayer:
+    """The layer of a page from its record and the original's size and resolution (which
+    the record does not hold: they are the page's, kept with ``models.PageInfo``)."""
+    return PageLayer(
+        index=record.index,
+        dpi=dpi,
+        width_px=width_px,
+        height_px=height_px,
+        rotation=record.rotation or 0,
+        to_cleaned=record.to_cleaned or _IDENTITY,
+        words=record.words,
+        drop_page_text=record.drop_page_text,
+    )
 
 
 @dataclass(frozen=True)
@@ -80,13 +97,6 @@ def cleaned_to_user_matrix(
     return _display_to_user(box, existing_rotate, layer.dpi) @ cleaned_to_original
 
 
-def _load_lines(ocr_json: Path) -> list[LineBox]:
-    record = json.loads(ocr_json.read_text(encoding="utf-8"))
-    words = record.get("words") or []
-    groups = [(int(w[6]), int(w[7]), int(w[8])) for w in words]
-    return lines_from_words(words, groups)
-
-
 def _add_text_layer(
     out: pikepdf.Pdf,
     font: pikepdf.Dictionary,
@@ -95,8 +105,7 @@ def _add_text_layer(
     box: tuple[float, float, float, float],
     existing_rotate: int,
 ) -> None:
-    assert layer.ocr_json is not None
-    lines = _load_lines(layer.ocr_json)
+    lines = lines_from_words(layer.words)
     if not lines:
         return
     content = text_layer_content(lines, cleaned_to_user_matrix(layer, box, existing_rotate))
@@ -253,7 +262,7 @@ def _image_page(
         pikepdf.Stream(out, f"q {width_pt:.4f} 0 0 {height_pt:.4f} 0 0 cm {name} Do Q\n".encode())
     )
     box = (0.0, 0.0, width_pt, height_pt)
-    if layer.ocr_json is not None:
+    if layer.words:
         _add_text_layer(out, font, page, layer, box, 0)
     if layer.rotation:
         page.obj.Rotate = layer.rotation
@@ -364,7 +373,7 @@ def _copy_pdf_pages(
         width, height, existing = pdf_page_geometry(page)
         x0, y0 = (float(v) for v in list(page.cropbox)[:2])
         box = (x0, y0, x0 + width, y0 + height)
-        if layer.ocr_json is not None:
+        if layer.words:
             _add_text_layer(out, font, page, layer, box, existing)
         if layer.rotation:
             page.obj.Rotate = (existing + layer.rotation) % 360

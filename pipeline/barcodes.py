@@ -8,35 +8,12 @@ otherwise read as Latin-1), then as the decoder's own guess.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
 
 import numpy as np
 import zxingcpp
 
-
-@dataclass(frozen=True)
-class Barcode:
-    text: str  # NFC
-    format: str  # "QRCode", "DataMatrix", "Code128" ...
-    # Bounding box as fractions of the page image (0..1), in the page's scanned orientation.
-    left: float
-    top: float
-    right: float
-    bottom: float
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "text": self.text,
-            "format": self.format,
-            "box": [round(v, 4) for v in (self.left, self.top, self.right, self.bottom)],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, object]) -> Barcode:
-        raw_box = data["box"]
-        assert isinstance(raw_box, list | tuple)
-        box = [float(v) for v in raw_box]
-        return cls(str(data["text"]), str(data["format"]), box[0], box[1], box[2], box[3])
+# The shape lives with the page record it is stored in; read here, so named here too.
+from models.pagerecord import Barcode as Barcode
 
 
 def _payload(result: zxingcpp.Barcode) -> str:

@@ -13,9 +13,10 @@ from typing import Protocol
 
 import numpy as np
 
+from models.pagerecord import OcrWord
 from pipeline import tesseract
 from pipeline.linereader import LineReader, LineReading
-from pipeline.ocr import Word, parse_tsv
+from pipeline.ocr import parse_tsv
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,9 @@ class OcrEngine(Protocol):
         ...
 
 
-def lines_of(words: tuple[Word, ...]) -> list[list[Word]]:
+def lines_of(words: tuple[OcrWord, ...]) -> list[list[OcrWord]]:
     """Tesseract's words grouped into its lines, in its reading order."""
-    lines: list[list[Word]] = []
+    lines: list[list[OcrWord]] = []
     last: tuple[int, int, int] | None = None
     for word in words:
         key = (word.block, word.paragraph, word.line)
@@ -87,7 +88,7 @@ class TesseractEngine:
         return tuple(_engine_line(line) for line in lines_of(words))
 
 
-def _engine_line(words: list[Word]) -> EngineLine:
+def _engine_line(words: list[OcrWord]) -> EngineLine:
     engine_words = tuple(
         EngineWord(w.text, Box(w.left, w.top, w.width, w.height), w.confidence) for w in words
     )

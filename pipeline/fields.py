@@ -22,16 +22,11 @@ from datetime import date
 
 from config.catalogue import Catalogue, FormSpec
 from models.codes import DOSSIER_CODE, receiving_unit
+from models.dossier import FieldCandidate, FieldInfo, FieldState
 from models.textfold import fold
 from pipeline.barcodes import Barcode
 from pipeline.classify import PageKind, procedure_from_text
-from pipeline.extract import (
-    HANDWRITTEN,
-    Candidate,
-    ExtractedFields,
-    Field,
-    find_dossier_codes,
-)
+from pipeline.extract import ExtractedFields, find_dossier_codes
 from pipeline.handwriting import CropReader, HandwrittenArea
 from pipeline.qrdata import read_qr
 from pipeline.reasons import PAPER_NAMES_VI, ReasonCode, ReviewReason
@@ -85,7 +80,7 @@ class PageEvidence:
 
 @dataclass
 class _Collected:
-    candidates: dict[str, list[Candidate]] = field(default_factory=dict)
+    candidates: dict[str, list[FieldCandidate]] = field(default_factory=dict)
 
     def add(
         self,
@@ -99,7 +94,7 @@ class _Collected:
     ) -> None:
         if value:
             self.candidates.setdefault(name, []).append(
-                Candidate(value, source, confidence, where, paper, page)
+                FieldCandidate(value, source, confidence, where, paper, page)
             )
 
 
@@ -299,12 +294,12 @@ def _collect(pages: Sequence[PageEvidence], catalogue: Catalogue) -> tuple[_Coll
 # --- choosing by agreement -----------------------------------------------------------------
 
 
-def _independent_key(candidate: Candidate) -> tuple[int | None, str, str]:
+def _independent_key(candidate: FieldCandidate) -> tuple[int | None, str, str]:
     """Readings from the same page by the same channel are one source, not several."""
     return candidate.page, candidate.source, candidate.paper
 
 
-def _votes(group: list[Candidate]) -> float:
+def _votes(group: list[FieldCandidate]) -> float:
     best: dict[tuple[int | None, str, str], float] = {}
     for candidate in group:
         key = _independent_key(candidate)
@@ -312,7 +307,7 @@ def _votes(group: list[Candidate]) -> float:
     return sum(best.values())
 
 
-def _rank(candidate: Candidate) -> tuple[int, int, float]:
+def _rank(candidate: FieldCandidate) -> tuple[int, int, float]:
     return (
         0 if candidate.paper == "citizen_id_qr" else 1,
         _SOURCE_RANK.get(candidate.source, 9),
@@ -320,7 +315,9 @@ def _rank(candidate: Candidate) -> tuple[int, int, float]:
     )
 
 
-def choose(name: str, candidates: list[Candidate]) -> tuple[Candidate, list[list[Candidate]]]:
+def choose(
+    name: str, candidates: list[FieldCandidate]
+) -> tuple[FieldCandidate, list[list[FieldCandidate]]]:
     """The pre-selected candidate and the groups of agreeing candidates, strongest first.
 
     Candidates agree when they are the same value (names without case and accents, addresses
@@ -328,7 +325,7 @@ def choose(name: str, candidates: list[Candidate]) -> tuple[Candidate, list[list
     independent sources, the chip-ID QR weighing most; ties go to the group holding the
     strongest kind of source. The chosen value is that group's best-ranked spelling.
     """
-    groups: list[list[Candidate]] = []
+    groups: list[list[FieldCandidate]] = []
     for candidate in sorted(candidates, key=_rank):
         for group in groups:
             if _same(name, group[0].value, candidate.value):
@@ -340,7 +337,7 @@ def choose(name: str, candidates: list[Candidate]) -> tuple[Candidate, list[list
     return groups[0][0], groups
 
 
-def _describe(groups: list[list[Candidate]]) -> str:
+def _describe(groups: list[list[FieldCandidate]]) -> str:
     return "; ".join(
         f"{group[0].value!r} theo " + ", ".join(c.where for c in group) for group in groups
     )
@@ -376,7 +373,7 @@ def extract_dossier_fields(
     that carry their pixels: its reading becomes the field's suggestion, never its value.
     """
     collected, procedure_id = _collect(pages, catalogue)
-    fields: dict[str, Field] = {}
+    fields: dict[str, FieldInfo] = {}
     reasons: list[ReviewReason] = []
     # Where a page holds ink after a field's label that OCR did not read with confidence,
     # whatever OCR made of it is kept as a candidate but gives no vote: it is the misreading
@@ -384,9 +381,9 @@ def extract_dossier_fields(
     inked = {(area.field, page.index) for page in pages for area in page.handwritten}
     strength: dict[str, float] = {}
     for name in CANONICAL:
-        normalised: list[Candidate] = []
-        unreadable: list[Candidate] = []
-        doubtful: list[Candidate] = []
+        normalised: list[FieldCandidate] = []
+        unreadable: list[FieldCandidate] = []
+        doubtful: list[FieldCandidate] = []
         for candidate in collected.candidates.get(name, []):
             if candidate.source == "ocr" and (name, candidate.page) in inked:
                 doubtful.append(replace(candidate, confidence=min(candidate.confidence, 0.2)))
@@ -397,7 +394,7 @@ def extract_dossier_fields(
                     unreadable.append(candidate)
                 continue
             normalised.append(
-                Candidate(
+                FieldCandidate(
                     value,
                     candidate.source,
                     candidate.confidence,
@@ -413,7 +410,9 @@ def extract_dossier_fields(
                     ReviewReason(name, ReasonCode.UNREADABLE, first.paper, repr(first.value))
                 )
             if doubtful:
-                fields[name] = Field("", "ocr", 0.0, True, None, tuple(doubtful), HANDWRITTEN)
+                fields[name] = FieldInfo(
+                    name, "", "ocr", 0.0, True, None, tuple(doubtful), FieldState.HANDWRITTEN
+                )
             continue
         chosen, groups = choose(name, normalised)
         strength[name] = _votes(groups[0])
@@ -427,7 +426,8 @@ def extract_dossier_fields(
             reasons.append(ReviewReason(name, ReasonCode.CONFLICT, None, note))
         elif _votes(groups[0]) >= 2:
             confidence = max(confidence, 0.97)  # independent readings agree
-        fields[name] = Field(
+        fields[name] = FieldInfo(
+            name=name,
             value=chosen.value,
             source=chosen.source,
             confidence=confidence,
@@ -465,7 +465,7 @@ def extract_dossier_fields(
 _UNIT_CODE = re.compile(r"[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2}")
 
 
-def agency_mismatch(code: Field | None, agency_code: str | None) -> ReviewReason | None:
+def agency_mismatch(code: FieldInfo | None, agency_code: str | None) -> ReviewReason | None:
     """A reason when the dossier code's receiving unit is not the agency named at upload.
 
     Only agencies named by their unit code can be compared; an upload naming its agency
@@ -482,7 +482,7 @@ def agency_mismatch(code: Field | None, agency_code: str | None) -> ReviewReason
 
 def _handwritten(
     pages: Sequence[PageEvidence],
-    fields: dict[str, Field],
+    fields: dict[str, FieldInfo],
     strength: dict[str, float],
     reasons: list[ReviewReason],
     reader: CropReader | None,
@@ -512,37 +512,28 @@ def _handwritten(
             where = f"{PAPER_NAMES_VI.get(str(page.kind), 'giấy tờ')}, trang {page.index + 1}"
             reasons.append(ReviewReason(area.field, ReasonCode.HANDWRITTEN, str(page.kind)))
             if current is None:
-                current = Field("", "ocr", 0.0)
+                current = FieldInfo(area.field, "", "ocr", 0.0)
             fields[area.field] = replace(
                 current,
                 confidence=min(current.confidence, 0.5),
                 needs_review=True,
                 note="; ".join(filter(None, (current.note, f"viết tay ở {where}"))),
-                state=HANDWRITTEN,
+                state=FieldState.HANDWRITTEN,
                 crop_key=area.crop_key,
                 suggestion=suggestion,
                 suggestion_confidence=suggestion_confidence,
             )
 
 
-def _flag(fields: dict[str, Field], name: str, note: str) -> None:
+def _flag(fields: dict[str, FieldInfo], name: str, note: str) -> None:
     current = fields[name]
     combined = f"{current.note}; {note}" if current.note else note
-    fields[name] = Field(
-        current.value,
-        current.source,
-        min(current.confidence, 0.5),
-        True,
-        combined,
-        current.candidates,
-        current.state,
-        current.crop_key,
-        current.suggestion,
-        current.suggestion_confidence,
+    fields[name] = replace(
+        current, confidence=min(current.confidence, 0.5), needs_review=True, note=combined
     )
 
 
-def _validate(all_fields: dict[str, Field], reasons: list[ReviewReason]) -> None:
+def _validate(all_fields: dict[str, FieldInfo], reasons: list[ReviewReason]) -> None:
     # A handwritten field waiting for a person has no value to check yet.
     fields = {name: f for name, f in all_fields.items() if f.value}
     code = fields.get("dossier_code")

@@ -18,13 +18,13 @@ import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import cv2
 import numpy as np
 
+from models.pagerecord import HandwrittenNote, OcrWord
 from models.textfold import fold
-from pipeline.ocr import Word
 
 __all__ = [
     "CropReader",
@@ -68,27 +68,26 @@ class HandwrittenArea:
     # What a reader made of the crop where the pixels were (the page step): a suggestion.
     suggestion: CropReading | None = None
 
-    def to_record(self) -> dict[str, Any]:
-        """The area in the page record (JSON): field, box and the reader's suggestion."""
-        record: dict[str, Any] = {"field": self.field, "box": [round(v, 5) for v in self.box]}
-        if self.suggestion is not None:
-            record["suggestion"] = self.suggestion.text
-            record["suggestion_confidence"] = round(self.suggestion.confidence, 3)
-        return record
+    def to_note(self) -> HandwrittenNote:
+        """The area as the page record keeps it: field, box and the reader's suggestion."""
+        reading = self.suggestion
+        return HandwrittenNote(
+            self.field,
+            self.box,
+            reading.text if reading is not None else None,
+            reading.confidence if reading is not None else None,
+        )
 
     @classmethod
-    def from_record(cls, item: Mapping[str, Any], crop_key: str) -> HandwrittenArea | None:
-        """An area read back from a page record (None if malformed), its crop at
-        ``crop_key``. The record is ours, but is checked like any stored input."""
-        name = str(item.get("field", ""))
-        box = tuple(float(v) for v in item.get("box", ()))
-        if len(box) != 4 or not re.fullmatch(r"[a-z_]{1,64}", name):
+    def from_note(cls, note: HandwrittenNote, crop_key: str) -> HandwrittenArea | None:
+        """An area read back from a page record (None if its field is no field name), its
+        crop at ``crop_key``. The record is ours, but is checked like any stored input."""
+        if not re.fullmatch(r"[a-z_]{1,64}", note.field):
             return None
-        text = item.get("suggestion")
         suggestion = None
-        if isinstance(text, str) and text.strip():
-            suggestion = CropReading(text, float(item.get("suggestion_confidence") or 0.0))
-        return cls(name, (box[0], box[1], box[2], box[3]), crop_key, suggestion=suggestion)
+        if note.suggestion is not None and note.suggestion.strip():
+            suggestion = CropReading(note.suggestion, note.suggestion_confidence or 0.0)
+        return cls(note.field, note.box, crop_key, suggestion=suggestion)
 
 
 @dataclass(frozen=True)
@@ -102,7 +101,7 @@ class _Word:
     line: tuple[int, int, int]
 
 
-def _words(ocr_words: Sequence[Word]) -> list[_Word]:
+def _words(ocr_words: Sequence[OcrWord]) -> list[_Word]:
     return [
         _Word(
             w.text,
@@ -194,7 +193,7 @@ def _to_image_box(
 
 def find_handwritten_areas(
     image: np.ndarray,
-    ocr_words: Sequence[Word],
+    ocr_words: Sequence[OcrWord],
     ocr_size: tuple[int, int],
     labels: Mapping[str, Sequence[str]],
     *,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from rapidfuzz import fuzz
 
+from models.pagerecord import OcrWord, PageRecord
 from models.textfold import fold
 
 MIN_SCORE = 70.0
@@ -28,30 +28,35 @@ class ValueLocation:
     score: float
 
 
-def _lines(record: dict[str, Any]) -> list[tuple[str, tuple[int, int, int, int]]]:
-    grouped: dict[tuple[int, int, int], list[list[Any]]] = {}
-    for word in record.get("words") or []:
-        grouped.setdefault((int(word[6]), int(word[7]), int(word[8])), []).append(word)
+def _lines(record: PageRecord) -> list[tuple[str, tuple[int, int, int, int]]]:
+    grouped: dict[tuple[int, int, int], list[OcrWord]] = {}
+    for word in record.words:
+        grouped.setdefault(word.line_key, []).append(word)
     lines = []
     for words in grouped.values():
-        text = " ".join(str(w[0]) for w in words)
-        left = min(int(w[1]) for w in words)
-        top = min(int(w[2]) for w in words)
-        right = max(int(w[1]) + int(w[3]) for w in words)
-        bottom = max(int(w[2]) + int(w[4]) for w in words)
+        text = " ".join(w.text for w in words)
+        left = min(w.left for w in words)
+        top = min(w.top for w in words)
+        right = max(w.left + w.width for w in words)
+        bottom = max(w.top + w.height for w in words)
         lines.append((text, (left, top, right, bottom)))
     return lines
 
 
-def locate_value(records: Sequence[dict[str, Any]], value: str) -> ValueLocation | None:
-    """The OCR line that best contains ``value``, or None when nothing matches well."""
+def locate_value(records: Sequence[PageRecord | None], value: str) -> ValueLocation | None:
+    """The OCR line that best contains ``value``, or None when nothing matches well.
+
+    ``records`` are the dossier's pages in order; None for a page whose record is missing.
+    """
     wanted = " ".join(fold(value).split())
     if not wanted:
         return None
     best: ValueLocation | None = None
     for position, record in enumerate(records):
-        width = float(record.get("image_width") or 0)
-        height = float(record.get("image_height") or 0)
+        if record is None:
+            continue
+        width = float(record.image_width or 0)
+        height = float(record.image_height or 0)
         if width <= 0 or height <= 0:
             continue
         for text, (left, top, right, bottom) in _lines(record):

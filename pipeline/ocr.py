@@ -7,28 +7,16 @@ import io
 import unicodedata
 from dataclasses import dataclass
 
+from models.pagerecord import OcrWord
 from pipeline import tesseract
 from pipeline.clean import CleanedPage
 from pipeline.context import PageContext
 
 
-@dataclass(frozen=True)
-class Word:
-    text: str  # NFC
-    left: int  # pixels in the cleaned image
-    top: int
-    width: int
-    height: int
-    confidence: float  # 0-100 as Tesseract reports it
-    block: int
-    paragraph: int
-    line: int
-
-
 @dataclass(frozen=True, eq=False)
 class PageOcr:
     index: int
-    words: tuple[Word, ...]
+    words: tuple[OcrWord, ...]
     text: str  # lines joined with "\n", paragraphs with a blank line, NFC
     image_width: int  # of the cleaned image the boxes refer to
     image_height: int
@@ -40,33 +28,9 @@ class PageOcr:
             return None
         return sum(w.confidence for w in self.words) / len(self.words)
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "index": self.index,
-            "text": self.text,
-            "image_width": self.image_width,
-            "image_height": self.image_height,
-            "dpi": self.dpi,
-            "mean_confidence": self.mean_confidence,
-            "words": [
-                [
-                    w.text,
-                    w.left,
-                    w.top,
-                    w.width,
-                    w.height,
-                    round(w.confidence, 1),
-                    w.block,
-                    w.paragraph,
-                    w.line,
-                ]
-                for w in self.words
-            ],
-        }
 
-
-def parse_tsv(tsv: str) -> tuple[tuple[Word, ...], str]:
-    words: list[Word] = []
+def parse_tsv(tsv: str) -> tuple[tuple[OcrWord, ...], str]:
+    words: list[OcrWord] = []
     reader = csv.DictReader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE)
     for row in reader:
         if row.get("level") != "5":
@@ -75,7 +39,7 @@ def parse_tsv(tsv: str) -> tuple[tuple[Word, ...], str]:
         if not text:
             continue
         words.append(
-            Word(
+            OcrWord(
                 text=text,
                 left=int(row["left"]),
                 top=int(row["top"]),
@@ -90,7 +54,7 @@ def parse_tsv(tsv: str) -> tuple[tuple[Word, ...], str]:
     return tuple(words), _reading_text(words)
 
 
-def _reading_text(words: list[Word]) -> str:
+def _reading_text(words: list[OcrWord]) -> str:
     paragraphs: list[list[list[str]]] = []
     last_para: tuple[int, int] | None = None
     last_line: tuple[int, int, int] | None = None

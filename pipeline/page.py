@@ -7,7 +7,6 @@ naming the files written to ``work_dir``, never pixels.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -16,8 +15,16 @@ import cv2
 import numpy as np
 
 from models.errors import BadInputError
+from models.pagerecord import (
+    PageRecord,
+    PageWarning,
+    RereadValue,
+    WarningCode,
+    colour_warning,
+    encode_page_record,
+)
 from pipeline import tesseract
-from pipeline.assemble import PageLayer
+from pipeline.assemble import PageLayer, page_layer
 from pipeline.barcodes import Barcode, read_barcodes
 from pipeline.classify import PageClass, PageKind, classify_page
 from pipeline.clean import CleanedPage, clean_page, to_grey
@@ -42,17 +49,6 @@ MIN_ARCHIVE_DPI = 200.0
 PREVIEW_MAX_SIDE = 2000  # page images kept for viewing and review, not the archive
 
 
-def colour_warning(mode: ColourMode | str) -> str:
-    """The warning recorded on a page that is not a colour scan where colour is required.
-
-    Colour is what the law asks of a digitised copy (NĐ 30/2020 Phụ lục I): red seals and
-    blue-ink signatures are what certify the paper, and grey or 1-bit scans lose them. The
-    exact text also lets the archive stage recognise (and re-decide) this warning.
-    """
-    shown = "black and white (1-bit)" if str(mode) == ColourMode.BILEVEL else str(mode)
-    return f"scan is {shown}, colour is required for the archive"
-
-
 @dataclass
 class PageJob:
     source: SourceDocument
@@ -67,14 +63,14 @@ class PageJob:
     ocr: PageOcr | None = None
     text: str = ""
     text_source: str = "ocr"
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[PageWarning] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
     barcodes: tuple[Barcode, ...] = ()
     page_class: PageClass | None = None
     replaced_text_layer: bool = False  # the PDF's own text was judged bad: archive drops it
     handwritten: list[tuple[HandwrittenArea, Path]] = field(default_factory=list)
-    # (field, text, mean confidence) of values read again from the unfaded scan.
-    reread: list[tuple[str, str, float]] = field(default_factory=list)
+    # Values read again from the unfaded scan.
+    reread: list[RereadValue] = field(default_factory=list)
 
     def path(self, suffix: str) -> Path:
         return self.work_dir / f"page-{self.context.page_index + 1:04d}{suffix}"
@@ -82,18 +78,16 @@ class PageJob:
 
 @dataclass(frozen=True)
 class PageOutcome:
+    """What a page left behind: its record (also written to ``record_path``), the layer
+    assembly lays over it, and the files written to the work dir."""
+
+    record: PageRecord
     layer: PageLayer
     text_path: Path
-    ocr_json_path: Path
+    record_path: Path
     preview_path: Path
     colour_mode: str
     blank: bool
-    mean_confidence: float | None
-    text_source: str
-    skew_deg: float
-    warnings: tuple[str, ...]
-    kind: PageKind = PageKind.OTHER
-    kind_confidence: float = 0.0
     # (field, crop image file) of each handwritten value OCR could not read.
     handwritten: tuple[tuple[str, Path], ...] = ()
 
@@ -120,10 +114,17 @@ class LoadStep:
             else (f"recorded as {page.recorded_dpi:g} dpi, which no scanner uses")
         )
         if page.dpi_source is DpiSource.ASSUMED:
-            job.warnings.append(f"resolution {recorded}; assumed {page.dpi:.0f} dpi")
+            job.warnings.append(
+                PageWarning(
+                    WarningCode.DPI_ASSUMED, f"resolution {recorded}; assumed {page.dpi:.0f} dpi"
+                )
+            )
         elif page.dpi_source is DpiSource.ESTIMATED:
             job.warnings.append(
-                f"resolution {recorded}; estimated from the letters as {page.dpi:.0f} dpi"
+                PageWarning(
+                    WarningCode.DPI_ESTIMATED,
+                    f"resolution {recorded}; estimated from the letters as {page.dpi:.0f} dpi",
+                )
             )
         if page.dpi < MIN_ARCHIVE_DPI - 1 and page.dpi_source is not DpiSource.ASSUMED:
             measured = (
@@ -134,14 +135,15 @@ class LoadStep:
             problem = f"scanned at {measured}, under the {MIN_ARCHIVE_DPI:.0f} dpi required"
             if job.context.refuse_low_dpi:
                 raise BadInputError(job.source.name, f"page {page.index + 1} {problem}")
-            job.warnings.append(problem)
+            job.warnings.append(PageWarning(WarningCode.LOW_DPI, problem))
         if page.colour_mode is not ColourMode.COLOUR and job.context.colour_required:
-            problem = colour_warning(page.colour_mode)
+            warning = colour_warning(page.colour_mode)
             if job.context.refuse_non_colour:
                 raise BadInputError(
-                    job.source.name, f"page {page.index + 1} {problem}: scan it again in colour"
+                    job.source.name,
+                    f"page {page.index + 1} {warning.text}: scan it again in colour",
                 )
-            job.warnings.append(problem)
+            job.warnings.append(warning)
 
 
 class BarcodeStep:
@@ -179,7 +181,12 @@ class ExistingTextStep:
             # Text over a scan is someone's OCR: kept only if it is good and covers the page.
             trusted, reason = self._judge(text, job)
             if not trusted:
-                job.warnings.append(f"the PDF's own text layer was not kept: {reason}")
+                job.warnings.append(
+                    PageWarning(
+                        WarningCode.TEXT_LAYER_DROPPED,
+                        f"the PDF's own text layer was not kept: {reason}",
+                    )
+                )
                 job.replaced_text_layer = True
                 return
         job.text = text
@@ -267,7 +274,10 @@ class SecondReadingStep:
         if reading_score(bare, job.context.lang) > reading_score(job.ocr, job.context.lang):
             job.cleaned, job.ocr, job.text = untouched, bare, bare.text
             job.warnings.append(
-                "cleanup made this page harder to read; the untouched scan was read"
+                PageWarning(
+                    WarningCode.UNTOUCHED_READ,
+                    "cleanup made this page harder to read; the untouched scan was read",
+                )
             )
 
 
@@ -388,7 +398,7 @@ class HandwritingStep:
             crop = cv2.rotate(area.crop, turn) if turn is not None else area.crop
             reading = self._read_again(crop, job)
             if reading is not None and reread_value(area.field, reading[0], procedure.form):
-                job.reread.append((area.field, *reading))
+                job.reread.append(RereadValue(area.field, *reading))
                 continue
             path = job.path(f".hw-{area.field}.png")
             if not cv2.imwrite(str(path), crop):
@@ -444,42 +454,50 @@ class WriteOutputsStep:
         text_path = job.path(".txt")
         text_path.write_text(job.text, encoding="utf-8")
         job.files["text"] = text_path
-        ocr_path = job.path(".ocr.json")
-        ocr_path.write_text(json.dumps(self._ocr_record(job), ensure_ascii=False), encoding="utf-8")
-        job.files["ocr_json"] = ocr_path
+        record_path = job.path(".ocr.json")
+        record_path.write_bytes(encode_page_record(page_record(job)))
+        job.files["record"] = record_path
         preview_path = job.path(".jpg")
         _write_preview(job.loaded.image, preview_path, job.preview_quality)
         job.files["preview"] = preview_path
 
-    @staticmethod
-    def _ocr_record(job: PageJob) -> dict[str, object]:
-        record: dict[str, object] = {
-            "index": job.context.page_index,
-            "text_source": job.text_source,
-        }
-        if job.ocr is not None:
-            record.update(job.ocr.to_json())
-        else:
-            record["text"] = job.text
-        if job.cleaned is not None:
-            record["rotation"] = job.cleaned.rotation
-            record["skew_deg"] = round(job.cleaned.skew_deg, 3)
-            record["to_cleaned"] = [round(v, 6) for v in job.cleaned.to_cleaned.ravel()]
-        if job.loaded is not None:
-            # Where the page's resolution came from: the file, the letters, or a guess.
-            record["dpi_source"] = str(job.loaded.dpi_source)
-        record["warnings"] = list(job.warnings)
-        record["barcodes"] = [b.to_json() for b in job.barcodes]
-        if job.page_class is not None:
-            record["kind"] = str(job.page_class.kind)
-            record["kind_confidence"] = round(job.page_class.confidence, 3)
-            record["procedure_id"] = job.page_class.procedure_id
-        record["reread"] = [
-            {"field": name, "text": text, "confidence": confidence}
-            for name, text, confidence in job.reread
-        ]
-        record["handwritten"] = [area.to_record() for area, _path in job.handwritten]
-        return record
+
+def page_record(job: PageJob) -> PageRecord:
+    """The page's record from what the steps found (values rounded as they are stored)."""
+    ocr, cleaned, loaded = job.ocr, job.cleaned, job.loaded
+    return PageRecord(
+        index=job.context.page_index,
+        text=ocr.text if ocr is not None else job.text,
+        text_source=job.text_source,
+        words=(
+            tuple(replace(w, confidence=round(w.confidence, 1)) for w in ocr.words)
+            if ocr is not None
+            else ()
+        ),
+        image_width=ocr.image_width if ocr is not None else None,
+        image_height=ocr.image_height if ocr is not None else None,
+        dpi=ocr.dpi if ocr is not None else None,
+        mean_confidence=ocr.mean_confidence if ocr is not None else None,
+        rotation=cleaned.rotation if cleaned is not None else None,
+        skew_deg=round(cleaned.skew_deg, 3) if cleaned is not None else None,
+        to_cleaned=(
+            tuple(round(float(v), 6) for v in cleaned.to_cleaned.ravel())
+            if cleaned is not None
+            else None
+        ),
+        # Where the page's resolution came from: the file, the letters, or a guess.
+        dpi_source=str(loaded.dpi_source) if loaded is not None else None,
+        warnings=tuple(job.warnings),
+        barcodes=job.barcodes,
+        kind=str(job.page_class.kind) if job.page_class is not None else None,
+        kind_confidence=(
+            round(job.page_class.confidence, 3) if job.page_class is not None else None
+        ),
+        procedure_id=job.page_class.procedure_id if job.page_class is not None else None,
+        reread=tuple(job.reread),
+        handwritten=tuple(area.to_note() for area, _path in job.handwritten),
+        drop_page_text=job.replaced_text_layer,
+    )
 
 
 PAGE_STEPS: tuple[PageStep, ...] = (
@@ -557,34 +575,14 @@ def process_page(
             step.run(job)
     loaded, cleaned = job.loaded, job.cleaned
     assert loaded is not None
-    to_cleaned = cleaned.to_cleaned if cleaned is not None else np.eye(3)
-    cleaned_h, cleaned_w = (
-        cleaned.image.shape[:2] if cleaned is not None else (loaded.height, loaded.width)
-    )
-    layer = PageLayer(
-        index=context.page_index,
-        dpi=loaded.dpi,
-        width_px=loaded.width,
-        height_px=loaded.height,
-        rotation=cleaned.rotation if cleaned is not None else 0,
-        to_cleaned=tuple(float(v) for v in to_cleaned.ravel()),
-        cleaned_width_px=int(cleaned_w),
-        cleaned_height_px=int(cleaned_h),
-        ocr_json=job.files["ocr_json"] if job.ocr is not None and job.ocr.words else None,
-        drop_page_text=job.replaced_text_layer,
-    )
+    record = page_record(job)
     return PageOutcome(
-        layer=layer,
+        record=record,
+        layer=page_layer(record, dpi=loaded.dpi, width_px=loaded.width, height_px=loaded.height),
         text_path=job.files["text"],
-        ocr_json_path=job.files["ocr_json"],
+        record_path=job.files["record"],
         preview_path=job.files["preview"],
         colour_mode=str(loaded.colour_mode),
         blank=cleaned.blank if cleaned is not None else False,
-        mean_confidence=job.ocr.mean_confidence if job.ocr is not None else None,
-        text_source=job.text_source,
-        skew_deg=cleaned.skew_deg if cleaned is not None else 0.0,
-        warnings=tuple(job.warnings),
-        kind=job.page_class.kind if job.page_class else PageKind.OTHER,
-        kind_confidence=job.page_class.confidence if job.page_class else 0.0,
         handwritten=tuple((area.field, path) for area, path in job.handwritten),
     )

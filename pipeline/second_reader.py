@@ -22,7 +22,7 @@ import numpy as np
 from pipeline.clean import COLOURED_CHROMA, MIN_COLOURED_SHARE
 from pipeline.engines import Box, line_crop, lines_of, spread_words
 from pipeline.linereader import LineReader, LineReading, NeuralLineReader, shared_reader
-from pipeline.ocr import PageOcr, Word, _reading_text
+from pipeline.ocr import OcrWord, PageOcr, _reading_text
 from pipeline.vietnamese import load_syllables, syllable_key, words_of
 from pipeline.weights import ModelFileMissingError
 
@@ -50,7 +50,7 @@ class MendedReading:
     choices: tuple[LineChoice, ...]
 
 
-def doubtful_line(words: list[Word]) -> bool:
+def doubtful_line(words: list[OcrWord]) -> bool:
     mean = sum(w.confidence for w in words) / len(words)
     return mean < LOW_LINE_CONFIDENCE or min(w.confidence for w in words) < LOW_WORD_CONFIDENCE
 
@@ -106,7 +106,7 @@ def mend_reading(
     reader alone", on Tesseract's line boxes). ``also`` picks further lines by their box
     (those under a seal)."""
     syllables = load_syllables() if judge_syllables else frozenset()
-    words: list[Word] = []
+    words: list[OcrWord] = []
     choices: list[LineChoice] = []
     for line in lines_of(reading.words):
         box = Box.around([Box(w.left, w.top, w.width, w.height) for w in line])
@@ -130,7 +130,7 @@ def mend_reading(
     return MendedReading(mended, len(choices), replaced, tuple(choices))
 
 
-def _neural_words(line: list[Word], neural: LineReading, box: Box) -> list[Word]:
+def _neural_words(line: list[OcrWord], neural: LineReading, box: Box) -> list[OcrWord]:
     first = line[0]
     texts = neural.text.split()
     confidence = 100.0 * neural.confidence
@@ -141,7 +141,7 @@ def _neural_words(line: list[Word], neural: LineReading, box: Box) -> list[Word]
             for w, text in zip(line, texts, strict=True)
         ]
     return [
-        Word(
+        OcrWord(
             text=w.text,
             left=w.box.left,
             top=w.box.top,

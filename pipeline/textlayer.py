@@ -22,6 +22,8 @@ from functools import lru_cache
 import numpy as np
 import pikepdf
 
+from models.pagerecord import OcrWord
+
 FONT_RESOURCE = "/SohoaOCR"
 ADVANCE = 500  # glyph advance in 1/1000 em; all glyphs are alike
 ASCENT, DESCENT = 800, -200
@@ -45,37 +47,28 @@ COLUMN_GAP_LINES = 1.6
 MAX_SIZE_OF_PITCH = 0.8  # text size at most this share of the distance between lines
 
 
-def lines_from_words(
-    words: Sequence[Sequence[object]], groups: Sequence[tuple[int, int, int]]
-) -> list[LineBox]:
-    """Group words (text, left, top, width, height, ...) by their (block, par, line) key."""
+def lines_from_words(words: Sequence[OcrWord]) -> list[LineBox]:
+    """Group consecutive words by their (block, paragraph, line) into lines."""
     lines: list[LineBox] = []
-    current: list[Sequence[object]] = []
-    current_key: tuple[int, int, int] | None = None
+    current: list[OcrWord] = []
 
     def flush() -> None:
         if not current:
             return
-        tops = [float(w[2]) for w in current]  # type: ignore[arg-type]
-        bottoms = [float(w[2]) + float(w[4]) for w in current]  # type: ignore[arg-type]
-        assert current_key is not None
+        key = current[0].line_key
         lines.append(
             LineBox(
-                words=tuple(
-                    (str(w[0]), float(w[1]), float(w[1]) + float(w[3]))  # type: ignore[arg-type]
-                    for w in current
-                ),
-                top=min(tops),
-                bottom=max(bottoms),
-                paragraph=(current_key[0], current_key[1]),
+                words=tuple((w.text, float(w.left), float(w.left + w.width)) for w in current),
+                top=float(min(w.top for w in current)),
+                bottom=float(max(w.top + w.height for w in current)),
+                paragraph=(key[0], key[1]),
             )
         )
 
-    for word, key in zip(words, groups, strict=True):
-        if key != current_key:
+    for word in words:
+        if current and word.line_key != current[0].line_key:
             flush()
             current = []
-            current_key = key
         current.append(word)
     flush()
     return lines

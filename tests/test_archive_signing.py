@@ -26,14 +26,13 @@ from PIL import Image
 
 from app.verify import every_dossier
 from config import Settings
-from config.catalogue import load_catalogue, parse_catalogue
 from config.signers import SignerConfigError, parse_signers, signers_from_settings
 from flows import archiving, runtime, steps
 from flows.runtime import metadata_store, object_store
-from models import BatchInfo, DossierStatus, PageInfo
+from models import BatchInfo, DossierStatus
 from models.errors import BadInputError
+from models.pagerecord import colour_warning
 from pipeline.load import ColourMode
-from pipeline.page import colour_warning
 from pipeline.sign import verify_pdf_signature
 from pipeline.stamp import STAMP_PHRASE
 from pipeline.xmp import ARCHIVE_NS
@@ -534,7 +533,7 @@ def test_colour_rule_is_redecided_once_the_papers_name_the_procedure(
     image.convert("L").save(path, dpi=(200, 200))
     relaxed = Settings(data_dir=settings.data_dir, workers=2, colour_required=False)
     received, part, pages = _run_pages(relaxed, DOSSIER, path)
-    warning = colour_warning(ColourMode.GREY)
+    warning = colour_warning(ColourMode.GREY).text
     assert warning not in pages[0].info.warnings
 
     refuse = Settings(
@@ -549,34 +548,3 @@ def test_colour_rule_is_redecided_once_the_papers_name_the_procedure(
     info = metadata_store(settings).get_dossier(DOSSIER)
     assert info.status is DossierStatus.ARCHIVED and info.procedure == "doi-gplx"
     assert warning in info.pages[0].warnings
-
-
-def test_colour_warning_is_dropped_for_a_procedure_that_accepts_grey(settings: Settings) -> None:
-    """The rule itself, without OCR: the procedure's own flag wins over the global default,
-    both ways; pages already in colour never get the warning."""
-    shipped = load_catalogue(settings.catalogue_path)
-    assert shipped.colour_required("lltp", False) and shipped.colour_required("doi-gplx", False)
-    catalogue = parse_catalogue(
-        """
-[procedures.grey-ok]
-name = "Accepts grey scans"
-colour_required = false
-[procedures.no-flag]
-name = "Follows SOHOA_COLOUR_REQUIRED"
-"""
-    )
-    grey = colour_warning(ColourMode.GREY)
-    info = PageInfo(index=0, width_px=10, height_px=10, dpi=200, warnings=("other", grey))
-    page = steps.PageDone("d", None, "k", info, ColourMode.GREY)  # type: ignore[arg-type]
-    colour = replace(page, colour_mode=ColourMode.COLOUR)
-    strict = Settings(data_dir=settings.data_dir, colour_action="refuse")
-
-    kept, refusal = archiving._colour_rule(strict, catalogue, "grey-ok", [page], [info])
-    assert kept[0].warnings == ("other",) and refusal is None
-    kept, refusal = archiving._colour_rule(strict, catalogue, "no-flag", [page], [info])
-    assert kept[0].warnings == ("other", grey)
-    assert refusal == f"page 1 {grey} (procedure no-flag): scan it again in colour"
-    kept, refusal = archiving._colour_rule(strict, catalogue, "no-flag", [colour], [info])
-    assert kept[0].warnings == ("other",) and refusal is None
-    with pytest.raises(ValueError, match="colour_required must be true or false"):
-        parse_catalogue('[procedures.x]\ncolour_required = "yes"\n')

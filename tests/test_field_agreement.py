@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from config.catalogue import load_catalogue
+from models.dossier import FieldState
 from pipeline.barcodes import Barcode
 from pipeline.classify import PageKind
-from pipeline.extract import HANDWRITTEN
 from pipeline.fields import PageEvidence, extract_dossier_fields
 from pipeline.handwriting import CropReading, HandwrittenArea
 from pipeline.reasons import ReasonCode, parse_reason
@@ -150,7 +150,7 @@ def test_handwritten_field_is_marked_with_its_crop_and_the_reader_only_suggests(
     reader = FakeReader("Nguyễn Văn An")
     result = extract_dossier_fields(pages, CATALOGUE, crop_reader=reader)
     name = result.fields["full_name"]
-    assert name.state == HANDWRITTEN and name.value == "" and name.needs_review
+    assert name.state == FieldState.HANDWRITTEN and name.value == "" and name.needs_review
     assert name.crop_key == "crops/p1-full_name.png"
     assert (name.suggestion, name.suggestion_confidence) == ("Nguyễn Văn An", 0.62)
     assert reader.seen == [(40, 300, 3)]
@@ -158,7 +158,7 @@ def test_handwritten_field_is_marked_with_its_crop_and_the_reader_only_suggests(
     assert any(r.code is ReasonCode.HANDWRITTEN for r in result.reasons)
     # Without a reader: the same, no suggestion.
     plain = extract_dossier_fields(pages, CATALOGUE).fields["full_name"]
-    assert plain.state == HANDWRITTEN and plain.suggestion is None
+    assert plain.state == FieldState.HANDWRITTEN and plain.suggestion is None
 
 
 def test_handwriting_beside_agreeing_papers_is_not_needed() -> None:
@@ -171,7 +171,7 @@ def test_handwriting_beside_agreeing_papers_is_not_needed() -> None:
     ]
     result = extract_dossier_fields(pages, CATALOGUE)
     assert result.fields["full_name"].value == "Nguyễn Văn An"
-    assert result.fields["full_name"].state != HANDWRITTEN
+    assert result.fields["full_name"].state != FieldState.HANDWRITTEN
 
 
 def test_ocr_misreading_of_ink_gives_no_vote_but_is_kept() -> None:
@@ -192,7 +192,7 @@ def test_ocr_misreading_of_ink_gives_no_vote_but_is_kept() -> None:
     lone = extract_dossier_fields(agreeing[:2], CATALOGUE).fields["full_name"]
     assert (lone.value, lone.state, lone.crop_key, lone.needs_review) == (
         "Nguyễn Văn An",
-        HANDWRITTEN,
+        FieldState.HANDWRITTEN,
         "k",
         True,
     )

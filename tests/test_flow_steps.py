@@ -165,7 +165,7 @@ def test_low_resolution_warns_or_refuses(settings: Settings, tmp_path: Path) -> 
     page.image.save(path, dpi=(150, 150))
     source = inspect_source(path)
     warned = process_page(source, PageContext(source_name="low.png", page_index=0), tmp_path / "w")
-    assert any("150 dpi" in w for w in warned.warnings)
+    assert any("150 dpi" in w for w in warned.record.warning_texts)
     strict = PageContext(source_name="low.png", page_index=0, refuse_low_dpi=True)
     with pytest.raises(BadInputError, match=r"low\.png: page 1 scanned at 150 dpi"):
         process_page(source, strict, tmp_path / "w2")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import replace
 from pathlib import Path
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 
 from config.catalogue import load_catalogue
+from models.pagerecord import OcrWord, decode_page_record
 from models.textfold import fold
 from pipeline.classify import PageKind
 from pipeline.context import PageContext
@@ -23,7 +23,6 @@ from pipeline.handwriting import (
     ink_fraction,
 )
 from pipeline.load import inspect_source
-from pipeline.ocr import Word
 from pipeline.page import process_page
 from pipeline.weights import default_models_dir
 from tests import dossiers, synth
@@ -41,10 +40,10 @@ def _page_with_scribble(ink: bool) -> np.ndarray:
     return image
 
 
-def _label_words(conf: float = 95.0) -> list[Word]:
+def _label_words(conf: float = 95.0) -> list[OcrWord]:
     return [
-        Word("Tôi", 40, 92, 60, 30, conf, 1, 1, 1),
-        Word("là:", 108, 92, 50, 30, conf, 1, 1, 1),
+        OcrWord("Tôi", 40, 92, 60, 30, conf, 1, 1, 1),
+        OcrWord("là:", 108, 92, 50, 30, conf, 1, 1, 1),
     ]
 
 
@@ -66,10 +65,10 @@ def test_no_ink_is_a_missing_value_and_a_confident_word_is_a_reading() -> None:
         == []
     )
     inked = _page_with_scribble(ink=True)
-    read = [*_label_words(), Word("An", 270, 92, 60, 30, 91.0, 1, 1, 1)]
+    read = [*_label_words(), OcrWord("An", 270, 92, 60, 30, 91.0, 1, 1, 1)]
     assert find_handwritten_areas(inked, read, (1600, 400), LABELS, fields=["full_name"]) == []
     # A word read with low confidence is no reading: the ink goes to a person.
-    doubtful = [*_label_words(), Word("Ân~", 270, 92, 60, 30, 31.0, 1, 1, 1)]
+    doubtful = [*_label_words(), OcrWord("Ân~", 270, 92, 60, 30, 31.0, 1, 1, 1)]
     assert (
         len(find_handwritten_areas(inked, doubtful, (1600, 400), LABELS, fields=["full_name"])) == 1
     )
@@ -77,7 +76,7 @@ def test_no_ink_is_a_missing_value_and_a_confident_word_is_a_reading() -> None:
 
 def test_confident_words_that_are_no_value_of_the_field_do_not_hide_the_ink() -> None:
     inked = _page_with_scribble(ink=True)
-    words = [*_label_words(), Word("2/.", 270, 92, 60, 30, 88.0, 1, 1, 1)]
+    words = [*_label_words(), OcrWord("2/.", 270, 92, 60, 30, 88.0, 1, 1, 1)]
     kwargs = {"fields": ["full_name"]}
     assert find_handwritten_areas(inked, words, (1600, 400), LABELS, **kwargs) == []
     (area,) = find_handwritten_areas(
@@ -118,8 +117,8 @@ def test_form_values_are_read_or_sent_to_a_person_with_their_crop(tmp_path: Path
         source = inspect_source(path, name=path.name, max_pages=1, max_bytes=10**8)
         work = tmp_path / f"work-{hand}"
         outcome = process_page(source, PageContext(source_name=path.name, page_index=0), work)
-        record = json.loads(outcome.ocr_json_path.read_text(encoding="utf-8"))
-        assert [h["field"] for h in record["handwritten"]] == [f for f, _ in outcome.handwritten]
+        record = decode_page_record(outcome.record_path.read_bytes())
+        assert [h.field for h in record.handwritten] == [f for f, _ in outcome.handwritten]
         crops[hand] = {f for f, _ in outcome.handwritten}
         for _field, crop_path in outcome.handwritten:
             crop = cv2.imread(str(crop_path))
@@ -127,11 +126,11 @@ def test_form_values_are_read_or_sent_to_a_person_with_their_crop(tmp_path: Path
         evidence = PageEvidence(
             0,
             PageKind.APPLICATION_FORM,
-            record["text"],
+            record.text,
             (),
             "doi-gplx",
-            record.get("mean_confidence"),
-            reread=tuple((r["field"], r["text"], r["confidence"]) for r in record["reread"]),
+            record.mean_confidence,
+            reread=tuple((r.field, r.text, r.confidence) for r in record.reread),
         )
         values = extract_dossier_fields([evidence], CATALOGUE).values
         for name, value in expected.items():
@@ -159,24 +158,24 @@ def test_the_second_reader_suggests_a_handwritten_value_never_sets_it(tmp_path: 
     source = inspect_source(path, name=path.name, max_pages=1, max_bytes=10**8)
     context = PageContext(source_name=path.name, page_index=0, second_reader=True)
     outcome = process_page(source, context, tmp_path / "work")
-    record = json.loads(outcome.ocr_json_path.read_text(encoding="utf-8"))
-    entries = {h["field"]: h for h in record["handwritten"]}
-    assert "full_name" in entries and entries["full_name"].get("suggestion")
+    record = decode_page_record(outcome.record_path.read_bytes())
+    entries = {h.field: h for h in record.handwritten}
+    assert "full_name" in entries and entries["full_name"].suggestion
     areas = tuple(
         HandwrittenArea(
             name,
             (0.0, 0.0, 1.0, 1.0),
             f"crops/{name}.png",
-            suggestion=CropReading(h["suggestion"], h["suggestion_confidence"]),
+            suggestion=CropReading(h.suggestion, h.suggestion_confidence or 0.0),
         )
         for name, h in entries.items()
-        if h.get("suggestion")
+        if h.suggestion
     )
     evidence = PageEvidence(
-        0, PageKind.APPLICATION_FORM, record["text"], (), "doi-gplx",
-        record.get("mean_confidence"), handwritten=areas,
+        0, PageKind.APPLICATION_FORM, record.text, (), "doi-gplx",
+        record.mean_confidence, handwritten=areas,
     )  # fmt: skip
     name = extract_dossier_fields([evidence], CATALOGUE).fields["full_name"]
     assert name.needs_review and name.state == "handwritten"
     assert name.crop_key == "crops/full_name.png"
-    assert name.suggestion == " ".join(entries["full_name"]["suggestion"].split())
+    assert name.suggestion == " ".join((entries["full_name"].suggestion or "").split())

@@ -134,7 +134,7 @@ def test_mixed_pdf_keeps_typed_text_and_ocrs_the_scan(tmp_path: Path, samples_di
         process_page(source, PageContext(source_name="mixed.pdf", page_index=i), tmp_path / "w")
         for i in range(2)
     ]
-    assert [o.text_source for o in outcomes] == ["pdf", "ocr"]
+    assert [o.record.text_source for o in outcomes] == ["pdf", "ocr"]
     output = tmp_path / "out.pdf"
     assemble_searchable_pdf(source, [o.layer for o in outcomes], output, DocumentInfo(title="t"))
     first = pdftotext(output, 1)
@@ -159,7 +159,7 @@ def test_image_pages_are_assembled_in_chunks_in_order(
     frames[0].save(tiff, save_all=True, append_images=frames[1:], dpi=(200, 200))
     source = inspect_source(tiff)
     identity = tuple(float(v) for v in np.eye(3).ravel())
-    layers = [PageLayer(i, 200.0, 80 + i, 60, 0, identity, 80 + i, 60, None) for i in range(7)]
+    layers = [PageLayer(i, 200.0, 80 + i, 60, 0, identity) for i in range(7)]
     output = tmp_path / "out.pdf"
     assemble_searchable_pdf(source, layers, output, DocumentInfo(title="seven"))
     with pikepdf.open(output) as pdf:

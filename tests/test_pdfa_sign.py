@@ -8,7 +8,6 @@ then converted, signed and checked with pikepdf, pdftotext, pdftoppm, qpdf and p
 from __future__ import annotations
 
 import io
-import json
 import shutil
 import subprocess
 import unicodedata
@@ -23,6 +22,7 @@ from lxml import etree
 from PIL import Image, ImageFont
 
 from models.errors import BadInputError, SigningCredentialError, SigningError
+from models.pagerecord import OcrWord
 from pipeline.assemble import DocumentInfo, PageLayer, assemble_searchable_pdf
 from pipeline.load import inspect_source
 from pipeline.pdfa import ArchiveMetadata, make_pdfa
@@ -91,7 +91,7 @@ def _scan_pdf(images: list[Image.Image], path: Path, rotate: int = 0) -> None:
     pdf.save(path)
 
 
-def _ocr_json(page: synth.SynthPage, path: Path) -> Path:
+def _words(page: synth.SynthPage) -> tuple[OcrWord, ...]:
     """Word boxes where synth.render_page drew the words (as Tesseract would report them)."""
     size = round(FONT_PT * DPI / 72)
     font = ImageFont.truetype(synth.find_font("sans"), size)
@@ -102,22 +102,10 @@ def _ocr_json(page: synth.SynthPage, path: Path) -> Path:
         x = float(margin)
         for word in line.split():
             width = font.getlength(word)
-            words.append(
-                [
-                    word,
-                    round(x),
-                    margin + number * line_height,
-                    round(width),
-                    size,
-                    95.0,
-                    1,
-                    1,
-                    number + 1,
-                ]
-            )
+            top = margin + number * line_height
+            words.append(OcrWord(word, round(x), top, round(width), size, 95.0, 1, 1, number + 1))
             x += width + font.getlength(" ")
-    path.write_text(json.dumps({"words": words}, ensure_ascii=False), encoding="utf-8")
-    return path
+    return tuple(words)
 
 
 def _assemble(pages: list[synth.SynthPage], images: list[Image.Image], directory: Path) -> Path:
@@ -133,9 +121,7 @@ def _assemble(pages: list[synth.SynthPage], images: list[Image.Image], directory
             height_px=image.height,
             rotation=0,
             to_cleaned=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0),
-            cleaned_width_px=image.width,
-            cleaned_height_px=image.height,
-            ocr_json=_ocr_json(page, directory / f"page{index}.ocr.json"),
+            words=_words(page),
         )
         for index, (page, image) in enumerate(zip(pages, images, strict=True))
     ]

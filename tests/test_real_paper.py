@@ -9,7 +9,6 @@ cleanup that makes a page worse than the engine alone would read it.
 from __future__ import annotations
 
 import io
-import json
 import subprocess
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pikepdf
 import pytest
 from PIL import Image
 
+from models.pagerecord import decode_page_record
 from pipeline import page as page_module
 from pipeline.assemble import DocumentInfo, assemble_searchable_pdf
 from pipeline.clean import MAX_OCR_PIXELS, CleanedPage, ocr_grey, ocr_scale, to_grey
@@ -107,9 +107,8 @@ def test_a_low_resolution_capture_reads_as_well_as_tesseract_alone(tmp_path: Pat
     path = tmp_path / "capture.png"
     page.image.save(path)
     outcome = process_page(inspect_source(path), ctx("capture.png"), tmp_path / "w")
-    assert any("estimated from the letters" in w for w in outcome.warnings)
-    record = json.loads(outcome.ocr_json_path.read_text(encoding="utf-8"))
-    assert record["dpi_source"] == "estimated"
+    assert any("estimated from the letters" in w for w in outcome.record.warning_texts)
+    assert decode_page_record(outcome.record_path.read_bytes()).dpi_source == "estimated"
     ours = synth.char_error_rate(page.text, outcome.text_path.read_text(encoding="utf-8"))
     bare = subprocess.run(
         ["tesseract", str(path), "stdout", "-l", "vie"], capture_output=True
@@ -234,8 +233,8 @@ def test_an_old_ocr_layer_is_replaced_and_the_stamp_kept(
     path, truth = _scan_with_old_layer(tmp_path, visible_helvetica=visible_helvetica)
     source = inspect_source(path)
     outcome = process_page(source, ctx("hồ sơ của dân.pdf"), tmp_path / "w")
-    assert outcome.text_source == "ocr"
-    assert any("own text layer was not kept" in w for w in outcome.warnings)
+    assert outcome.record.text_source == "ocr"
+    assert any("own text layer was not kept" in w for w in outcome.record.warning_texts)
     assembled = tmp_path / "assembled.pdf"
     assemble_searchable_pdf(source, [outcome.layer], assembled, DocumentInfo(title="t"))
     archived = make_pdfa(
@@ -276,7 +275,9 @@ def test_a_cleanup_that_hurts_loses_to_the_untouched_page(
 
     monkeypatch.setattr(page_module, "clean_page", ruinous_clean)
     outcome = process_page(inspect_source(path), ctx("letter.png"), tmp_path / "w")
-    assert any("untouched scan was read" in w for w in outcome.warnings), outcome.warnings
+    assert any("untouched scan was read" in w for w in outcome.record.warning_texts), (
+        outcome.record.warnings
+    )
     assert outcome.layer.rotation == 0 and outcome.layer.to_cleaned[0] == 1.0
     text = outcome.text_path.read_text(encoding="utf-8")
     assert synth.char_error_rate(page.text, text) < 0.03

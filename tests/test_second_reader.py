@@ -35,7 +35,7 @@ from pipeline.linereader import (
     split_spans,
 )
 from pipeline.load import inspect_source
-from pipeline.ocr import PageOcr, Word, parse_tsv
+from pipeline.ocr import OcrWord, PageOcr, parse_tsv
 from pipeline.page import PAGE_STEPS, NeuralReadingStep, process_page
 from pipeline.second_reader import (
     available_reader,
@@ -193,8 +193,8 @@ class FakeReader:
         return self.reading
 
 
-def _word(text: str, left: int, line: int, confidence: float) -> Word:
-    return Word(text, left, 40 * line, 8 * len(text), 24, confidence, 1, 1, line)
+def _word(text: str, left: int, line: int, confidence: float) -> OcrWord:
+    return OcrWord(text, left, 40 * line, 8 * len(text), 24, confidence, 1, 1, line)
 
 
 def _page(lines: list[list[tuple[str, float]]]) -> PageOcr:

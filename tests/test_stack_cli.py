@@ -79,4 +79,4 @@ def test_separator_command_prints_a_sheet_sohoa_recognises(tmp_path: Path) -> No
     assert made.code == 0, made.stderr
     source = inspect_source(sheet)
     outcome = process_page(source, PageContext(source_name="sep.pdf", page_index=0), tmp_path / "w")
-    assert outcome.kind == "separator"
+    assert outcome.record.kind == "separator"
