@@ -40,7 +40,13 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
         configure_prefect,
         start_temporary_server,
     )
+    from config import orchestrator_for
 
+    settings = settings.model_copy(
+        update={"orchestrator": orchestrator_for(settings, long_lived=False)}
+    )
+    if settings.orchestrator == "inline":  # no Prefect at all (see orchestrator_for)
+        return _process(args, settings, None)
     configure_prefect(settings, verbose=args.verbose)
     server = start_temporary_server(settings)  # starts while we import and check
     try:
@@ -360,14 +366,20 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
     """Finish every batch a crash or a stop left with dossiers received or processing."""
     from app.prefect_env import await_temporary_server, configure_prefect, start_temporary_server
+    from config import orchestrator_for
 
-    configure_prefect(settings, verbose=args.verbose)
+    settings = settings.model_copy(
+        update={"orchestrator": orchestrator_for(settings, long_lived=False)}
+    )
+    inline = settings.orchestrator == "inline"  # no Prefect at all (see orchestrator_for)
+    if not inline:
+        configure_prefect(settings, verbose=args.verbose)
     meta, _ = _stores(settings)
     unfinished = meta.unfinished_batches()
     if not unfinished:
         sys.stdout.write("nothing to resume\n")
         return ExitCode.OK
-    server = start_temporary_server(settings)
+    server = None if inline else start_temporary_server(settings)
     try:
         from app.runner import BatchRunner
 

@@ -121,7 +121,8 @@ def cmd_deploy(args: argparse.Namespace, settings: Settings) -> int:
     from prefect.deployments.runner import EntrypointType
 
     from flows.deployed import ENTRYPOINT, FLOW_NAME, process_batch_run
-    from flows.limits import ensure_ocr_limit, ocr_slots
+    from flows.limits import ocr_slots
+    from flows.prefect_client import ensure_ocr_limit
 
     full_name = deployment_full_name(settings, args.name)
     flow_name, _, name = full_name.partition("/")
@@ -137,7 +138,9 @@ def cmd_deploy(args: argparse.Namespace, settings: Settings) -> int:
         "the database; settings from the worker's environment.",
         tags=["sohoa"],
     )
-    assert deployment.entrypoint == ENTRYPOINT, deployment.entrypoint
+    # The flow is defined in flows.prefect_runs; deployments name it by the module that
+    # re-exports it, as before, so a worker of any version finds it.
+    deployment.entrypoint = ENTRYPOINT
     deployment_id = deployment.apply()
     limit = ensure_ocr_limit(settings)
     sys.stdout.write(
@@ -346,7 +349,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _prepare_pool(settings: Settings, pool: str) -> None:
-    from flows.limits import ensure_ocr_limit, ocr_slots
+    from flows.limits import ocr_slots
+    from flows.prefect_client import ensure_ocr_limit
 
     ensure_work_pool(pool)
     limit = ensure_ocr_limit(settings)

@@ -144,14 +144,14 @@ def test_flows_and_tasks_take_no_settings_object() -> None:
     """Prefect records a flow run's parameters (and shows them in its UI): ids only."""
     import inspect
 
-    from flows import batch, deployed
+    from flows import deployed, prefect_runs
 
     entries = [
-        batch.process_batch,
-        batch.receive_source_task,
-        batch.process_page_task,
-        batch.split_stack_task,
-        batch.archive_dossier_task,
+        prefect_runs.process_batch,
+        prefect_runs.receive_source_task,
+        prefect_runs.process_page_task,
+        prefect_runs.split_stack_task,
+        prefect_runs.archive_dossier_task,
         deployed.process_batch_run,
     ]
     for entry in entries:
