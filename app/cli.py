@@ -63,7 +63,7 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
 
     lang = args.lang or settings.lang
     check_languages(lang)  # fail fast, before anything is queued
-    from flows.batch import run_batch
+    from flows.orchestrator import run_batch
     from flows.steps import SourceRef
 
     meta, _objects = _stores(settings)

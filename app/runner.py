@@ -2,10 +2,10 @@
 
 Two modes, chosen by SOHOA_DEPLOYMENT:
 
-* empty (one machine): each batch is one run of ``flows.batch.run_batch`` (a Prefect flow
-  run, or in-process with SOHOA_ORCHESTRATOR=inline) on a thread of this process; pages
-  are parallel inside it. ``busy()`` counts those threads,
-  ``wait()`` waits for one.
+* empty (one machine): each batch is one run of ``flows.orchestrator.run_batch`` (a
+  Prefect flow run, or in-process with SOHOA_ORCHESTRATOR=inline) on a thread of this
+  process; pages are parallel inside it. ``busy()`` counts those threads, ``wait()`` waits
+  for one.
 * ``flow/deployment`` (scale-out): ``submit`` creates a flow run of that deployment
   (``flows.deployed.process_batch_run``, parameter ``batch_id``) and returns at once; a
   ``sohoa worker`` on any machine processes it. ``busy()`` is then the number of the
@@ -50,7 +50,7 @@ STALE_AFTER = timedelta(minutes=30)
 
 
 def _default_run(settings: Settings, batch_id: str, sources: list[SourceRef], lang: str) -> object:
-    from flows.batch import run_batch
+    from flows.orchestrator import run_batch
 
     return run_batch(settings, batch_id, sources, lang)
 

@@ -121,7 +121,7 @@ def cmd_deploy(args: argparse.Namespace, settings: Settings) -> int:
     from prefect.deployments.runner import EntrypointType
 
     from flows.deployed import ENTRYPOINT, FLOW_NAME, process_batch_run
-    from flows.limits import ocr_slots
+    from flows.limits import ocr_limit_name, ocr_slots
     from flows.prefect_client import ensure_ocr_limit
 
     full_name = deployment_full_name(settings, args.name)
@@ -142,7 +142,7 @@ def cmd_deploy(args: argparse.Namespace, settings: Settings) -> int:
     # re-exports it, as before, so a worker of any version finds it.
     deployment.entrypoint = ENTRYPOINT
     deployment_id = deployment.apply()
-    limit = ensure_ocr_limit(settings)
+    limit = ensure_ocr_limit(ocr_limit_name(settings), slots=ocr_slots(settings))
     sys.stdout.write(
         f"work pool {pool} ({POOL_TYPE}): {'created' if created else 'exists'}\n"
         f"deployment {full_name} ({deployment_id}): entrypoint {ENTRYPOINT}\n"
@@ -349,11 +349,11 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _prepare_pool(settings: Settings, pool: str) -> None:
-    from flows.limits import ocr_slots
+    from flows.limits import ocr_limit_name, ocr_slots
     from flows.prefect_client import ensure_ocr_limit
 
     ensure_work_pool(pool)
-    limit = ensure_ocr_limit(settings)
+    limit = ensure_ocr_limit(ocr_limit_name(settings), slots=ocr_slots(settings))
     log.info("concurrency limit %s: %d slot(s)", limit, ocr_slots(settings))
 
 

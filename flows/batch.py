@@ -3,9 +3,8 @@
 The body (:func:`batch_body`) and its task functions are plain Python: the body hands the
 task functions to a :class:`flows.submit.TaskSubmitter`, which runs them as Prefect task
 runs (``flows/prefect_runs.py``, the one module that imports Prefect to run anything) or on
-a thread pool of this process (``flows.submit.InlineSubmitter``). :func:`run_batch` picks
-one from ``settings.orchestrator`` (``config.orchestrator_for`` resolves ``auto`` at the
-entry point). Tasks exchange ids and small frozen records.
+a thread pool of this process (``flows.submit.InlineSubmitter``); ``flows.orchestrator``
+picks one from ``settings.orchestrator``. Tasks exchange ids and small frozen records.
 
 No task takes the settings object: Prefect records every run's parameters in its database
 (and shows them in its UI), and the settings hold the S3 secret key. A run carries an
@@ -23,7 +22,7 @@ from config import Settings, settings_for, settings_ref
 from flows import archiving, steps
 from flows.limits import ocr_slot, timed
 from flows.runtime import metadata_store
-from flows.submit import InlineSubmitter, TaskFuture, TaskSubmitter
+from flows.submit import TaskFuture, TaskSubmitter
 from models import DossierStatus
 from storage import keys
 
@@ -202,19 +201,3 @@ def _batch_body(
     for received, _futures in page_futures:
         steps.finish_source(settings, received)
     return dossier_ids
-
-
-def run_batch(
-    settings: Settings, batch_id: str, sources: list[steps.SourceRef], lang: str
-) -> list[str]:
-    """Run a batch on the orchestrator the settings name (``auto``: Prefect, as before)."""
-    if settings.orchestrator == "inline":
-        # No Prefect, hence no machine-wide Tesseract limit: this process reads at most
-        # SOHOA_WORKERS pages at once, its own threads.
-        with InlineSubmitter(settings.workers) as submitter:
-            return batch_body(
-                settings, batch_id, sources, lang, submitter=submitter, ocr_limit=None
-            )
-    from flows.prefect_runs import run_batch_on_prefect
-
-    return run_batch_on_prefect(settings, batch_id, sources, lang)

@@ -1,9 +1,10 @@
 """Prefect's API, for everything but running flows: one wrapper, like every external program.
 
-The machine's Tesseract limit (a global concurrency limit), a deployment's flow runs and
-their states. Prefect is imported inside each function: ``app/runner.py`` and
-``flows/limits.py`` import this module on paths that never talk to Prefect (an inline
-``sohoa resume``), and importing Prefect costs seconds.
+The machine's Tesseract limit (a global concurrency limit; its name and size come from
+``flows/limits.py``), a deployment's flow runs and their states. Prefect is imported
+inside each function: ``app/runner.py`` and ``flows/limits.py`` import this module on
+paths that never talk to Prefect (an inline ``sohoa resume``), and importing Prefect
+costs seconds.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import os
 from typing import Any
 from uuid import UUID
 
-from config import Settings
-from flows.limits import ocr_limit_name, ocr_slots
 from models.errors import SohoaError
 
 log = logging.getLogger("sohoa.flows")
@@ -32,26 +31,27 @@ def open_sync_client() -> Any:
     return client
 
 
-def ensure_ocr_limit(settings: Settings) -> str:
-    """Create ``tesseract-<host>`` with this machine's slots, or correct its value."""
+def ensure_ocr_limit(name: str, *, slots: int) -> str:
+    """Create the global concurrency limit ``name`` with ``slots``, or correct its value."""
     from prefect.client.orchestration import get_client
 
-    name = ocr_limit_name(settings)
     with get_client(sync_client=True) as client:
-        client.upsert_global_concurrency_limit_by_name(name, ocr_slots(settings))
+        client.upsert_global_concurrency_limit_by_name(name, slots)
     return name
 
 
-def ocr_limit_for_run(settings: Settings, *, create: bool) -> str | None:
-    """The limit this run's pages take, or None (missing, or the API would not say)."""
+def ocr_limit_for_run(name: str, *, slots: int, create: bool) -> str | None:
+    """The limit this run's pages take, or None (missing, or the API would not say).
+
+    ``create``: make it (with ``slots``) when missing; else only look it up.
+    """
     from prefect.exceptions import ObjectNotFound
 
     try:
         if create:
-            return ensure_ocr_limit(settings)
+            return ensure_ocr_limit(name, slots=slots)
         from prefect.client.orchestration import get_client
 
-        name = ocr_limit_name(settings)
         with get_client(sync_client=True) as client:
             client.read_global_concurrency_limit_by_name(name)
         return name

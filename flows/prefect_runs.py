@@ -26,7 +26,7 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from config import Settings, process_settings, settings_for, settings_ref
-from flows import batch, steps
+from flows import batch, limits, steps
 from flows.prefect_client import ocr_limit_for_run
 from flows.runtime import metadata_store
 from flows.submit import RETRY_DELAYS_S, retryable
@@ -67,6 +67,13 @@ TASKS: dict[Callable[..., Any], Task[Any, Any]] = {
 }
 
 
+def _ocr_limit(settings: Settings, *, create: bool) -> str | None:
+    """This machine's Tesseract limit for a run (``flows/limits.py``), if the server has it."""
+    return ocr_limit_for_run(
+        limits.ocr_limit_name(settings), slots=limits.ocr_slots(settings), create=create
+    )
+
+
 class PrefectSubmitter:
     """Each task function as a Prefect task run of the current flow run."""
 
@@ -99,7 +106,7 @@ def process_batch(
         sources,
         lang,
         submitter=PrefectSubmitter(),
-        ocr_limit=ocr_limit_for_run(settings, create=False),
+        ocr_limit=_ocr_limit(settings, create=False),
     )
 
 
@@ -143,5 +150,5 @@ def process_batch_run(batch_id: str) -> list[str]:
         batch.batch_sources(settings, batch_id),
         stored.lang,
         submitter=PrefectSubmitter(),
-        ocr_limit=ocr_limit_for_run(settings, create=True),
+        ocr_limit=_ocr_limit(settings, create=True),
     )

@@ -83,13 +83,14 @@ def test_entry_flow_reads_settings_from_the_environment(
         return [keys.dossier_id(bid, 0)]
 
     monkeypatch.setattr(batch, "batch_body", fake_body)
-    monkeypatch.setattr(prefect_runs, "ocr_limit_for_run", lambda s, create: f"tesseract-{create}")
+    monkeypatch.setattr(prefect_runs, "ocr_limit_for_run", lambda n, slots, create: f"{n}:{create}")
     assert deployed.process_batch_run.fn(batch_id) == [keys.dossier_id(batch_id, 0)]
     (call,) = calls
     assert call["settings"].data_dir == (tmp_path / "data").resolve()
     assert call["sources"] == [steps.SourceRef("", "quầy-page.jpg")]
     assert call["lang"] == "vie"
-    assert call["limit"] == "tesseract-True"  # deployed runs create the machine's limit
+    # Deployed runs create the machine's limit.
+    assert call["limit"] == f"{limits.ocr_limit_name(call['settings'])}:True"
     assert isinstance(call["submitter"], prefect_runs.PrefectSubmitter)
     # The page thread pool follows SOHOA_WORKERS of the machine that runs the flow.
     assert deployed.process_batch_run.task_runner.duplicate()._max_workers == 3
