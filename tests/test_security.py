@@ -199,6 +199,7 @@ def test_no_secret_at_rest_after_sohoa_process_on_s3_with_a_signer(
         "SOHOA_DIGITISER_NAME": pki.signer_common_name,
         "SOHOA_SIGNING_PASSWORD_FILE": str(password_file),
         "SOHOA_SIGNING_REQUIRED": "true",
+        "SOHOA_ORCHESTRATOR": "prefect",  # what Prefect's database keeps is the point
     }
     env.pop("PREFECT_API_URL", None)
     try:
@@ -620,6 +621,7 @@ def _prefect_env(tmp_path: Path) -> dict[str, str]:
         "SOHOA_DATA_DIR": str(tmp_path / "data"),
         "PREFECT_HOME": str(tmp_path / "prefect-home"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "SOHOA_ORCHESTRATOR": "prefect",  # `sohoa process` would run inline, with no server
     }
     env.pop("PREFECT_API_URL", None)
     return env
