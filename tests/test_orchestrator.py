@@ -101,11 +101,8 @@ def test_prefect_tasks_share_the_inline_retry_policy() -> None:
     assert prefect_runs._retry_on_io(None, None, Completed(data=1)) is False
 
 
-def _process_one_page(
-    samples_dir: Path, data_dir: Path, *, orchestrator: str | None
-) -> tuple[dict[str, object], list[str]]:
-    """`sohoa process` of one page in a fresh interpreter: its report and the Prefect
-    modules it imported."""
+def _sohoa(data_dir: Path, args: list[str], *, orchestrator: str | None) -> tuple[str, list[str]]:
+    """`sohoa ARGS` in a fresh interpreter: its stdout and the Prefect modules it imported."""
     env = {**os.environ, "SOHOA_DATA_DIR": str(data_dir), "OMP_THREAD_LIMIT": "1"}
     env["PREFECT_HOME"] = str(data_dir.parent / "prefect-home")
     env.pop("PREFECT_API_URL", None)
@@ -120,14 +117,21 @@ def _process_one_page(
         "sys.stderr.write('PREFECT-MODULES ' + ' '.join(loaded) + '\\n')\n"
         "sys.exit(code)\n"
     )
-    page = str(samples_dir / "page.jpg")
     done = subprocess.run(
-        [sys.executable, "-c", script, "process", "--json", page],
+        [sys.executable, "-c", script, *args],
         capture_output=True, text=True, env=env, timeout=600, cwd=REPO,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     (line,) = [x for x in done.stderr.splitlines() if x.startswith("PREFECT-MODULES")]
-    return json.loads(done.stdout), line.split()[1:]
+    return done.stdout, line.split()[1:]
+
+
+def _process_one_page(
+    samples_dir: Path, data_dir: Path, *, orchestrator: str | None
+) -> tuple[dict[str, object], list[str]]:
+    page = str(samples_dir / "page.jpg")
+    out, modules = _sohoa(data_dir, ["process", "--json", page], orchestrator=orchestrator)
+    return json.loads(out), modules
 
 
 @pytest.mark.slow
@@ -160,3 +164,22 @@ def test_forced_prefect_runs_a_flow_on_the_temporary_server(
         assert store.get_batch(str(report["batch_id"])).flow_run_id  # operators can follow it
     finally:
         store.close()
+
+
+@pytest.mark.slow
+def test_resume_finishes_a_received_batch_inline(samples_dir: Path, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from flows import runtime, steps
+    from models import BatchInfo
+    from storage import keys
+
+    # What a crash right after intake leaves: the original stored, the dossier received.
+    settings = Settings(data_dir=tmp_path / "data", workers=1)
+    batch_id = "20260101-000000-abcdef"
+    batch = BatchInfo(batch_id, datetime.now(UTC), "vie", 1)
+    steps.receive_batch(settings, batch, [steps.SourceRef(str(samples_dir / "page.jpg"), "p.jpg")])
+    runtime.reset()  # the subprocess opens the database on its own
+    out, prefect_modules = _sohoa(tmp_path / "data", ["resume"], orchestrator=None)
+    assert prefect_modules == []
+    assert out.split() == ["archived", keys.dossier_id(batch_id, 0), "p.jpg"]
