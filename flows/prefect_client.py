@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -141,3 +142,62 @@ def check_deployment(deployment: str) -> None:
             f"SOHOA_DEPLOYMENT={deployment}: Prefect server {api} did not answer: "
             f"{type(exc).__name__}: {exc}"
         ) from None
+
+
+def ensure_work_pool(pool: str, *, pool_type: str, description: str) -> bool:
+    """Create the work pool if missing; True when it was created."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+    from prefect.workers.process import ProcessWorker
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(pool)
+            return False
+        except ObjectNotFound:
+            pass
+        try:
+            client.create_work_pool(
+                WorkPoolCreate(
+                    name=pool,
+                    type=pool_type,
+                    base_job_template=ProcessWorker.get_default_base_job_template(),
+                    description=description,
+                )
+            )
+        except ObjectAlreadyExists:  # another `sohoa deploy`/worker got there first
+            return False
+    return True
+
+
+def deployment_entrypoint(deployment_id: UUID) -> str | None:
+    """The entry point a deployment runs (``module.flow`` or ``file:flow``)."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        entrypoint: str | None = client.read_deployment(deployment_id).entrypoint
+    return entrypoint
+
+
+def requeue_flow_runs(run_ids: Sequence[UUID]) -> list[str]:
+    """Put unfinished flow runs back in the queue (Scheduled); one line per run said."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Scheduled
+
+    said = []
+    with get_client(sync_client=True) as client:
+        for run_id in run_ids:
+            try:
+                state = client.read_flow_run(run_id).state
+                if state is not None and state.is_final():
+                    continue  # it ended while the worker was stopping: nothing to resume
+                client.set_flow_run_state(
+                    run_id,
+                    Scheduled(name="Requeued", message="its worker stopped; any worker resumes it"),
+                    force=True,
+                )
+                said.append(f"flow run {run_id} put back in the queue")
+            except Exception as exc:
+                said.append(f"flow run {run_id} not requeued: {exc}")
+    return said

@@ -17,8 +17,11 @@ in the Prefect UI):
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
+from uuid import UUID
 
 from prefect import Task, flow, task
 from prefect.cache_policies import NO_CACHE
@@ -152,3 +155,78 @@ def process_batch_run(batch_id: str) -> list[str]:
         submitter=PrefectSubmitter(),
         ocr_limit=_ocr_limit(settings, create=True),
     )
+
+
+def apply_deployment(name: str, *, pool: str, entrypoint: str) -> str:
+    """Create or update the deployment ``sohoa-batch/NAME`` of :func:`process_batch_run`."""
+    from prefect.deployments.runner import EntrypointType
+
+    deployment: Any = process_batch_run.to_deployment(
+        name=name,
+        work_pool_name=pool,
+        entrypoint_type=EntrypointType.MODULE_PATH,
+        description="One sohoa batch (its id): originals from the object store, records in "
+        "the database; settings from the worker's environment.",
+        tags=["sohoa"],
+    )
+    # The flow is defined here; deployments name it by the module that re-exports it
+    # (flows.deployed), as before, so deployments and workers of any version agree.
+    deployment.entrypoint = entrypoint
+    return str(deployment.apply())
+
+
+def run_batch_flow_run(flow_run: Any) -> None:
+    """Run one queued flow run of :func:`process_batch_run` in this thread."""
+    from prefect.flow_engine import run_flow
+
+    run_flow(
+        process_batch_run,
+        flow_run=flow_run,
+        parameters=dict(flow_run.parameters),
+        return_type="state",
+    )
+
+
+def in_process_worker_class(run_here: Callable[[Any], int]) -> type:
+    """A Prefect worker that runs the pool's flow runs with ``run_here`` in its threads.
+
+    Defined on demand: importing Prefect's worker module costs ~1 s.
+    """
+    import anyio
+    import anyio.to_thread
+    from prefect.workers.base import BaseWorker, BaseWorkerResult
+    from prefect.workers.process import ProcessJobConfiguration
+
+    class InProcessResult(BaseWorkerResult):
+        pass
+
+    class InProcessWorker(BaseWorker):
+        """Runs the pool's flow runs in threads of this process (no process start per run)."""
+
+        type = "sohoa-in-process"
+        job_configuration = ProcessJobConfiguration  # the pool's ("process") template
+        _description = "Runs sohoa batch flow runs in threads of the worker's process."
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.in_flight: dict[UUID, Any] = {}
+            self.lock = threading.Lock()
+
+        async def run(
+            self,
+            flow_run: Any,
+            configuration: Any,
+            task_status: Any = None,
+        ) -> InProcessResult:
+            if task_status is not None:
+                task_status.started(os.getpid())
+            with self.lock:
+                self.in_flight[flow_run.id] = flow_run
+            try:
+                code = await anyio.to_thread.run_sync(run_here, flow_run, abandon_on_cancel=True)
+            finally:
+                with self.lock:
+                    self.in_flight.pop(flow_run.id, None)
+            return InProcessResult(status_code=code, identifier=f"{os.getpid()}:{flow_run.id}")
+
+    return InProcessWorker
