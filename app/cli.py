@@ -35,7 +35,13 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
         configure_prefect,
         start_temporary_server,
     )
+    from config import orchestrator_for
 
+    settings = settings.model_copy(
+        update={"orchestrator": orchestrator_for(settings, long_lived=False)}
+    )
+    if settings.orchestrator == "inline":  # no Prefect at all (see orchestrator_for)
+        return _process(args, settings, None)
     configure_prefect(settings, verbose=args.verbose)
     server = start_temporary_server(settings)  # starts while we import and check
     try:
@@ -52,7 +58,7 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
 
     lang = args.lang or settings.lang
     check_languages(lang)  # fail fast, before anything is queued
-    from flows.batch import run_batch
+    from flows.orchestrator import run_batch
     from flows.steps import SourceRef
 
     meta, _objects = _stores(settings)
@@ -331,14 +337,20 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
     """Finish every batch a crash or a stop left with dossiers received or processing."""
     from app.prefect_env import await_temporary_server, configure_prefect, start_temporary_server
+    from config import orchestrator_for
 
-    configure_prefect(settings, verbose=args.verbose)
+    settings = settings.model_copy(
+        update={"orchestrator": orchestrator_for(settings, long_lived=False)}
+    )
+    inline = settings.orchestrator == "inline"  # no Prefect at all (see orchestrator_for)
+    if not inline:
+        configure_prefect(settings, verbose=args.verbose)
     meta, _ = _stores(settings)
     unfinished = meta.unfinished_batches()
     if not unfinished:
         sys.stdout.write("nothing to resume\n")
         return ExitCode.OK
-    server = start_temporary_server(settings)
+    server = None if inline else start_temporary_server(settings)
     try:
         from app.runner import BatchRunner
 

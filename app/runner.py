@@ -2,9 +2,10 @@
 
 Two modes, chosen by SOHOA_DEPLOYMENT:
 
-* empty (one machine): each batch is one Prefect flow run (``flows.batch.run_batch``) on a
-  thread of this process; pages are parallel inside it. ``busy()`` counts those threads,
-  ``wait()`` waits for one.
+* empty (one machine): each batch is one run of ``flows.orchestrator.run_batch`` (a
+  Prefect flow run, or in-process with SOHOA_ORCHESTRATOR=inline) on a thread of this
+  process; pages are parallel inside it. ``busy()`` counts those threads, ``wait()`` waits
+  for one.
 * ``flow/deployment`` (scale-out): ``submit`` creates a flow run of that deployment
   (``flows.deployed.process_batch_run``, parameter ``batch_id``) and returns at once; a
   ``sohoa worker`` on any machine processes it. ``busy()`` is then the number of the
@@ -25,12 +26,17 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from config import Settings
+from flows.prefect_client import (
+    LIVE_STATES,
+    check_deployment,
+    count_live_runs,
+    flow_run_state,
+    queue_deployment_run,
+)
 from flows.runtime import metadata_store
 from flows.steps import SourceRef
-from models.errors import SohoaError
 
 log = logging.getLogger("sohoa.runner")
 
@@ -42,99 +48,11 @@ QueueBatch = Callable[[str, str], str]
 # this long without any sign of progress means its worker is gone.
 STALE_AFTER = timedelta(minutes=30)
 
-# Prefect state types of a flow run that is still to run or running.
-LIVE_STATES = frozenset({"SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING"})
-
 
 def _default_run(settings: Settings, batch_id: str, sources: list[SourceRef], lang: str) -> object:
-    from flows.batch import run_batch
+    from flows.orchestrator import run_batch
 
     return run_batch(settings, batch_id, sources, lang)
-
-
-def queue_deployment_run(deployment: str, batch_id: str) -> str:
-    """Create the batch's flow run on the deployment's work pool; return at once."""
-    from prefect.deployments import run_deployment
-
-    flow_run: Any = run_deployment(
-        deployment,
-        parameters={"batch_id": batch_id},
-        timeout=0,
-        flow_run_name=f"batch-{batch_id}",
-        as_subflow=False,
-    )
-    return str(flow_run.id)
-
-
-def flow_run_state(flow_run_id: str) -> tuple[str, str] | None:
-    """(state type, message) of a flow run; None if the server does not know it."""
-    from uuid import UUID
-
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    try:
-        run_id = UUID(flow_run_id)
-    except ValueError:
-        return None
-    with get_client(sync_client=True) as client:
-        try:
-            flow_run = client.read_flow_run(run_id)
-        except ObjectNotFound:
-            return None
-    state = flow_run.state
-    if state is None:
-        return ("SCHEDULED", "")
-    return (state.type.value, state.message or "")
-
-
-def count_live_runs(deployment: str) -> int:
-    """The deployment's flow runs scheduled, pending or running: one API call."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        DeploymentFilter,
-        DeploymentFilterId,
-        FlowRunFilter,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-    from prefect.client.schemas.objects import StateType
-
-    with get_client(sync_client=True) as client:
-        found = client.read_deployment_by_name(deployment)
-        return int(
-            client.count_flow_runs(
-                flow_run_filter=FlowRunFilter(
-                    state=FlowRunFilterState(
-                        type=FlowRunFilterStateType(any_=[StateType(s) for s in LIVE_STATES])
-                    )
-                ),
-                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[found.id])),
-            )
-        )
-
-
-def check_deployment(deployment: str) -> None:
-    """Fail with one line when the deployment is not on the Prefect server."""
-    import os
-
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    api = os.environ.get("PREFECT_API_URL") or "Prefect's temporary server"
-    try:
-        with get_client(sync_client=True) as client:
-            client.read_deployment_by_name(deployment)
-    except ObjectNotFound:
-        raise SohoaError(
-            f"SOHOA_DEPLOYMENT={deployment}: no such deployment on {api}: "
-            "run `sohoa deploy` against that server (PREFECT_API_URL) first"
-        ) from None
-    except Exception as exc:
-        raise SohoaError(
-            f"SOHOA_DEPLOYMENT={deployment}: Prefect server {api} did not answer: "
-            f"{type(exc).__name__}: {exc}"
-        ) from None
 
 
 class BatchRunner:
@@ -165,7 +83,7 @@ class BatchRunner:
 
     def sources_of(self, batch_id: str) -> list[SourceRef]:
         """The batch's files in order, as stored: a re-run reads the stored originals."""
-        from flows.deployed import batch_sources
+        from flows.batch import batch_sources
 
         return batch_sources(self.settings, batch_id)
 

@@ -1,15 +1,20 @@
 """`sohoa deploy` and `sohoa worker`: batches as flow runs any machine can pick up.
 
+What touches Prefect is in ``flows/prefect_runs.py`` (the flow, the deployment, the
+worker class) and ``flows/prefect_client.py`` (the work pool, requeueing); this module is
+the command line around them.
+
 ``sohoa deploy`` (idempotent) creates the work pool (Prefect type ``process``) if missing,
 creates or updates the deployment of ``flows.deployed.process_batch_run`` on it, and the
 Tesseract limit of the machine it runs on. ``sohoa serve`` with SOHOA_DEPLOYMENT then
 queues each upload as a flow run of that deployment.
 
 ``sohoa worker`` polls the pool and runs those flow runs. By default it runs them in
-threads of its own process (:class:`InProcessWorker`): a Prefect process worker starts a
-new Python for every flow run, which must import Prefect, OpenCV and sohoa again (2.3 s of
-CPU each); here that happens once per worker (bench/multiworker.py, two workers on two
-cores, 12-page batches: 64.4 pages/min in-process, 59.6 with process workers).
+threads of its own process (``flows.prefect_runs.in_process_worker_class``): a Prefect
+process worker starts a new Python for every flow run, which must import Prefect, OpenCV
+and sohoa again (2.3 s of CPU each); here that happens once per worker
+(bench/multiworker.py, two workers on two cores, 12-page batches: 64.4 pages/min
+in-process, 59.6 with process workers).
 ``--process`` runs Prefect's own process worker instead (the same as ``prefect worker
 start --pool sohoa --type process``): each flow run in its own process, for isolation.
 Both take the pool's runs one at a time by default (SOHOA_WORKER_RUNS); pages are parallel
@@ -30,17 +35,12 @@ import os
 import signal
 import socket
 import sys
-import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from uuid import UUID
+from typing import Any
 
 from config import Settings
 from models.errors import ExitCode, SohoaError
-
-if TYPE_CHECKING:
-    from prefect.client.schemas.objects import FlowRun
 
 log = logging.getLogger("sohoa.scaleout")
 
@@ -90,38 +90,22 @@ def deployment_full_name(settings: Settings, name: str | None) -> str:
 
 def ensure_work_pool(pool: str) -> bool:
     """Create the work pool if missing; True when it was created."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import WorkPoolCreate
-    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
-    from prefect.workers.process import ProcessWorker
+    from flows.prefect_client import ensure_work_pool as ensure
 
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_work_pool(pool)
-            return False
-        except ObjectNotFound:
-            pass
-        try:
-            client.create_work_pool(
-                WorkPoolCreate(
-                    name=pool,
-                    type=POOL_TYPE,
-                    base_job_template=ProcessWorker.get_default_base_job_template(),
-                    description="sohoa batches: `sohoa worker` on any machine runs them",
-                )
-            )
-        except ObjectAlreadyExists:  # another `sohoa deploy`/worker got there first
-            return False
-    return True
+    return ensure(
+        pool,
+        pool_type=POOL_TYPE,
+        description="sohoa batches: `sohoa worker` on any machine runs them",
+    )
 
 
 def cmd_deploy(args: argparse.Namespace, settings: Settings) -> int:
     api = _configure(args, settings)
     _wait_for_api(api, args.wait)
-    from prefect.deployments.runner import EntrypointType
-
-    from flows.deployed import ENTRYPOINT, FLOW_NAME, process_batch_run
-    from flows.limits import ensure_ocr_limit, ocr_slots
+    from flows.deployed import ENTRYPOINT, FLOW_NAME
+    from flows.limits import ocr_limit_name, ocr_slots
+    from flows.prefect_client import ensure_ocr_limit
+    from flows.prefect_runs import apply_deployment
 
     full_name = deployment_full_name(settings, args.name)
     flow_name, _, name = full_name.partition("/")
@@ -129,17 +113,8 @@ def cmd_deploy(args: argparse.Namespace, settings: Settings) -> int:
         raise SohoaError(f"deployment {full_name!r}: must be {FLOW_NAME}/NAME")
     pool = args.pool or settings.work_pool
     created = ensure_work_pool(pool)
-    deployment: Any = process_batch_run.to_deployment(
-        name=name,
-        work_pool_name=pool,
-        entrypoint_type=EntrypointType.MODULE_PATH,
-        description="One sohoa batch (its id): originals from the object store, records in "
-        "the database; settings from the worker's environment.",
-        tags=["sohoa"],
-    )
-    assert deployment.entrypoint == ENTRYPOINT, deployment.entrypoint
-    deployment_id = deployment.apply()
-    limit = ensure_ocr_limit(settings)
+    deployment_id = apply_deployment(name, pool=pool, entrypoint=ENTRYPOINT)
+    limit = ensure_ocr_limit(ocr_limit_name(settings), slots=ocr_slots(settings))
     sys.stdout.write(
         f"work pool {pool} ({POOL_TYPE}): {'created' if created else 'exists'}\n"
         f"deployment {full_name} ({deployment_id}): entrypoint {ENTRYPOINT}\n"
@@ -153,27 +128,18 @@ def cmd_deploy(args: argparse.Namespace, settings: Settings) -> int:
 # --- the worker ---------------------------------------------------------------------------
 
 
-def _entry_flow() -> Any:
-    from flows.deployed import process_batch_run
-
-    return process_batch_run
+_deployment_entrypoints: dict[Any, str | None] = {}
 
 
-_deployment_entrypoints: dict[UUID, str | None] = {}
-
-
-def _entrypoint_of(deployment_id: UUID) -> str | None:
+def _entrypoint_of(deployment_id: Any) -> str | None:
     if deployment_id not in _deployment_entrypoints:
-        from prefect.client.orchestration import get_client
+        from flows.prefect_client import deployment_entrypoint
 
-        with get_client(sync_client=True) as client:
-            _deployment_entrypoints[deployment_id] = client.read_deployment(
-                deployment_id
-            ).entrypoint
+        _deployment_entrypoints[deployment_id] = deployment_entrypoint(deployment_id)
     return _deployment_entrypoints[deployment_id]
 
 
-def run_flow_run_here(flow_run: FlowRun) -> int:
+def run_flow_run_here(flow_run: Any) -> int:
     """Run one flow run of the batch deployment in this thread; 0 when it ran to an end.
 
     A failed batch is a Failed flow run (recorded by the engine), still 0 here; non-zero
@@ -190,63 +156,14 @@ def run_flow_run_here(flow_run: FlowRun) -> int:
             ENTRYPOINT,
         )
         return 2
-    from prefect.flow_engine import run_flow
+    from flows.prefect_runs import run_batch_flow_run
 
     try:
-        run_flow(
-            _entry_flow(),
-            flow_run=flow_run,
-            parameters=dict(flow_run.parameters),
-            return_type="state",
-        )
+        run_batch_flow_run(flow_run)
     except BaseException:
         run_log.exception("flow run %s: the engine failed", flow_run.id)
         return 1
     return 0
-
-
-def _make_worker_class() -> type:
-    """Defined on demand: importing Prefect's worker module costs ~1 s."""
-    import anyio
-    import anyio.to_thread
-    from prefect.workers.base import BaseWorker, BaseWorkerResult
-    from prefect.workers.process import ProcessJobConfiguration
-
-    class InProcessResult(BaseWorkerResult):
-        pass
-
-    class InProcessWorker(BaseWorker):
-        """Runs the pool's flow runs in threads of this process (no process start per run)."""
-
-        type = "sohoa-in-process"
-        job_configuration = ProcessJobConfiguration  # the pool's ("process") template
-        _description = "Runs sohoa batch flow runs in threads of the worker's process."
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.in_flight: dict[UUID, FlowRun] = {}
-            self.lock = threading.Lock()
-
-        async def run(
-            self,
-            flow_run: FlowRun,
-            configuration: Any,
-            task_status: Any = None,
-        ) -> InProcessResult:
-            if task_status is not None:
-                task_status.started(os.getpid())
-            with self.lock:
-                self.in_flight[flow_run.id] = flow_run
-            try:
-                code = await anyio.to_thread.run_sync(
-                    run_flow_run_here, flow_run, abandon_on_cancel=True
-                )
-            finally:
-                with self.lock:
-                    self.in_flight.pop(flow_run.id, None)
-            return InProcessResult(status_code=code, identifier=f"{os.getpid()}:{flow_run.id}")
-
-    return InProcessWorker
 
 
 class _QuietTypeMismatch(logging.Filter):
@@ -258,27 +175,13 @@ class _QuietTypeMismatch(logging.Filter):
 
 def _requeue(worker: Any) -> None:
     """Put this worker's unfinished flow runs back in the queue, for another worker."""
-    from prefect.client.orchestration import get_client
-    from prefect.states import Scheduled
+    from flows.prefect_client import requeue_flow_runs
 
     with worker.lock:
         runs = list(worker.in_flight)
-    if not runs:
-        return
-    with get_client(sync_client=True) as client:
-        for run_id in runs:
-            try:
-                state = client.read_flow_run(run_id).state
-                if state is not None and state.is_final():
-                    continue  # it ended while the worker was stopping: nothing to resume
-                client.set_flow_run_state(
-                    run_id,
-                    Scheduled(name="Requeued", message="its worker stopped; any worker resumes it"),
-                    force=True,
-                )
-                sys.stderr.write(f"sohoa: flow run {run_id} put back in the queue\n")
-            except Exception as exc:
-                sys.stderr.write(f"sohoa: flow run {run_id} not requeued: {exc}\n")
+    if runs:
+        for line in requeue_flow_runs(runs):
+            sys.stderr.write(f"sohoa: {line}\n")
 
 
 def _kill_children() -> None:
@@ -318,7 +221,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         sys.stderr.flush()
         os.execv(sys.executable, command)
     _prepare_pool(settings, pool)
-    worker_class = _make_worker_class()
+    from flows.prefect_runs import in_process_worker_class
+
+    worker_class = in_process_worker_class(run_flow_run_here)
     worker = worker_class(work_pool_name=pool, name=name, limit=settings.worker_runs)
     worker_logger = getattr(worker._logger, "logger", worker._logger)
     if isinstance(worker_logger, logging.Logger):
@@ -346,10 +251,11 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _prepare_pool(settings: Settings, pool: str) -> None:
-    from flows.limits import ensure_ocr_limit, ocr_slots
+    from flows.limits import ocr_limit_name, ocr_slots
+    from flows.prefect_client import ensure_ocr_limit
 
     ensure_work_pool(pool)
-    limit = ensure_ocr_limit(settings)
+    limit = ensure_ocr_limit(ocr_limit_name(settings), slots=ocr_slots(settings))
     log.info("concurrency limit %s: %d slot(s)", limit, ocr_slots(settings))
 
 

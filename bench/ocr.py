@@ -11,9 +11,10 @@ What it does
    joined with pikepdf).
 2. sohoa: ``SOHOA_DATA_DIR=<fresh tmp> sohoa process --json LEVEL1.pdf LEVEL2.pdf ...`` (one
    batch, one dossier per level file, as a counter clerk would submit them), then
-   ``sohoa get ID --pdf -o out.pdf`` per dossier. Wall time = process + all gets. With no
-   ``PREFECT_API_URL`` in the environment this includes Prefect's temporary server start
-   (about 10 s, once per ``sohoa process``).
+   ``sohoa get ID --pdf -o out.pdf`` per dossier. Wall time = process + all gets.
+   ``--orchestrator`` sets SOHOA_ORCHESTRATOR: ``auto`` (default) runs inline (no Prefect)
+   unless ``PREFECT_API_URL`` is set; ``prefect`` with no ``PREFECT_API_URL`` includes
+   Prefect's temporary server start (about 10 s, once per ``sohoa process``).
 3. OCRmyPDF, from its own venv ``bench/.venv-ocrmypdf`` (``bench/setup_ocrmypdf.sh`` creates it
    when the binary is missing; it is never installed into the product's ``.venv``):
    ``ocrmypdf -l vie --rotate-pages --deskew --clean --jobs 2 LEVEL.pdf out.pdf``, one call per
@@ -44,7 +45,8 @@ dependency, hence plain ``/proc`` (Linux only).
 
     OMP_THREAD_LIMIT=1 .venv/bin/python bench/ocr.py [--pages-per-level 3]
         [--levels clean,skew] [--skip-ocrmypdf] [--skip-accuracy] [--speed-pages 12]
-        [--one-page-runs 3] [--json figures.json] [--workdir DIR]
+        [--one-page-runs 3] [--orchestrator auto|inline|prefect] [--json figures.json]
+        [--workdir DIR]
 
 Speed figures only (about 4 minutes on 2 idle cores):
     OMP_THREAD_LIMIT=1 .venv/bin/python bench/ocr.py --skip-accuracy
@@ -467,6 +469,12 @@ def main() -> None:
         default=os.cpu_count() or 1,
         help="pages at once for sohoa (SOHOA_WORKERS) and for bare Tesseract",
     )
+    parser.add_argument(
+        "--orchestrator",
+        choices=("auto", "inline", "prefect"),
+        default="auto",
+        help="SOHOA_ORCHESTRATOR for sohoa (auto: inline unless PREFECT_API_URL is set)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--workdir", type=Path, help="keep inputs and outputs here")
     parser.add_argument(
@@ -484,6 +492,8 @@ def main() -> None:
     if args.pages_per_level < 1:
         parser.error("--pages-per-level must be at least 1")
 
+    # Every `sohoa` the bench starts inherits it (run_sohoa, one_page_run).
+    os.environ["SOHOA_ORCHESTRATOR"] = args.orchestrator
     ocrmypdf_version = None if args.skip_ocrmypdf else ensure_ocrmypdf()
     with tempfile.TemporaryDirectory(prefix="sohoa-bench-ocr-") as tmp:
         root = args.workdir or Path(tmp)
@@ -499,7 +509,12 @@ def bench(
 ) -> dict[str, object]:
     fonts = synth.available_fonts()
     tesseract = subprocess.run(["tesseract", "--version"], capture_output=True, text=True)
-    prefect = os.environ.get("PREFECT_API_URL") or "temporary local server (~10 s per process)"
+    if args.orchestrator == "inline" or (
+        args.orchestrator == "auto" and not os.environ.get("PREFECT_API_URL")
+    ):
+        prefect = f"none, SOHOA_ORCHESTRATOR={args.orchestrator}: tasks on threads of sohoa"
+    else:
+        prefect = os.environ.get("PREFECT_API_URL") or "temporary local server (~10 s a process)"
     print("sohoa vs OCRmyPDF on generated degraded Vietnamese scans")
     print(f"  machine: {os.cpu_count()} cores; {tesseract.stdout.splitlines()[0]}")
     print(f"  sohoa: {SOHOA} process --json FILES; get ID --pdf (Prefect: {prefect})")

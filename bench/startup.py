@@ -2,16 +2,20 @@
 
 Measures, each in a fresh process, on one generated 200 dpi scan:
 
-* imports: ``python -c "import app.cli, flows.batch, flows.steps"`` (what ``sohoa process``
-  imports before its first page), and Python's bare start for reference;
+* imports: ``python -c "import app.cli, flows.orchestrator, flows.steps"`` (what an inline
+  ``sohoa process`` imports before its first page), the same plus ``flows.prefect_runs``
+  (what it imports on Prefect), and Python's bare start for reference;
 * Prefect's temporary server: start to first answer on ``/health``, alone;
 * the page's own work: ``pipeline.page.process_page`` in process (engine loaded, steady);
 * bare ``tesseract`` on the same image file (the floor for one page);
-* ``sohoa process`` of the page end to end, ``--runs`` times (the first warms the caches).
+* ``sohoa process`` of the page end to end, ``--runs`` times each (the first warms the
+  caches): inline (``SOHOA_ORCHESTRATOR=inline``, what ``auto`` picks with no
+  ``PREFECT_API_URL``) and on Prefect's temporary server (``SOHOA_ORCHESTRATOR=prefect``).
 
-The server starts while sohoa imports and receives the files, so end to end is roughly
-max(imports, server) + the flow's own calls to the server + the page's work; the line
-"Prefect flow overhead" is what remains once the rest is taken away.
+On Prefect the server starts while sohoa imports and receives the files, so end to end is
+roughly max(imports, server) + the flow's own calls to the server + the page's work; the
+line "Prefect flow overhead" is what remains once the rest is taken away. Inline, end to
+end is the inline imports + the page's work + the rest (intake, archive, database).
 
     OMP_THREAD_LIMIT=1 .venv/bin/python bench/startup.py [--runs 3]
 
@@ -96,37 +100,48 @@ def main() -> None:
         page.image.convert("RGB").save(scan, quality=85, dpi=(page.dpi, page.dpi))
 
         python_s = min(wall([str(PYTHON), "-c", "pass"]) for _ in range(3))
-        imports_s = min(
-            wall(
-                [str(PYTHON), "-c", "import app.cli, flows.batch, flows.steps"],
-                {**os.environ, "PYTHONPATH": str(REPO)},
-            )
-            for _ in range(2)
+        path_env = {**os.environ, "PYTHONPATH": str(REPO)}
+        inline_imports = "import app.cli, flows.orchestrator, flows.steps"
+        imports_s = min(wall([str(PYTHON), "-c", inline_imports], path_env) for _ in range(2))
+        prefect_imports = inline_imports + ", flows.prefect_runs"
+        prefect_imports_s = min(
+            wall([str(PYTHON), "-c", prefect_imports], path_env) for _ in range(2)
         )
         server_s = min(server_ready_s(root / f"server-{i}") for i in range(2))
         work_s = page_work_s(scan, root / "work", 2)
         bare = [wall(["tesseract", str(scan), str(root / "bare"), "-l", "vie", "pdf"])]
         bare += [wall(["tesseract", str(scan), str(root / "bare"), "-l", "vie", "pdf"])]
         bare_s = min(bare)
-        ends = []
+        ends: dict[str, list[float]] = {"inline": [], "prefect": []}
         for run in range(args.runs):
-            env = {**os.environ, "SOHOA_DATA_DIR": str(root / f"data-{run}")}
-            ends.append(wall([str(SOHOA), "process", str(scan)], env))
-        steady = statistics.median(ends[1:] or ends)
-        overhead = steady - max(imports_s, server_s) - work_s
+            for orchestrator, walls in ends.items():
+                env = {
+                    **os.environ,
+                    "SOHOA_DATA_DIR": str(root / f"data-{orchestrator}-{run}"),
+                    "SOHOA_ORCHESTRATOR": orchestrator,
+                }
+                env.pop("PREFECT_API_URL", None)
+                walls.append(wall([str(SOHOA), "process", str(scan)], env))
+        steady = {name: statistics.median(w[1:] or w) for name, w in ends.items()}
+        overhead = steady["prefect"] - max(prefect_imports_s, server_s) - work_s
+        inline_rest = steady["inline"] - imports_s - work_s
 
         print(f"One page ({scan.name}, 200 dpi), {os.cpu_count()} cores")
         print(f"  python start                      {python_s:6.2f} s")
-        print(f"  imports of sohoa process          {imports_s:6.2f} s")
+        print(f"  imports of sohoa process, inline  {imports_s:6.2f} s")
+        print(f"  imports of sohoa process, Prefect {prefect_imports_s:6.2f} s")
         print(f"  Prefect temporary server ready    {server_s:6.2f} s  (overlaps the imports)")
         print(f"  page work in process (steady)     {work_s:6.2f} s")
         print(f"  Prefect flow overhead (remainder) {overhead:6.2f} s")
-        print(
-            f"  sohoa process end to end          {steady:6.2f} s  (runs: "
-            f"{', '.join(f'{w:.1f}' for w in ends)}; median after the first)"
-        )
+        print(f"  inline rest (intake, archive, db) {inline_rest:6.2f} s")
+        for name, walls in ends.items():
+            print(
+                f"  sohoa process end to end, {name:<7} {steady[name]:6.2f} s  (runs: "
+                f"{', '.join(f'{w:.1f}' for w in walls)}; median after the first)"
+            )
         print(f"  bare tesseract on the same file   {bare_s:6.2f} s")
-        print(f"  difference                        {steady - bare_s:+6.2f} s")
+        for name in ends:
+            print(f"  difference, {name:<7}               {steady[name] - bare_s:+6.2f} s")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,19 @@
 """Configuration, read once at the edge (CLI / service start) and passed down frozen."""
 
-from config.settings import Settings, load_settings, process_settings, settings_for, settings_ref
+from config.settings import (
+    Settings,
+    load_settings,
+    orchestrator_for,
+    process_settings,
+    settings_for,
+    settings_ref,
+)
 
-__all__ = ["Settings", "load_settings", "process_settings", "settings_for", "settings_ref"]
+__all__ = [
+    "Settings",
+    "load_settings",
+    "orchestrator_for",
+    "process_settings",
+    "settings_for",
+    "settings_ref",
+]

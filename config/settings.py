@@ -147,6 +147,13 @@ class Settings(BaseSettings):
         default=(),
         description="CA certificates (PEM/DER) `sohoa verify` trusts; comma-separated.",
     )
+    orchestrator: Literal["auto", "prefect", "inline"] = Field(
+        default="auto",
+        description="What runs a batch's tasks: 'prefect' (flow and task runs, seen in "
+        "Prefect's UI), 'inline' (threads of this process, no Prefect), 'auto' (Prefect "
+        "when PREFECT_API_URL names a server or for `sohoa serve`/`worker`; inline for a "
+        "one-shot `sohoa process`/`resume` with no server: see orchestrator_for).",
+    )
     # --- scale-out ---
     # Work distribution over Prefect (flows/deployed.py, app/scaleout.py): `sohoa deploy`
     # registers the deployment on a work pool, `sohoa worker`s on any machine run its flow
@@ -229,6 +236,21 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Read the environment once; ``overrides`` come from command-line flags."""
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def orchestrator_for(settings: Settings, *, long_lived: bool) -> Literal["prefect", "inline"]:
+    """Resolve ``auto`` at an entry point (before anything sets PREFECT_API_URL).
+
+    A one-shot command with no Prefect server configured runs inline: Prefect would start
+    its temporary server (10-30 s of a one-page job) to record runs nobody can see once it
+    stops, while our own batch and dossier records are what the operators' pages show. A
+    configured server, or a long-lived ``sohoa serve``, keeps Prefect's runs.
+    """
+    if settings.orchestrator != "auto":
+        return settings.orchestrator
+    if long_lived or os.environ.get("PREFECT_API_URL", "").strip():
+        return "prefect"
+    return "inline"
 
 
 _registry_lock = threading.Lock()

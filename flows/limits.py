@@ -6,10 +6,11 @@ each page holds one slot of the Prefect global concurrency limit ``tesseract-<ho
 machine never runs more Tesseract processes than it has cores, whoever started them.
 
 Deployed runs (``flows/deployed.py``) create the limit if it is missing; in-process runs
-(``sohoa process`` on Prefect's temporary server, ``sohoa serve`` without
-SOHOA_DEPLOYMENT) take it only when it already exists, so they cost one lookup and skip it
-quietly on a server that has none. A limit that cannot be read or taken never fails a
-page: the page runs without it, with a warning.
+on Prefect (``sohoa serve`` without SOHOA_DEPLOYMENT, ``sohoa process`` against a server)
+take it only when it already exists (``flows.prefect_client.ocr_limit_for_run``), so they
+cost one lookup and skip it quietly on a server that has none; inline runs (no Prefect)
+take none. A limit that cannot be read or taken never fails a page: the page runs without
+it, with a warning.
 """
 
 from __future__ import annotations
@@ -53,36 +54,6 @@ def ocr_slots(settings: Settings) -> int:
     return settings.ocr_slots or machine_cpus()
 
 
-def ensure_ocr_limit(settings: Settings) -> str:
-    """Create ``tesseract-<host>`` with this machine's slots, or correct its value."""
-    from prefect.client.orchestration import get_client
-
-    name = ocr_limit_name(settings)
-    with get_client(sync_client=True) as client:
-        client.upsert_global_concurrency_limit_by_name(name, ocr_slots(settings))
-    return name
-
-
-def ocr_limit_for_run(settings: Settings, *, create: bool) -> str | None:
-    """The limit this run's pages take, or None (missing, or the API would not say)."""
-    from prefect.exceptions import ObjectNotFound
-
-    try:
-        if create:
-            return ensure_ocr_limit(settings)
-        from prefect.client.orchestration import get_client
-
-        name = ocr_limit_name(settings)
-        with get_client(sync_client=True) as client:
-            client.read_global_concurrency_limit_by_name(name)
-        return name
-    except ObjectNotFound:
-        return None
-    except Exception as exc:  # the API answered badly: process anyway, uncapped
-        log.warning("Tesseract limit not used: %s: %s", type(exc).__name__, exc)
-        return None
-
-
 _client_lock = threading.Lock()
 _clients: dict[str, Any] = {}
 _held: set[str] = set()  # leases this process holds now (released on a worker's stop)
@@ -90,14 +61,12 @@ _held: set[str] = set()  # leases this process holds now (released on a worker's
 
 def _slot_client() -> Any:
     """One Prefect client per process and server, shared by the page threads."""
-    from prefect.client.orchestration import get_client
+    from flows.prefect_client import open_sync_client
 
     api = os.environ.get("PREFECT_API_URL", "")
     with _client_lock:
         if api not in _clients:
-            client = get_client(sync_client=True)
-            client.__enter__()
-            _clients[api] = client
+            _clients[api] = open_sync_client()
         return _clients[api]
 
 

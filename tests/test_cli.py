@@ -1,4 +1,4 @@
-"""The CLI contract, end to end in a real subprocess: Prefect flow, stores, exit codes."""
+"""The CLI contract, end to end in a real subprocess: the batch (inline), stores, exit codes."""
 
 from __future__ import annotations
 

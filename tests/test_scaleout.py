@@ -15,7 +15,7 @@ import pytest
 
 from app.runner import BatchRunner
 from config import Settings, process_settings
-from flows import deployed, limits, steps
+from flows import batch, deployed, limits, prefect_runs, steps
 from flows.runtime import metadata_store
 from models import BatchInfo, DossierStatus
 from models.errors import SohoaError
@@ -44,7 +44,7 @@ def test_sources_are_rebuilt_from_the_database_in_upload_order(
 ) -> None:
     # Three files were announced; the third never got a dossier row (a crash in between).
     batch_id = _stored_batch(settings, samples_dir, ["page.jpg", "zero.pdf"], count=3)
-    sources = deployed.batch_sources(settings, batch_id)
+    sources = batch.batch_sources(settings, batch_id)
     assert sources == [
         steps.SourceRef(path="", name="quầy-page.jpg"),
         steps.SourceRef(path="", name="quầy-zero.pdf"),  # refused at upload: still has its place
@@ -60,7 +60,7 @@ def test_a_worker_needs_only_the_stores(
     """A worker elsewhere receives the batch again from the object store: no upload path."""
     batch_id = _stored_batch(settings, samples_dir, ["page.jpg"], count=1)
     shutil.rmtree(settings.work_dir, ignore_errors=True)  # nothing local survives
-    (source,) = deployed.batch_sources(settings, batch_id)
+    (source,) = batch.batch_sources(settings, batch_id)
     received = steps.receive_source(settings, batch_id, keys.dossier_id(batch_id, 0), 0, source)
     assert received.error is None and received.page_count == 1
     assert received.original_key.endswith("original.jpg")
@@ -77,19 +77,21 @@ def test_entry_flow_reads_settings_from_the_environment(
     calls: list[dict[str, Any]] = []
 
     def fake_body(got: Settings, bid: str, sources: list[steps.SourceRef], lang: str, *,
-                  ocr_limit: str | None) -> list[str]:  # fmt: skip
+                  submitter: object, ocr_limit: str | None) -> list[str]:  # fmt: skip
         calls.append({"settings": got, "batch": bid, "sources": sources, "lang": lang,
-                      "limit": ocr_limit})  # fmt: skip
+                      "limit": ocr_limit, "submitter": submitter})  # fmt: skip
         return [keys.dossier_id(bid, 0)]
 
-    monkeypatch.setattr(deployed, "batch_body", fake_body)
-    monkeypatch.setattr(deployed, "ocr_limit_for_run", lambda s, create: f"tesseract-{create}")
+    monkeypatch.setattr(batch, "batch_body", fake_body)
+    monkeypatch.setattr(prefect_runs, "ocr_limit_for_run", lambda n, slots, create: f"{n}:{create}")
     assert deployed.process_batch_run.fn(batch_id) == [keys.dossier_id(batch_id, 0)]
     (call,) = calls
     assert call["settings"].data_dir == (tmp_path / "data").resolve()
     assert call["sources"] == [steps.SourceRef("", "quầy-page.jpg")]
     assert call["lang"] == "vie"
-    assert call["limit"] == "tesseract-True"  # deployed runs create the machine's limit
+    # Deployed runs create the machine's limit.
+    assert call["limit"] == f"{limits.ocr_limit_name(call['settings'])}:True"
+    assert isinstance(call["submitter"], prefect_runs.PrefectSubmitter)
     # The page thread pool follows SOHOA_WORKERS of the machine that runs the flow.
     assert deployed.process_batch_run.task_runner.duplicate()._max_workers == 3
     with pytest.raises(ValueError, match="not a valid id"):

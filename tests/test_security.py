@@ -144,14 +144,14 @@ def test_flows_and_tasks_take_no_settings_object() -> None:
     """Prefect records a flow run's parameters (and shows them in its UI): ids only."""
     import inspect
 
-    from flows import batch, deployed
+    from flows import deployed, prefect_runs
 
     entries = [
-        batch.process_batch,
-        batch.receive_source_task,
-        batch.process_page_task,
-        batch.split_stack_task,
-        batch.archive_dossier_task,
+        prefect_runs.process_batch,
+        prefect_runs.receive_source_task,
+        prefect_runs.process_page_task,
+        prefect_runs.split_stack_task,
+        prefect_runs.archive_dossier_task,
         deployed.process_batch_run,
     ]
     for entry in entries:
@@ -199,6 +199,7 @@ def test_no_secret_at_rest_after_sohoa_process_on_s3_with_a_signer(
         "SOHOA_DIGITISER_NAME": pki.signer_common_name,
         "SOHOA_SIGNING_PASSWORD_FILE": str(password_file),
         "SOHOA_SIGNING_REQUIRED": "true",
+        "SOHOA_ORCHESTRATOR": "prefect",  # what Prefect's database keeps is the point
     }
     env.pop("PREFECT_API_URL", None)
     try:
@@ -620,6 +621,7 @@ def _prefect_env(tmp_path: Path) -> dict[str, str]:
         "SOHOA_DATA_DIR": str(tmp_path / "data"),
         "PREFECT_HOME": str(tmp_path / "prefect-home"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "SOHOA_ORCHESTRATOR": "prefect",  # `sohoa process` would run inline, with no server
     }
     env.pop("PREFECT_API_URL", None)
     return env
