@@ -25,6 +25,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.i18n import Messages, load_messages
+from app.originals import from_stack
 from app.security import internal_error, new_error_id, same_origin, security_headers
 from app.service import (
     COOKIE,
@@ -77,6 +78,7 @@ def install_messages(templates: Jinja2Templates, messages: Messages) -> None:
     """The catalogue's words as the templates' filters: ``{{ d.status | status }}``."""
     env = templates.env
     env.globals["t"] = messages
+    env.globals["ui"] = messages.ui
     env.globals["script_words"] = messages.script_words()
     env.filters.update(
         local=messages.moment,
@@ -85,6 +87,7 @@ def install_messages(templates: Jinja2Templates, messages: Messages) -> None:
         kind=messages.kind,
         field=messages.field,
         source=messages.source,
+        paper=messages.paper,
         role=messages.role,
         procedure=messages.procedure,
         reason=messages.reason,
@@ -212,7 +215,7 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
                 "login.html",
                 None,
                 next=next,
-                error="Mã truy cập không hợp lệ hoặc đã bị thu hồi.",
+                error=messages.ui("login_refused"),
             )
         target = (
             next
@@ -343,9 +346,20 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
                 "width": round(found.right - found.left, 4),
                 "height": round(found.bottom - found.top, 4),
             }
+        stack = None
+        if from_stack(settings, dossier):
+            # Which pages of which scanned file its original holds; the file itself is
+            # offered to operators only (it holds other citizens' papers).
+            stack = {
+                "source": dossier.source_name,
+                "pages": page_ranges(dossier.source_pages),
+                "url": f"/api/dossiers/{dossier.dossier_id}/original?stack=true"
+                if principal.role is Role.OPERATOR
+                else None,
+            }
         return render(
             request, "dossier.html", principal, dossier=data, boxes=boxes, focus=field,
-            download_stem=download_name(dossier, ""),
+            download_stem=download_name(dossier, ""), stack=stack,
         )  # fmt: skip
 
     @app.get("/ops", response_class=HTMLResponse, include_in_schema=False)
@@ -510,6 +524,17 @@ def plain_errors(exc: RequestValidationError) -> str:
         location = ".".join(str(p) for p in error.get("loc", ()) if p not in where)
         lines.append(f"{location or 'request'}: {error.get('msg', 'invalid')}")
     return "; ".join(lines)
+
+
+def page_ranges(indices: tuple[int, ...] | list[int]) -> str:
+    """0-based page indices as people number pages: (2, 3, 4, 7) -> "3-5, 8"."""
+    runs: list[list[int]] = []
+    for number in sorted(i + 1 for i in indices):
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
 
 
 def _has_reason(item: dict[str, Any], name: str) -> bool:
