@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from config.catalogue import DEFAULT_CATALOGUE, Catalogue, load_catalogue
-from pipeline.reasons import parse_reason
+from pipeline.reasons import ReasonCode, parse_reason
 
 log = logging.getLogger("sohoa.service")
 
@@ -32,6 +32,7 @@ DEFAULT_LOCALE = "vi"
 # {1}: a pattern's first group as it is; {f1}: the same group, a field name, in words.
 _GROUP = re.compile(r"\{(f?)(\d)\}")
 _warned: set[str] = set()
+_REASON_CODES = frozenset(code.value for code in ReasonCode)
 # {name}: a value put into a page's sentence (a count, a code, a date).
 _PLACE = re.compile(r"\{([a-z_]+)\}")
 
@@ -119,10 +120,18 @@ class Messages:
 
     # --- sentences ------------------------------------------------------------------------
 
-    def note(self, text: str | None) -> str:
-        """A field note or review text ("p1 reads '...'; citizen ID ...") in words."""
+    def note(self, text: str | None, field: str | None = None) -> str:
+        """A field note or review text ("p1 reads '...'; citizen ID ...") in words.
+
+        A coded note ("<code>: <sentence>", pipeline/reasons.py) is its sentence, written in
+        Vietnamese, or the catalogue's entry for the code (``{field}``: ``field`` in words);
+        the code itself is never shown."""
         if not text:
             return ""
+        code, sep, sentence = text.partition(": ")
+        if sep and code in _REASON_CODES:
+            coded = self.sections.get("review_code", {}).get(code)
+            return coded.replace("{field}", self.field(field)) if coded else sentence
         return "; ".join(self._one_note(part.strip()) for part in text.split(";") if part.strip())
 
     def _one_note(self, text: str) -> str:
@@ -244,6 +253,7 @@ class Messages:
         keys: set[str] = set()
         for section in ("status", "kind", "field", "source", "role", "review_reason"):
             keys.update(k for k in self.sections.get(section, {}) if len(k) > 1)
+        keys.update(_REASON_CODES)
         return keys
 
 
