@@ -456,7 +456,10 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
             elif value and (name in flagged or value != current.get(name)):
                 # Checked by type, an ID against the birth date and sex sent with it. All
                 # are checked before any is saved: one wrong value saves nothing.
-                changes.append((name, checked_correction(dossier, name, value, values), False))
+                checked = checked_correction(dossier, name, value, values)
+                # A related field sent as shown (a date as dd/mm/yyyy) is no correction.
+                if name in flagged or checked != current.get(name):
+                    changes.append((name, checked, False))
         meta = metadata_store(settings)
         for name, value, not_on_papers in changes:
             meta.correct_field(
