@@ -244,3 +244,21 @@ def test_a_dossier_archived_before_ranges_existed_never_hands_out_the_stack(
         assert got.status_code == 200 and got.content == stack["stack"].read_bytes()
     finally:
         objects.put_bytes(keys.manifest_key(b), json.dumps(manifest).encode(), "application/json")
+
+
+@pytest.mark.slow
+def test_the_dossier_page_says_which_pages_of_which_scan_it_holds(
+    stack_world: tuple[World, dict[str, Any]],
+) -> None:
+    world, stack = stack_world
+    b = stack["second"]
+    first, last = stack["ranges"][1][0] + 1, stack["ranges"][1][-1] + 1
+    for who, offers_stack in (("operator", True), ("agency_a", False)):
+        world.client.cookies.clear()
+        assert world.sign_in(who).status_code == 303
+        page = world.client.get(f"/dossiers/{b}")
+        assert page.status_code == 200
+        assert f"trang {first}-{last} của tệp đó" in page.text
+        assert "stack.pdf" in page.text
+        assert (f"/api/dossiers/{b}/original?stack=true" in page.text) is offers_stack
+    world.client.cookies.clear()
