@@ -163,7 +163,14 @@ def cmd_get(args: argparse.Namespace, settings: Settings) -> int:
     dossier: DossierInfo = meta.get_dossier(args.dossier_id)
     artefact = args.artefact
     if artefact == "original":
-        key = meta.original_key(dossier.dossier_id)
+        # A dossier split from a stack: its own pages of it, as the service hands them out
+        # (the stack stays whole at the first dossier's original key); else the file as
+        # received.
+        from storage.archive import own_original_key
+
+        archived = dossier.status is DossierStatus.ARCHIVED
+        own = own_original_key(objects, dossier.dossier_id) if archived else None
+        key = own or meta.original_key(dossier.dossier_id)
         if not key:
             raise SohoaError(f"dossier {dossier.dossier_id} has no stored original")
     else:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from config.catalogue import DEFAULT_CATALOGUE, Catalogue, load_catalogue
-from pipeline.reasons import parse_reason
+from pipeline.reasons import ReasonCode, parse_reason
 
 log = logging.getLogger("sohoa.service")
 
@@ -32,6 +32,9 @@ DEFAULT_LOCALE = "vi"
 # {1}: a pattern's first group as it is; {f1}: the same group, a field name, in words.
 _GROUP = re.compile(r"\{(f?)(\d)\}")
 _warned: set[str] = set()
+_REASON_CODES = frozenset(code.value for code in ReasonCode)
+# {name}: a value put into a page's sentence (a count, a code, a date).
+_PLACE = re.compile(r"\{([a-z_]+)\}")
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,19 @@ class Messages:
     def text(self, key: str) -> str:
         return self.sections.get("text", {}).get(key, key)
 
+    def ui(self, key: str, **values: object) -> str:
+        """A heading, label, button or hint of a page (section [ui]), its ``{name}``
+        places filled with ``values``. A key the catalogue lacks is logged and shown as
+        the generic line (tests check that every key a page uses is in the catalogue)."""
+        found = self.sections.get("ui", {}).get(key)
+        if found is None:
+            return self.word("ui", key)
+        return _PLACE.sub(lambda m: str(values.get(m.group(1), m.group(0))), found)
+
+    def paper(self, value: object) -> str:
+        """The paper a value was read from (a QR, the receipt, the form ...)."""
+        return self.word("paper", value)
+
     def status(self, value: object) -> str:
         return self.word("status", value)
 
@@ -104,10 +120,18 @@ class Messages:
 
     # --- sentences ------------------------------------------------------------------------
 
-    def note(self, text: str | None) -> str:
-        """A field note or review text ("p1 reads '...'; citizen ID ...") in words."""
+    def note(self, text: str | None, field: str | None = None) -> str:
+        """A field note or review text ("p1 reads '...'; citizen ID ...") in words.
+
+        A coded note ("<code>: <sentence>", pipeline/reasons.py) is its sentence, written in
+        Vietnamese, or the catalogue's entry for the code (``{field}``: ``field`` in words);
+        the code itself is never shown."""
         if not text:
             return ""
+        code, sep, sentence = text.partition(": ")
+        if sep and code in _REASON_CODES:
+            coded = self.sections.get("review_code", {}).get(code)
+            return coded.replace("{field}", self.field(field)) if coded else sentence
         return "; ".join(self._one_note(part.strip()) for part in text.split(";") if part.strip())
 
     def _one_note(self, text: str) -> str:
@@ -147,7 +171,8 @@ class Messages:
             # "<field>: <code>: <sentence>" (pipeline/reasons.py): the sentence is written in
             # Vietnamese, naming the field and the paper that should have had the value; a
             # catalogue entry for the code (a second language) takes its place.
-            return self.sections.get("review_code", {}).get(str(code), sentence)
+            coded = self.sections.get("review_code", {}).get(str(code))
+            return coded.replace("{field}", self.field(_field)) if coded else sentence
         name, sep, rest = reason.partition(":")
         if sep and re.fullmatch(r"[a-z_]{1,64}", name):
             return f"{self.field(name)}: {self.note(rest.strip())}"
@@ -228,6 +253,7 @@ class Messages:
         keys: set[str] = set()
         for section in ("status", "kind", "field", "source", "role", "review_reason"):
             keys.update(k for k in self.sections.get(section, {}) if len(k) > 1)
+        keys.update(_REASON_CODES)
         return keys
 
 
@@ -238,7 +264,7 @@ def parse_messages(text: str, *, locale: str, catalogue: Catalogue) -> Messages:
         for name, value in data.items()
         if isinstance(value, dict)
     }
-    for required in ("status", "kind", "field", "role", "text"):
+    for required in ("status", "kind", "field", "role", "text", "ui", "script"):
         if required not in sections:
             raise ValueError(f"message catalogue {locale}: no [{required}] section")
 

@@ -35,6 +35,7 @@ from app.auth import (
     visible_dossier,
 )
 from app.i18n import Messages, load_messages
+from app.originals import from_stack
 from app.page_images import field_locations
 from app.review import (
     RELATED_FIELDS,
@@ -76,6 +77,7 @@ def install_messages(templates: Jinja2Templates, messages: Messages) -> None:
     """The catalogue's words as the templates' filters: ``{{ d.status | status }}``."""
     env = templates.env
     env.globals["t"] = messages
+    env.globals["ui"] = messages.ui
     env.globals["script_words"] = messages.script_words()
     env.filters.update(
         local=messages.moment,
@@ -84,6 +86,7 @@ def install_messages(templates: Jinja2Templates, messages: Messages) -> None:
         kind=messages.kind,
         field=messages.field,
         source=messages.source,
+        paper=messages.paper,
         role=messages.role,
         procedure=messages.procedure,
         reason=messages.reason,
@@ -211,7 +214,7 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
                 "login.html",
                 None,
                 next=next,
-                error="Mã truy cập không hợp lệ hoặc đã bị thu hồi.",
+                error=messages.ui("login_refused"),
             )
         target = (
             next
@@ -342,9 +345,20 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
                 "width": round(found.right - found.left, 4),
                 "height": round(found.bottom - found.top, 4),
             }
+        stack = None
+        if from_stack(settings, dossier):
+            # Which pages of which scanned file its original holds; the file itself is
+            # offered to operators only (it holds other citizens' papers).
+            stack = {
+                "source": dossier.source_name,
+                "pages": page_ranges(dossier.source_pages),
+                "url": f"/api/dossiers/{dossier.dossier_id}/original?stack=true"
+                if principal.role is Role.OPERATOR
+                else None,
+            }
         return render(
             request, "dossier.html", principal, dossier=data, boxes=boxes, focus=field,
-            download_stem=download_name(dossier, ""),
+            download_stem=download_name(dossier, ""), stack=stack,
         )  # fmt: skip
 
     @app.get("/ops", response_class=HTMLResponse, include_in_schema=False)
@@ -441,7 +455,10 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
             elif value and (name in flagged or value != current.get(name)):
                 # Checked by type, an ID against the birth date and sex sent with it. All
                 # are checked before any is saved: one wrong value saves nothing.
-                changes.append((name, checked_correction(dossier, name, value, values), False))
+                checked = checked_correction(dossier, name, value, values)
+                # A related field sent as shown (a date as dd/mm/yyyy) is no correction.
+                if name in flagged or checked != current.get(name):
+                    changes.append((name, checked, False))
         meta = metadata_store(settings)
         for name, value, not_on_papers in changes:
             meta.correct_field(
@@ -509,6 +526,17 @@ def plain_errors(exc: RequestValidationError) -> str:
         location = ".".join(str(p) for p in error.get("loc", ()) if p not in where)
         lines.append(f"{location or 'request'}: {error.get('msg', 'invalid')}")
     return "; ".join(lines)
+
+
+def page_ranges(indices: tuple[int, ...] | list[int]) -> str:
+    """0-based page indices as people number pages: (2, 3, 4, 7) -> "3-5, 8"."""
+    runs: list[list[int]] = []
+    for number in sorted(i + 1 for i in indices):
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
 
 
 def _has_reason(item: dict[str, Any], name: str) -> bool:

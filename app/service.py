@@ -45,6 +45,7 @@ from app.auth import (
     visible_dossier,
 )
 from app.page_images import _field_crop, _upright_page
+from app.originals import served_original
 from app.review import Correction, apply_correction, retry_dossier, review_items
 from app.runner import BatchRunner
 from app.security import (
@@ -294,12 +295,15 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
         return _stream(size, chunks, "application/pdf", download_name(dossier, ".pdf"))
 
     @app.get("/api/dossiers/{dossier_id}/original", tags=["agency"])
-    def get_original(dossier_id: str, principal: Reader) -> Response:
+    def get_original(dossier_id: str, principal: Reader, stack: bool = False) -> Response:
+        """A split dossier's own pages of its stack; ``stack=true``: the whole scanned
+        file (operators only). See app/originals.py."""
         dossier = visible_dossier(settings, principal, dossier_id)
-        meta = metadata_store(settings)
-        key = meta.original_key(dossier.file_owner)
-        if not key:
-            raise HTTPException(404, "no stored original")
+        key, vouched = served_original(settings, principal, dossier, whole_stack=stack)
+        if vouched:
+            dossier, size, chunks = _artefact(principal, dossier_id, lambda _id: key)
+            media = dossier.media_type or "application/octet-stream"
+            return _stream(size, chunks, media, download_name(dossier, f"-goc{Path(key).suffix}"))
         objects = object_store(settings)
         try:
             stored = objects.stat(key)

@@ -24,11 +24,12 @@ from models.errors import StorageError
 from models.pagerecord import decode_page_record
 from pipeline.assemble import assemble_searchable_pdf
 from pipeline.dossier import DossierContext, DossierEvidence, DossierPage, decide_dossier
+from pipeline.page_range import copy_pages
 from pipeline.pdfa import make_pdfa
 from storage import keys
 from storage.archive import write_manifest
 from storage.metadata import MetadataStore
-from storage.objects import ObjectStore
+from storage.objects import ObjectStore, StoredObject
 
 if TYPE_CHECKING:
     from pipeline.sign import SignatureInfo
@@ -178,6 +179,8 @@ def archive_dossier(
         ),
         ("original", objects.stat(received.original_key)),
     ]
+    own_pages, stack = _own_pages(objects, received, part, source.path, work)
+    stored += own_pages
     for crop_key in verdict.crop_keys:
         stored.append(("field-crop", objects.stat(crop_key)))
     for source_index in part.pages:
@@ -188,7 +191,12 @@ def archive_dossier(
             ("page-ocr", objects.stat(keys.page_ocr_key(received.dossier_id, source_index)))
         )
     write_manifest(
-        objects, part.dossier_id, stored, part.pages, signature=signature_record(signature)
+        objects,
+        part.dossier_id,
+        stored,
+        part.pages,
+        signature=signature_record(signature),
+        stack=stack,
     )
     faults.point("archive.after-manifest")
     meta.mark_archived(
@@ -214,6 +222,38 @@ def _dossier_page(objects: ObjectStore, owner: str, page: PageDone) -> DossierPa
         except ValueError:
             continue  # not a field name: no crop was stored for it
     return DossierPage(record, page.info, page.colour_mode, tuple(crop_keys))
+
+
+def _own_pages(
+    objects: ObjectStore,
+    received: ReceivedDossier,
+    part: DossierPart,
+    source_path: Path,
+    work: Path,
+) -> tuple[list[tuple[str, StoredObject]], dict[str, Any] | None]:
+    """A dossier split from a stack: its page range of the stack as its own original
+    (manifest role ``part-original``), and which stack and pages it holds. The stack stays
+    the batch's untouched original; a file that is one dossier whole needs neither."""
+    if part.pages == tuple(range(received.page_count)):
+        return [], None
+    media_type = received.media_type or ""
+    path = copy_pages(
+        source_path,
+        work / f"{part.dossier_id}.part{Path(received.original_key).suffix}",
+        media_type=media_type,
+        pages=part.pages,
+        name=received.source_name,
+    )
+    stored = objects.put_file(keys.part_original_key(part.dossier_id, media_type), path, media_type)
+    path.unlink(missing_ok=True)
+    stack = {
+        "dossier_id": received.dossier_id,
+        "key": received.original_key,
+        "sha256": received.sha256,
+        "page_count": received.page_count,
+        "pages": [index + 1 for index in part.pages],
+    }
+    return [("part-original", stored)], stack
 
 
 def signature_record(signature: SignatureInfo | None) -> dict[str, Any] | None:

@@ -21,12 +21,15 @@ def write_manifest(
     pages: tuple[int, ...],
     *,
     signature: dict[str, Any] | None = None,
+    stack: dict[str, Any] | None = None,
 ) -> None:
     """The list of every object of the dossier with its size and SHA-256, written last.
 
     Readers serve a dossier only when its manifest exists, so a dossier whose archiving
     was cut half-way is never served, and every read can be checked against it. It also
-    records the digitiser's signature of dossier.pdf (null when archived unsigned).
+    records the digitiser's signature of dossier.pdf (null when archived unsigned), and,
+    for a dossier split from a stack, which stack its pages come from (null: a file of its
+    own).
     """
     manifest = {
         "dossier_id": dossier_id,
@@ -37,6 +40,7 @@ def write_manifest(
             for role, item in stored
         ],
         "signature": signature,
+        "stack": stack,
     }
     objects.put_bytes(
         keys.manifest_key(dossier_id),
@@ -98,3 +102,17 @@ def checked_chunks(chunks: Iterator[bytes], sha256: str, key: str) -> Iterator[b
         raise StorageError(f"{key} changed while it was read (SHA-256 {digest.hexdigest()})")
     if held is not None:
         yield held
+
+
+def own_original_key(objects: ObjectStore, dossier_id: str) -> str | None:
+    """The original an archived dossier hands out: its own page range of a split stack
+    (role ``part-original``), else the file it was received as (role ``original``).
+
+    None when the manifest names neither, or when it says the dossier came from a stack
+    and has no range of its own: the stack holds other citizens' papers, never handed out
+    in a dossier's name.
+    """
+    manifest = read_manifest(objects, dossier_id)
+    roles = {o.get("role"): o.get("key") for o in manifest.get("objects", [])}
+    own = roles.get("part-original") or (None if manifest.get("stack") else roles.get("original"))
+    return str(own) if own else None

@@ -46,6 +46,13 @@ def original_key(dossier_id: str, media_type: str | None) -> str:
     )
 
 
+def part_original_key(dossier_id: str, media_type: str | None) -> str:
+    """A dossier split from a stack: its own pages of the stack, as a file of the same kind
+    (the stack itself stays at the first dossier's ``original_key``)."""
+    extension = ORIGINAL_EXTENSIONS.get(media_type or "", ".bin")
+    return f"{dossier_prefix(dossier_id)}part-original{extension}"
+
+
 def page_image_key(dossier_id: str, index: int) -> str:
     return f"{dossier_prefix(dossier_id)}pages/{index + 1:04d}.jpg"
 

@@ -69,6 +69,22 @@ def test_fields_are_read_right(stacks: tuple) -> None:
     assert {p["kind"] for p in shown["page_details"]} >= {"receipt", "application_form"}
 
 
+def test_a_split_dossier_gets_only_its_own_pages_as_its_original(
+    stacks: tuple, tmp_path: Path
+) -> None:
+    import pikepdf
+
+    data, run, _, pages = stacks
+    report = json.loads(run.stdout)
+    ten = [d for d in report["dossiers"] if Path(d["source"]).name == "ten.pdf"]
+    for dossier in (ten[0], ten[1]):
+        out = tmp_path / f"{dossier['dossier_id']}.pdf"
+        got = sohoa(data, "get", dossier["dossier_id"], "--original", "-o", str(out))
+        assert got.code == 0, got.stderr
+        with pikepdf.open(out) as pdf:
+            assert len(pdf.pages) == dossier["pages"] < len(pages[0])
+
+
 def test_separator_command_prints_a_sheet_sohoa_recognises(tmp_path: Path) -> None:
     from pipeline.context import PageContext
     from pipeline.load import inspect_source

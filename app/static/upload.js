@@ -2,10 +2,11 @@
 // one multipart POST with upload progress, then the batch's live status polled from the
 // JSON API until every dossier is done, with a final tally. The batch stays in the address
 // (?batch=...), so a reload, or a link from the recent batches, shows it again.
-// Words come from the page's message catalogue (the form's data-words), not from this file.
+// Words come from the page's message catalogue (the body's data-words), not from
+// this file.
 (function () {
   "use strict";
-  const words = JSON.parse(document.getElementById("upload-form").dataset.words);
+  const words = JSON.parse(document.body.dataset.words);
   const zone = document.getElementById("drop-zone");
   const input = document.getElementById("file-input");
   const chosen = document.getElementById("chosen");
@@ -46,7 +47,7 @@
       const li = document.createElement("li");
       const name = document.createElement("span");
       name.className = "name";
-      name.textContent = `${f.name} (${Math.ceil(f.size / 1024)} KB)`;
+      name.textContent = say("file_size", { name: f.name, kb: Math.ceil(f.size / 1024) });
       const remove = document.createElement("button");
       remove.type = "button";
       remove.className = "secondary remove";
@@ -155,7 +156,7 @@
     // stay chosen, so the batch goes again with one click.
     const named = Array.isArray(body.files) ? body.files : [];
     if (named.length === 0) {
-      fail(say("refused_generic", { status: status, detail: words.error_generic }));
+      fail(say("refused_generic", { status: status, detail: say("error_generic") }));
       return;
     }
     const out = new Set(named.map((f) => f.position));

@@ -1,9 +1,11 @@
 // Dossier page viewer: one page at reading size, previous/next (buttons, thumbnails, arrow
 // keys), zoom, and the box of each field found on its page. A script file: the pages'
 // Content Security Policy runs no inline script and no inline style, so boxes are placed
-// from their data attributes here.
+// from their data attributes here. Its words come from the page's message catalogue (the
+// body's data-words).
 (function () {
   "use strict";
+  const words = JSON.parse(document.body.dataset.words);
   const viewer = document.getElementById("viewer");
   if (!viewer) return;
   const pages = Array.from(viewer.querySelectorAll("figure.page"));
@@ -13,7 +15,6 @@
   const prev = document.getElementById("page-prev");
   const next = document.getElementById("page-next");
   const thumbs = Array.from(viewer.querySelectorAll("button.thumb"));
-  const template = label.textContent.replace(/\d+\/\d+/, "{n}/{total}");
   let current = 1;
   let zoom = 1;
 
@@ -33,7 +34,7 @@
       thumb.classList.toggle("current", on);
       if (on) thumb.setAttribute("aria-current", "page"); else thumb.removeAttribute("aria-current");
     });
-    label.textContent = template.replace("{n}", current).replace("{total}", pages.length);
+    label.textContent = words.page_of.replace("{n}", current).replace("{total}", pages.length);
     prev.disabled = current === 1;
     next.disabled = current === pages.length;
   }
