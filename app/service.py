@@ -44,8 +44,8 @@ from app.auth import (
     visible_batch,
     visible_dossier,
 )
-from app.page_images import _field_crop, _upright_page
 from app.originals import served_original
+from app.page_images import _field_crop, _upright_page
 from app.review import Correction, apply_correction, retry_dossier, review_items
 from app.runner import BatchRunner
 from app.security import (
