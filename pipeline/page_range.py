@@ -7,7 +7,10 @@ handing one citizen's papers to an agency never hands over another citizen's.
 A PDF's pages are copied as they are (pikepdf: content streams, images and fonts byte for
 byte). A TIFF's frames are copied pixel for pixel with their resolution; a frame stored
 with a lossless compression keeps it, a JPEG-compressed one is stored deflated rather than
-JPEG-encoded a second time (bigger, but not one pixel changed).
+JPEG-encoded a second time (bigger, but not one pixel changed). The frames are decoded and
+encoded again, which is slow for deflated colour scans (about 3 s a page on a busy 2-core
+machine, against 10 ms a page for a PDF): copying the compressed strips as they are would
+remove that cost.
 """
 
 from __future__ import annotations
