@@ -2,7 +2,7 @@
 
 Builds image-only PDFs of N generated degraded pages (default 50, 100, 200; A4 at 200 dpi),
 runs `sohoa process` on each, and samples the resident memory of the whole process tree
-(sohoa, the Prefect server it starts, Tesseract and poppler children) every 0.1 s with
+(sohoa, the Prefect server when it runs on Prefect, Tesseract and poppler children) every 0.1 s with
 psutil. Prints wall time, pages/minute, seconds/page and peak tree RSS per size.
 
     .venv/bin/python bench/scale.py [--sizes 50,100,200]

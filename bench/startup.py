@@ -53,8 +53,9 @@ def wall(cmd: list[str], env: dict[str, str] | None = None) -> float:
 def server_ready_s(data: Path) -> float:
     code = (
         "import time, sys; began = time.perf_counter()\n"
+        "from pathlib import Path\n"
         "from app.prefect_env import TemporaryPrefectServer\n"
-        f"server = TemporaryPrefectServer({str(data / 'server.log')!r})\n"
+        f"server = TemporaryPrefectServer(Path({str(data / 'server.log')!r}))\n"
         "server.start(); ok = server.wait_ready(120); server.stop()\n"
         "print(time.perf_counter() - began if ok else -1)\n"
     )
