@@ -24,6 +24,7 @@ from typing import Any
 
 from config.catalogue import DEFAULT_CATALOGUE, Catalogue, load_catalogue
 from pipeline.reasons import ReasonCode, parse_reason
+from pipeline.validate import CorrectionRefusal
 
 log = logging.getLogger("sohoa.service")
 
@@ -177,6 +178,13 @@ class Messages:
         if sep and re.fullmatch(r"[a-z_]{1,64}", name):
             return f"{self.field(name)}: {self.note(rest.strip())}"
         return self.note(reason)
+
+    def correction(self, refusal: CorrectionRefusal) -> str:
+        """Why an operator's correction was refused, in words (``[correction]``); an ID's
+        own check notes go in ``{details}``, in words as a review note's are."""
+        words = self.sections.get("correction", {})
+        text = words.get(refusal.code) or words.get("invalid") or self.text("error_generic")
+        return text.replace("{details}", self.note("; ".join(refusal.details)))
 
     def error(self, message: str | None, *, file: str | None = None) -> str:
         """An error for a person: the file it names kept, the problem in the catalogue's

@@ -455,7 +455,7 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
             elif value and (name in flagged or value != current.get(name)):
                 # Checked by type, an ID against the birth date and sex sent with it. All
                 # are checked before any is saved: one wrong value saves nothing.
-                checked = checked_correction(dossier, name, value, values)
+                checked = checked_correction(dossier, name, value, values, messages=messages)
                 # A related field sent as shown (a date as dd/mm/yyyy) is no correction.
                 if name in flagged or checked != current.get(name):
                     changes.append((name, checked, False))

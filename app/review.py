@@ -9,20 +9,22 @@ from typing import Any
 from fastapi import HTTPException
 from pydantic import BaseModel, Field
 
+from app.i18n import Messages
 from app.runner import BatchRunner
+from app.views import messages_for
 from config import Settings
 from flows.runtime import metadata_store
 from models import DossierInfo, DossierStatus, FieldCorrection, Principal, SearchQuery
 from pipeline.reasons import parse_reason
-from pipeline.validate import check_correction
+from pipeline.validate import CorrectionRefusal, check_correction
 
 
 class CorrectionRefused(HTTPException):
-    """A correction that is not a value of its field: the reason is written in Vietnamese
-    for the operator (pipeline.validate.check_correction) and shown on the page as is."""
+    """A correction that is not a value of its field: the reason in the catalogue's words
+    (pipeline.validate.check_correction gives its code), shown on the page as is."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(422, reason)
+    def __init__(self, refusal: CorrectionRefusal, messages: Messages) -> None:
+        super().__init__(422, messages.correction(refusal))
 
 
 class Correction(BaseModel):
@@ -33,7 +35,12 @@ class Correction(BaseModel):
 
 
 def checked_correction(
-    dossier: DossierInfo, name: str, value: str, alongside: dict[str, str] | None = None
+    dossier: DossierInfo,
+    name: str,
+    value: str,
+    alongside: dict[str, str] | None = None,
+    *,
+    messages: Messages,
 ) -> str:
     """``value`` for field ``name`` checked by its type (a 422 with the reason if wrong).
 
@@ -51,7 +58,7 @@ def checked_correction(
         birth = None
     checked, problem = check_correction(name, value, date_of_birth=birth, sex=settled.get("sex"))
     if checked is None:
-        raise CorrectionRefused(problem or "Giá trị không hợp lệ.")
+        raise CorrectionRefused(problem or CorrectionRefusal("invalid"), messages)
     return checked
 
 
@@ -71,7 +78,7 @@ def apply_correction(
     those nobody is asked to review: a doubtful birth date must not block the right ID.
     """
     if not not_on_papers:
-        value = checked_correction(dossier, name, value)
+        value = checked_correction(dossier, name, value, messages=messages_for(settings))
     elif not re.fullmatch(r"[a-z_]{1,64}", name):
         raise HTTPException(422, "not a field name")
     return metadata_store(settings).correct_field(

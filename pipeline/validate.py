@@ -20,6 +20,7 @@ from datetime import date
 __all__ = [
     "PROVINCE_CODES",
     "Check",
+    "CorrectionRefusal",
     "check_citizen_id",
     "check_correction",
     "normalise_id_number",
@@ -294,49 +295,57 @@ _KEYED_CCCD = re.compile(r"[0-9]{12}")
 _DOSSIER_CODE = re.compile(r"\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4}")
 
 
+@dataclass(frozen=True)
+class CorrectionRefusal:
+    """Why an operator's correction is not a value of its field: a stable code, put in words
+    by the pages' message catalogue (section ``[correction]``), and for an ID the checks' own
+    notes (shown through the catalogue's ``[[note]]`` patterns, like a review note)."""
+
+    code: str
+    details: tuple[str, ...] = ()
+
+
 def check_correction(
     name: str, text: str, *, date_of_birth: date | None = None, sex: str | None = None
-) -> tuple[str | None, str | None]:
+) -> tuple[str | None, CorrectionRefusal | None]:
     """(the value to store, None) for an operator's correction, or (None, why not).
 
     Each field is checked by its type and stored in the one spelling the rest of the system
     uses: dates as ISO (typed dd/mm/yyyy), "Nam"/"Nữ", a 12-digit CCCD that passes the
     structure checks and agrees with the dossier's birth date and sex when those are known,
-    national phone digits. The reason is Vietnamese: it is shown to the operator as is.
+    national phone digits. Why not is a code, never words: the pages own the words.
     """
     value = " ".join(unicodedata.normalize("NFC", text).split())
     if not value:
-        return None, "Chưa nhập giá trị (hoặc chọn “không có trên giấy tờ”)."
+        return None, CorrectionRefusal("empty")
     if name == "date_of_birth":
         parsed = parse_date(value)
         if parsed is None:
-            return None, "Ngày sinh không hợp lệ: nhập theo dạng ngày/tháng/năm, ví dụ 12/03/1990."
+            return None, CorrectionRefusal("date_format")
         if not date(1900, 1, 1) <= parsed <= date.today():
-            return None, "Ngày sinh ngoài khoảng hợp lý (từ 1900 đến hôm nay)."
+            return None, CorrectionRefusal("date_range")
         return parsed.isoformat(), None
     if name == "sex":
         sex_value = normalise_sex(value)
-        return (sex_value, None) if sex_value else (None, "Giới tính phải là Nam hoặc Nữ.")
+        return (sex_value, None) if sex_value else (None, CorrectionRefusal("sex"))
     if name == "id_number":
         digits = re.sub(r"[\s.]", "", value)
         if not _KEYED_CCCD.fullmatch(digits):
-            return None, "Số định danh phải có đúng 12 chữ số."
+            return None, CorrectionRefusal("id_length")
         problems = check_citizen_id(digits, date_of_birth=date_of_birth, sex=sex)
         if problems:
-            return None, "Số định danh không hợp lệ: " + "; ".join(problems)
+            return None, CorrectionRefusal("id_invalid", tuple(problems))
         return digits, None
     if name == "phone":
         phone = normalise_phone(value)
-        if phone is None:
-            return None, "Số điện thoại không hợp lệ: di động 10 số (03, 05, 07, 08, 09…)."
-        return phone, None
+        return (phone, None) if phone is not None else (None, CorrectionRefusal("phone"))
     if name == "dossier_code":
         code = value.upper()
         if not _DOSSIER_CODE.fullmatch(code):
-            return None, "Mã hồ sơ phải theo mẫu 000.00.00.H00-YYMMDD-0000."
+            return None, CorrectionRefusal("dossier_code")
         return code, None
     if name == "full_name":
         if any(char.isdigit() for char in value):
-            return None, "Họ và tên không được chứa chữ số."
+            return None, CorrectionRefusal("name_digits")
         return proper_case_name(value), None
     return value, None

@@ -104,3 +104,21 @@ def test_snippet_is_a_window_around_the_match_and_keeps_markup_as_text() -> None
     assert [p for p, hit in pieces if hit] == ["Mẩy"]
     assert "<b>" in joined  # text, for the template to escape
     assert snippet("nothing here", ["may"]) == []
+
+
+def test_a_refused_correction_is_in_the_catalogues_words_with_the_id_checks_in_words() -> None:
+    from pipeline.validate import check_correction
+
+    _, refusal = check_correction(
+        "id_number", "022190012345", date_of_birth=date(1990, 3, 12), sex="Nam"
+    )
+    assert refusal is not None
+    vietnamese = load_messages("vi").correction(refusal)
+    assert vietnamese.startswith("Số định danh không hợp lệ: số định danh 022190012345")
+    assert "giới tính" in vietnamese and "citizen ID" not in vietnamese
+    english = load_messages("en").correction(refusal)
+    assert english.startswith("Not a valid citizen ID number")
+    _, bad_date = check_correction("date_of_birth", "1990")
+    assert bad_date is not None
+    assert load_messages("vi").correction(bad_date).startswith("Ngày sinh không hợp lệ")
+    assert load_messages("en").correction(bad_date).startswith("Not a valid date of birth")

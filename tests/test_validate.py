@@ -337,7 +337,7 @@ def test_proper_case_keeps_letters_and_is_idempotent(text: str) -> None:
 
 
 def test_corrections_are_checked_by_type() -> None:
-    from pipeline.validate import check_correction
+    from pipeline.validate import CorrectionRefusal, check_correction
 
     assert check_correction("date_of_birth", "12/03/1990") == ("1990-03-12", None)
     assert check_correction("date_of_birth", "29/02/2023")[0] is None
@@ -350,7 +350,9 @@ def test_corrections_are_checked_by_type() -> None:
     born = date(1990, 3, 12)
     assert check_correction("id_number", "022090012345", date_of_birth=born, sex="Nam")[1] is None
     problem = check_correction("id_number", "022190012345", date_of_birth=born, sex="Nam")[1]
-    assert problem is not None and problem.startswith("Số định danh không hợp lệ")
+    assert problem is not None and problem.code == "id_invalid"
+    assert any("sex" in detail for detail in problem.details)
+    assert check_correction("date_of_birth", "1990")[1] == CorrectionRefusal("date_format")
     assert check_correction("phone", "091.234.5678") == ("0912345678", None)
     assert check_correction("phone", "1234")[0] is None
     assert check_correction("dossier_code", "000.00.00.h49-251103-0042") == (
