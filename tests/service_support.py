@@ -7,16 +7,15 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from config import Settings
-from flows import archiving, steps
+from flows import steps
+from flows.orchestrator import run_batch
 from flows.runtime import metadata_store
-from models import DossierStatus, Role
-from storage import keys
+from models import Role
 
 AGENCY_A, AGENCY_B = "000.00.00.H49", "000.17.22.H56"
 # Page sign-in and cookie-authenticated posts must come from the service's own origin.
@@ -24,30 +23,10 @@ SAME_ORIGIN = {"Origin": "http://testserver"}
 
 
 def run_steps(settings: Settings, batch_id: str, sources: list[steps.SourceRef], lang: str) -> None:
-    """The batch flow's work, task by task, in this process (what Prefect would schedule)."""
-    meta = metadata_store(settings)
-    for position, source in enumerate(sources):
-        dossier_id = keys.dossier_id(batch_id, position)
-        try:
-            received = steps.receive_source(settings, batch_id, dossier_id, position, source)
-            if received.error or received.duplicate_of or received.archived:
-                continue
-            meta.set_status(dossier_id, DossierStatus.PROCESSING)
-            with ThreadPoolExecutor(2) as pool:
-                pages = list(
-                    pool.map(
-                        lambda i, r=received: steps.process_one_page(settings, r, i, lang),
-                        range(received.page_count),
-                    )
-                )
-            for part in steps.split_stack(settings, received, pages):
-                wanted = [p for p in pages if p.info.index in part.pages]
-                archiving.archive_dossier(settings, received, part, wanted)
-            steps.finish_source(settings, received)
-        except Exception as exc:
-            meta.set_status(
-                dossier_id, DossierStatus.FAILED, steps.describe_error(exc, source.name)
-            )
+    """The batch flow's own body, run in this process on the inline submitter (what a
+    one-shot ``sohoa process`` does with no Prefect server): the service's runner calls it
+    where ``sohoa serve`` would start a Prefect flow run."""
+    run_batch(settings.model_copy(update={"orchestrator": "inline"}), batch_id, sources, lang)
 
 
 # (label, role, agency, counter id): the tokens every service test holds.
