@@ -395,9 +395,15 @@ def _exit_on_signal(_signum: int, _frame: object) -> None:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.prefect_env import await_temporary_server, configure_prefect, start_temporary_server
+    from config import orchestrator_for
 
-    configure_prefect(settings, verbose=args.verbose)
-    server = start_temporary_server(settings)
+    settings = settings.model_copy(
+        update={"orchestrator": orchestrator_for(settings, long_lived=True)}
+    )
+    server = None
+    if settings.orchestrator == "prefect":  # inline: batches on this process's threads
+        configure_prefect(settings, verbose=args.verbose)
+        server = start_temporary_server(settings)
     runner = None
     try:
         import uvicorn

@@ -183,3 +183,28 @@ def test_resume_finishes_a_received_batch_inline(samples_dir: Path, tmp_path: Pa
     out, prefect_modules = _sohoa(tmp_path / "data", ["resume"], orchestrator=None)
     assert prefect_modules == []
     assert out.split() == ["archived", keys.dossier_id(batch_id, 0), "p.jpg"]
+
+
+@pytest.mark.parametrize(("orchestrator", "started"), [("inline", False), ("prefect", True)])
+def test_serve_starts_prefects_temporary_server_only_to_run_on_prefect(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, orchestrator: str, started: bool
+) -> None:
+    import argparse
+
+    import uvicorn
+
+    import app.prefect_env
+    from app import cli
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    servers: list[Settings] = []
+    served: list[str] = []
+    monkeypatch.setattr(app.prefect_env, "start_temporary_server", lambda s: servers.append(s))
+    monkeypatch.setattr(app.prefect_env, "configure_prefect", lambda s, verbose=False: None)
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(kw["host"]))
+    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)  # keep pytest's SIGTERM
+    settings = Settings(data_dir=tmp_path, orchestrator=orchestrator)  # type: ignore[arg-type]
+    args = argparse.Namespace(verbose=False, host="127.0.0.1", port=0)
+    assert cli.cmd_serve(args, settings) == 0
+    assert served == ["127.0.0.1"]  # the service came up either way
+    assert bool(servers) is started
