@@ -126,8 +126,8 @@ class FieldInfo:
     suggestion: str | None = None  # a line reader's guess, shown beside the crop
     suggestion_confidence: float | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """The shape the CLI and the service show."""
+    def _read(self) -> dict[str, Any]:
+        """What both shapes below open with, in this order (the archived file's bytes)."""
         return {
             "value": self.value,
             "source": self.source,
@@ -136,25 +136,22 @@ class FieldInfo:
             "note": self.note,
             "candidates": [c.to_json() for c in self.candidates],
             "state": str(self.state),
+        }
+
+    def _suggested(self) -> dict[str, Any]:
+        return {"suggestion": self.suggestion, "suggestion_confidence": self.suggestion_confidence}
+
+    def to_json(self) -> dict[str, Any]:
+        """The shape the CLI and the service show."""
+        return {
+            **self._read(),
             "handwritten": self.state == FieldState.HANDWRITTEN,
-            "suggestion": self.suggestion,
-            "suggestion_confidence": self.suggestion_confidence,
+            **self._suggested(),
         }
 
     def to_archive_json(self) -> dict[str, Any]:
         """The shape of the field in the archived ``fields.json`` (names its crop's key)."""
-        return {
-            "value": self.value,
-            "source": self.source,
-            "confidence": round(self.confidence, 3),
-            "needs_review": self.needs_review,
-            "note": self.note,
-            "candidates": [c.to_json() for c in self.candidates],
-            "state": str(self.state),
-            "crop_key": self.crop_key,
-            "suggestion": self.suggestion,
-            "suggestion_confidence": self.suggestion_confidence,
-        }
+        return {**self._read(), "crop_key": self.crop_key, **self._suggested()}
 
 
 @dataclass(frozen=True)
