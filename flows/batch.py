@@ -134,19 +134,19 @@ def _batch_body(
     if run_id:  # operators follow a batch into the Prefect UI by this id
         metadata_store(settings).set_batch_flow_run(batch_id, run_id)
     settings_id = settings_ref(settings)  # what tasks carry: an id, never the settings
-    received_futures = [
-        submitter.submit(receive_source, settings_id, batch_id, dossier_id, position, source)
-        for position, (dossier_id, source) in enumerate(zip(dossier_ids, sources, strict=True))
-    ]
     meta = metadata_store(settings)
     # Pages are bounded inside: Tesseract runs under SOHOA_PAGE_TIMEOUT_S and is killed past
     # it (a Prefect timeout could not interrupt a worker thread anyway).
     page_futures: list[tuple[steps.ReceivedDossier, list[TaskFuture[steps.PageDone]]]] = []
-    for dossier_id, source, received_future in zip(
-        dossier_ids, sources, received_futures, strict=True
-    ):
+    # Files are received one after another, in batch order, each file's pages starting as
+    # soon as it is in: the same bytes handed in twice are then always the later file's
+    # duplicate (two receipts at once could each miss the other, and both be archived).
+    # The CLI and the service receive every file before the flow starts: a lookup each.
+    for position, (dossier_id, source) in enumerate(zip(dossier_ids, sources, strict=True)):
         try:
-            received = received_future.result()
+            received = submitter.call(
+                receive_source, settings_id, batch_id, dossier_id, position, source
+            )
         except Exception as exc:
             _fail(settings, dossier_id, steps.describe_error(exc, source.name))
             continue
