@@ -18,7 +18,8 @@ export SOHOA_TRUST_ROOTS="$SOHOA_DATA_DIR/demo-signer/root-ca.pem"
 
 echo "== sohoa process samples/dossier-sample.pdf" >&2
 .venv/bin/sohoa process --json samples/dossier-sample.pdf | tee "$SOHOA_DATA_DIR.last-batch.json"
-dossier=$(.venv/bin/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["dossiers"][0]["dossier_id"])' "$SOHOA_DATA_DIR.last-batch.json")
+# Run again, the sample is the same bytes: sohoa keeps it once, so show the dossier that has it.
+dossier=$(.venv/bin/python -c 'import json,sys; d=json.load(open(sys.argv[1]))["dossiers"][0]; print(d["duplicate_of"] or d["dossier_id"])' "$SOHOA_DATA_DIR.last-batch.json")
 rm -f "$SOHOA_DATA_DIR.last-batch.json"
 
 echo "== sohoa show $dossier" >&2
