@@ -3,7 +3,7 @@
 The CLI hands in files one by one (``steps.receive_batch``): a bad file is kept and its
 dossier fails while the rest of the batch goes on. An upload is answered at once instead,
 so it is refused whole when any file is bad, and nothing of it is stored. Both judge a file
-with the same inspection (``steps._inspect``: content, page and size limits, the SHA-256
+with the same inspection (``steps.inspect_file``: content, page and size limits, the SHA-256
 taken while reading), and the flow's receive task later starts from what either recorded,
 so a file is inspected and hashed once, whichever way it came in.
 """
@@ -36,7 +36,7 @@ def inspect_files(
     documents: list[SourceDocument] = []
     refused: list[RefusedFile] = []
     for position, (name, path) in enumerate(zip(names, paths, strict=True)):
-        document, error = steps._inspect(settings, path, name)
+        document, error = steps.inspect_file(settings, path, name)
         if document is not None:
             documents.append(document)
             continue

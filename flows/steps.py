@@ -84,7 +84,9 @@ def dossier_work_dir(settings: Settings, dossier_id: str) -> Path:
     return settings.work_dir / keys.check_id(dossier_id)
 
 
-def _inspect(settings: Settings, path: Path, name: str) -> tuple[SourceDocument | None, str | None]:
+def inspect_file(
+    settings: Settings, path: Path, name: str
+) -> tuple[SourceDocument | None, str | None]:
     try:
         document = inspect_source(
             path,
@@ -135,11 +137,11 @@ def receive_source(
         # Same path local_source uses, so the page tasks need not fetch it again.
         local = dossier_work_dir(settings, dossier_id) / f"original{Path(existing_key).suffix}"
         stored = objects.get_file(existing_key, local)
-        document, error = _inspect(settings, local, source.name)
+        document, error = inspect_file(settings, local, source.name)
         key = existing_key
     else:
         path = Path(source.path)
-        document, error = _inspect(settings, path, source.name)
+        document, error = inspect_file(settings, path, source.name)
         key = keys.original_key(dossier_id, str(document.media_type) if document else None)
         if not path.is_file():
             meta.set_status(dossier_id, DossierStatus.FAILED, error)
