@@ -58,6 +58,10 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
 
     lang = args.lang or settings.lang
     check_languages(lang)  # fail fast, before anything is queued
+    # The OCR engines load (the model is read outside the GIL) while the rest of sohoa is
+    # imported, the originals are stored and Prefect's server (if any) starts.
+    warm_up = threading.Thread(target=preload, args=(lang, settings.workers), daemon=True)
+    warm_up.start()
     from flows.orchestrator import run_batch
     from flows.steps import SourceRef
 
@@ -84,9 +88,6 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
     from flows.steps import receive_batch
 
     receive_batch(settings, batch, sources)
-    # The OCR engines load while we wait for the server: the first pages read at once.
-    warm_up = threading.Thread(target=preload, args=(lang, settings.workers), daemon=True)
-    warm_up.start()
     await_temporary_server(server)
     engine_error: str | None = None
     with ProgressBar(lambda: meta.batch_progress(batch_id)):

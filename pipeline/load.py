@@ -20,7 +20,7 @@ import pikepdf
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from models.errors import BadInputError, library_problem
-from pipeline import poppler
+from pipeline import pdf_scan, poppler
 from pipeline.context import PageContext
 from pipeline.resolution import estimate_text_scale
 
@@ -343,31 +343,34 @@ def _load_pdf_page(source: SourceDocument, context: PageContext) -> LoadedPage:
             width_pt, height_pt, _rotate = pdf_page_geometry(pdf_page)
             scan = _largest_image(pdf_page, width_pt, height_pt)
             draws_text = page_draws_text(pdf_page)
+            dpi = _render_dpi(scan, context)
+            if width_pt * height_pt * (dpi / 72.0) ** 2 > context.max_page_pixels:
+                raise BadInputError(
+                    source.name,
+                    f"page {number} is {width_pt:.0f}x{height_pt:.0f} pt; at {dpi:.0f} dpi that"
+                    f" is over the limit of {context.max_page_pixels} pixels",
+                )
+            # A plain scanner's page: its JPEG as it is, no renderer (same pixels, ~10x less).
+            plain = pdf_scan.embedded_scan(pdf_page, dpi) if scan is not None else None
     except pikepdf.PasswordError:
         raise BadInputError(source.name, "encrypted PDF: it needs a password to open") from None
     except (pikepdf.PdfError, OSError, ValueError, RuntimeError) as exc:
         problem = library_problem(exc, source.path, source.name)
         raise BadInputError(source.name, f"page {number} is corrupt ({problem})") from None
     image_dpi = scan[0] if scan else None
-    dpi = float(round(image_dpi)) if image_dpi else context.default_dpi
-    # Never render beyond 600 dpi (nothing is scanned finer) nor below 150 (unreadable).
-    dpi = min(max(dpi, 150.0), 600.0)
-    if width_pt * height_pt * (dpi / 72.0) ** 2 > context.max_page_pixels:
-        raise BadInputError(
-            source.name,
-            f"page {number} is {width_pt:.0f}x{height_pt:.0f} pt; at {dpi:.0f} dpi that is over "
-            f"the limit of {context.max_page_pixels} pixels",
-        )
     # A scan's annotations (e-signature stamps laid on by a signing system) are not paper:
     # OCR reads the scan alone, and the archive keeps the stamps as vector content.
-    rendered = poppler.render_page(
-        source.path,
-        page_number=number,
-        dpi=dpi,
-        source_name=source.name,
-        hide_annotations=scan is not None,
-    )
-    pixels, mode = pil_to_array(rendered)
+    if plain is not None:
+        pixels, mode = plain, (ColourMode.GREY if plain.ndim == 2 else ColourMode.COLOUR)
+    else:
+        rendered = poppler.render_page(
+            source.path,
+            page_number=number,
+            dpi=dpi,
+            source_name=source.name,
+            hide_annotations=scan is not None,
+        )
+        pixels, mode = pil_to_array(rendered)
     if scan is not None:
         mode = scan[1]  # the scan's own colour space, not poppler's RGB rendering
     # Only text the page itself draws counts (pdftotext also reads annotations' stamps).
@@ -387,6 +390,12 @@ def _load_pdf_page(source: SourceDocument, context: PageContext) -> LoadedPage:
         existing_text=existing if has_text else None,
         scanned=scan is not None,
     )
+
+
+def _render_dpi(scan: tuple[float, ColourMode] | None, context: PageContext) -> float:
+    dpi = float(round(scan[0])) if scan else context.default_dpi
+    # Never render beyond 600 dpi (nothing is scanned finer) nor below 150 (unreadable).
+    return min(max(dpi, 150.0), 600.0)
 
 
 _SHOW_TEXT = frozenset({"Tj", "TJ", "'", '"'})

@@ -17,7 +17,7 @@ import random
 import re
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,7 +51,7 @@ from app.service import create_app  # noqa: E402
 from config import Settings  # noqa: E402
 from flows import runtime  # noqa: E402
 from flows.runtime import metadata_store, object_store  # noqa: E402
-from models import BatchInfo, DossierStatus, FieldInfo, Role  # noqa: E402
+from models import BatchInfo, DossierStatus, FieldInfo, FieldState, Role  # noqa: E402
 from models.search import VIETNAM  # noqa: E402
 from storage import keys  # noqa: E402
 from tests import dossiers  # noqa: E402
@@ -785,11 +785,16 @@ def _sex_in_id(number: str) -> str:
 
 
 def flag_id_and_sex(settings: Settings, dossier_id: str) -> None:
-    """The CCCD's sex digit disagrees with the sex read: both fields to check together."""
+    """The CCCD's sex digit disagrees with the sex read: both fields to check together, and
+    nothing else in doubt (what OCR made of the form's handwriting is not this test's)."""
     meta = metadata_store(settings)
     info = meta.get_dossier(dossier_id)
     number = info.id_number or "001090123456"
-    fields = [f for f in info.field_details if f.name not in ("id_number", "sex")]
+    fields = [
+        replace(f, needs_review=False, note=None, state=FieldState.READ)
+        for f in info.field_details
+        if f.name not in ("id_number", "sex")
+    ]
     fields += [
         FieldInfo("id_number", number, "ocr", 0.5, True, f"citizen ID {number}: sex mismatch"),
         FieldInfo("sex", "Nam" if _sex_in_id(number) == "Nữ" else "Nữ", "ocr", 0.9),

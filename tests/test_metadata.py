@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -11,7 +14,9 @@ from alembic.runtime.migration import MigrationContext
 
 from models import BatchInfo, DossierStatus, FieldInfo, SearchQuery
 from storage.metadata import Base, MetadataStore
-from storage.migrate import current_revision, head_revision, upgrade_schema
+from storage.migrate import SHIPPED_HEAD, current_revision, head_revision, upgrade_schema
+
+REPO = Path(__file__).resolve().parent.parent
 
 PEOPLE = [
     # (code, id number, name, procedure, text)
@@ -63,6 +68,26 @@ def filled(database_url: str) -> MetadataStore:
 
 def _ids(meta: MetadataStore, **criteria: object) -> list[str]:
     return [d.dossier_id for d in meta.search(SearchQuery(**criteria)).items]  # type: ignore[arg-type]
+
+
+def test_the_shipped_head_is_alembics_head_and_a_current_database_needs_no_alembic(
+    tmp_path: Path,
+) -> None:
+    """Start-up compares the database with SHIPPED_HEAD without loading Alembic: the
+    constant must name the newest migration, or a new one would never be applied."""
+    assert head_revision() == SHIPPED_HEAD
+    url = f"sqlite:///{tmp_path / 'meta.db'}"
+    MetadataStore(url).close()
+    code = (
+        "import sys\n"
+        "from storage.metadata import MetadataStore\n"
+        f"MetadataStore({url!r}).close()\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
 
 
 def test_fresh_database_is_migrated_to_head_and_matches_the_models(database_url: str) -> None:

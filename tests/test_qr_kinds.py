@@ -183,3 +183,25 @@ def test_art26_receipt_qr_does_not_overrule_ocr_name_and_birth_date() -> None:
         assert result.fields[name].source == "ocr"
         assert not result.fields[name].needs_review, result.fields[name].note
     assert result.fields["dossier_code"].source == "qr"
+
+
+def test_the_codes_on_a_dossiers_paper_are_read_from_a_colour_page() -> None:
+    """QR codes and Code 128 are looked for (nothing else, see barcodes.FORMATS)."""
+    import numpy as np
+    import zxingcpp
+
+    from pipeline.barcodes import read_barcodes, render_qr
+
+    page = np.full((900, 700, 3), 245, dtype=np.uint8)
+    qr = render_qr("000.17.22.H56-210531-0001", module_px=6)
+    page[40 : 40 + qr.shape[0], 40 : 40 + qr.shape[1]] = qr[:, :, None]
+    linear = zxingcpp.create_barcode("H56-0001", zxingcpp.BarcodeFormat.Code128)
+    bars = np.asarray(linear.to_image(scale=3, add_quiet_zones=True))
+    bars = bars[:, :, 0] if bars.ndim == 3 else bars
+    bars = np.repeat(bars[:1], 80, axis=0) if bars.shape[0] < 10 else bars
+    page[600 : 600 + bars.shape[0], 40 : 40 + bars.shape[1]] = bars[:, :, None]
+    found = read_barcodes(page)
+    assert [(b.text, b.format) for b in found] == [
+        ("000.17.22.H56-210531-0001", "QR Code"),
+        ("H56-0001", "Code 128"),
+    ]
