@@ -118,10 +118,26 @@ def normalise_background(grey: np.ndarray, dpi: float) -> np.ndarray:
     paper = cv2.resize(paper, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_LINEAR)
     normalised = cv2.divide(grey, np.maximum(paper, 1), scale=255)
     # Where the "paper" itself is dark there is no paper: that is a scanner border.
-    typical = float(np.percentile(paper, 75))
+    typical = percentile_u8(paper, 75)
     no_paper = paper < typical * 0.45
     normalised[no_paper] = 255
     return normalised
+
+
+def percentile_u8(image: np.ndarray, q: float) -> float:
+    """``np.percentile(image, q)`` of a uint8 image (linear interpolation, as numpy), from
+    its histogram: the same value without sorting millions of pixels (2 ms, not 20)."""
+    if image.size < 1 << 24:  # OpenCV counts in float32: exact below 2**24 pixels
+        counts = cv2.calcHist([np.ascontiguousarray(image)], [0], None, [256], [0, 256])
+        cumulative = np.cumsum(counts.ravel().astype(np.int64))
+    else:
+        cumulative = np.cumsum(np.bincount(image.ravel(), minlength=256))
+    rank = (image.size - 1) * q / 100.0
+    low = int(np.floor(rank))
+    # The value at sorted position j is the first level whose cumulative count exceeds j.
+    below = int(np.searchsorted(cumulative, low, side="right"))
+    above = int(np.searchsorted(cumulative, min(low + 1, image.size - 1), side="right"))
+    return below + (rank - low) * (above - below)
 
 
 def ink_mask(normalised: np.ndarray) -> np.ndarray:
@@ -199,7 +215,7 @@ def _best_angle(xs: np.ndarray, ys: np.ndarray) -> tuple[float, float]:
     coarse = np.arange(-MAX_SKEW_DEG, MAX_SKEW_DEG + 0.01, 0.5)
     # The coarse search only picks the half degree to refine: every few points of the
     # (row-ordered) ink are enough for that; the fine search and its score use them all.
-    step = max(1, xs.size // COARSE_POINTS)
+    step = -(-xs.size // COARSE_POINTS)  # ceil: at most COARSE_POINTS points
     sparse_xs, sparse_ys = xs[::step], ys[::step]
     scores = [_profile_score(sparse_xs, sparse_ys, a) for a in coarse]
     centre = float(coarse[int(np.argmax(scores))])
@@ -237,7 +253,11 @@ def _updown_evidence(xs: np.ndarray, ys: np.ndarray, angle_deg: float) -> float:
 
 def detect_orientation(mask: np.ndarray) -> Orientation:
     """Find clockwise rotation (0/90/180/270) and residual skew from an ink mask."""
-    rows, cols = np.nonzero(mask)
+    points = cv2.findNonZero(mask)  # as np.nonzero (row by row), several times faster
+    if points is None or len(points) < 50:
+        return Orientation(0, 0.0, 0.0)
+    points = points.reshape(-1, 2)  # (x, y) pairs
+    cols, rows = points[:, 0], points[:, 1]
     if cols.size < 50:
         return Orientation(0, 0.0, 0.0)
     if cols.size > MAX_ANALYSIS_POINTS:

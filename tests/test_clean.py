@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.clean import clean_page, normalise_background, ocr_scale
+from pipeline.clean import clean_page, normalise_background, ocr_scale, percentile_u8
 from pipeline.context import PageContext
 from pipeline.load import ColourMode, LoadedPage
 from tests import synth
@@ -79,3 +79,14 @@ def test_background_normalisation_keeps_ink_dark() -> None:
     out = normalise_background(grey, 200)
     assert out[100, 100] >= 250
     assert out[202, 200] < 80
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 1000, 4_000_000, 1 << 24])
+def test_percentile_of_a_grey_image_is_numpys(size: int) -> None:
+    """The histogram percentile used on every page gives numpy's value, large pages too."""
+    rng = np.random.default_rng(size)
+    image = rng.integers(0, 256, size, dtype=np.uint8)
+    if size == 1 << 24:  # one value in most pixels: past float32's exact counts
+        image[: size - 1000] = 250
+    for q in (0, 25, 75, 99.5, 100):
+        assert percentile_u8(image, q) == pytest.approx(float(np.percentile(image, q)), abs=1e-9)

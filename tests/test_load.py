@@ -138,3 +138,22 @@ def test_pdf_page_with_text_keeps_its_text(tmp_path: Path) -> None:
     assert loaded.existing_text is not None
     assert "typed, not scanned" in loaded.existing_text
     assert loaded.dpi_assumed  # no image: rendered at the default resolution
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_jpeg_pages_have_the_pixels_pil_decodes(tmp_path: Path, mode: str) -> None:
+    """JPEG files are decoded by OpenCV (faster); the pixels are PIL's, EXIF turns ignored."""
+    target = tmp_path / "scan.jpg"
+    pixels = np.random.default_rng(3).integers(0, 255, (120, 90, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90" in EXIF: a scan is taken as stored, as PDF viewers do
+    Image.fromarray(pixels).convert(mode).save(target, quality=80, dpi=(200, 200), exif=exif)
+    page = load_page(inspect_source(target), ctx(target.name))
+    with Image.open(target) as image:
+        expected = np.asarray(image)
+    if mode == "RGB":
+        expected = expected[:, :, ::-1]
+    assert page.image.shape[:2] == (120, 90)
+    assert np.array_equal(page.image, expected)
+    assert page.colour_mode is (ColourMode.COLOUR if mode == "RGB" else ColourMode.GREY)
+    assert page.dpi == 200
