@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli_admin import _stores, cmd_db, cmd_separator, cmd_signer_demo, cmd_token
+from app.collector import collector_on
 from config import Settings, load_settings
 from models import BatchInfo, DossierInfo, DossierStatus
 from models.errors import ExitCode, SohoaError
@@ -66,6 +67,7 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
     from flows.steps import SourceRef
 
     meta, _objects = _stores(settings)
+    collector_on()  # imports done; a batch may run for an hour
     # Re-running a batch (after a crash or an interruption) reuses its id: every dossier
     # key is derived from it, so nothing already stored is stored or recorded twice.
     batch_id = keys.check_id(args.batch_id) if args.batch_id else keys.new_batch_id()
@@ -362,6 +364,7 @@ def cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
     try:
         from app.runner import BatchRunner
 
+        collector_on()  # imports done; the batches may run for long
         await_temporary_server(server)
         runner = BatchRunner(settings)
         for batch_id in unfinished:
@@ -416,6 +419,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         await_temporary_server(server)
         runner = BatchRunner(settings)
         app = create_app(settings, runner=runner)
+        collector_on()  # imports done; the service runs for days
         resumed = runner.resume_unfinished()
         if resumed:
             log.warning("resuming %d unfinished batch(es): %s", len(resumed), ", ".join(resumed))

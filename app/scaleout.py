@@ -202,10 +202,12 @@ def _kill_children() -> None:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     api = _configure(args, settings)
+    from app.collector import collector_on
     from flows.runtime import metadata_store, object_store
     from pipeline.tesseract import check_languages
 
     check_languages(settings.lang)  # a worker that cannot read Vietnamese takes no runs
+    collector_on()  # imports done; a worker runs for days
     metadata_store(settings)  # reach (and migrate) the database before taking runs
     object_store(settings)
     _wait_for_api(api, args.wait)
