@@ -4,7 +4,8 @@ Measures, each in a fresh process, on one generated 200 dpi scan:
 
 * imports: ``python -c "import app.cli, flows.orchestrator, flows.steps"`` (what an inline
   ``sohoa process`` imports before its first page), the same plus ``flows.prefect_runs``
-  (what it imports on Prefect), and Python's bare start for reference;
+  (what it imports on Prefect), both as the program does them (collector off, no teardown:
+  app/startup.py), and Python's bare start for reference;
 * Prefect's temporary server: start to first answer on ``/health``, alone;
 * the page's own work: ``pipeline.page.process_page`` in process (engine loaded, steady);
 * bare ``tesseract`` on the same image file (the floor for one page);
@@ -49,6 +50,13 @@ def wall(cmd: list[str], env: dict[str, str] | None = None) -> float:
     if done.returncode != 0:
         print(f"  ! {cmd[:3]} exit {done.returncode}: {done.stderr.strip()[-300:]}")
     return time.perf_counter() - began
+
+
+def imports_as_sohoa_s(statement: str, env: dict[str, str]) -> float:
+    """Wall time of ``statement`` as the ``sohoa`` program runs its imports: collector off,
+    no interpreter teardown (app/startup.py); Python's own start included."""
+    code = f"import gc, os, sys\ngc.disable()\n{statement}\nsys.stdout.flush()\nos._exit(0)\n"
+    return wall([str(PYTHON), "-c", code], env)
 
 
 def server_ready_s(data: Path) -> float:
@@ -104,11 +112,9 @@ def main() -> None:
         python_s = min(wall([str(PYTHON), "-c", "pass"]) for _ in range(3))
         path_env = {**os.environ, "PYTHONPATH": str(REPO)}
         inline_imports = "import app.cli, flows.orchestrator, flows.steps"
-        imports_s = min(wall([str(PYTHON), "-c", inline_imports], path_env) for _ in range(2))
+        imports_s = min(imports_as_sohoa_s(inline_imports, path_env) for _ in range(2))
         prefect_imports = inline_imports + ", flows.prefect_runs"
-        prefect_imports_s = min(
-            wall([str(PYTHON), "-c", prefect_imports], path_env) for _ in range(2)
-        )
+        prefect_imports_s = min(imports_as_sohoa_s(prefect_imports, path_env) for _ in range(2))
         server_s = min(server_ready_s(root / f"server-{i}") for i in range(2))
         work_s = page_work_s(scan, root / "work", 2)
         # End to end as at a counter: one data dir per orchestrator, its database set up
