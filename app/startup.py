@@ -29,7 +29,6 @@ from app.collector import hold_collector
 
 def console_main() -> NoReturn:
     """The ``sohoa`` program: ``app.cli.main``, imported with the collector already off."""
-    hold_collector()
 
     def cli_main() -> int:
         from app.cli import main

@@ -368,7 +368,8 @@ def _load_pdf_page(source: SourceDocument, context: PageContext) -> LoadedPage:
                     f"page {number} is {width_pt:.0f}x{height_pt:.0f} pt; at {dpi:.0f} dpi that"
                     f" is over the limit of {context.max_page_pixels} pixels",
                 )
-            # A plain scanner's page: its JPEG as it is, no renderer (same pixels, ~10x less).
+            # A plain scanner's page: its JPEG decoded as it is (the scan's own pixels, no
+            # renderer: a tenth of the time).
             plain = pdf_scan.embedded_scan(pdf_page, dpi) if scan is not None else None
     except pikepdf.PasswordError:
         raise BadInputError(source.name, "encrypted PDF: it needs a password to open") from None

@@ -14,9 +14,12 @@ any other drawing operator, or a JPEG whose decoded size is not the one the PDF 
 
 from __future__ import annotations
 
+import io
+
 import cv2
 import numpy as np
 import pikepdf
+from PIL import Image
 
 # The only operators a plain scanned page needs: save/restore state, place, draw.
 _PLAIN_OPERATORS = frozenset({"q", "Q", "cm", "Do"})
@@ -52,13 +55,15 @@ def _plain_scan(pdf_page: pikepdf.Page, dpi: float) -> np.ndarray | None:
     if components is None:
         return None
     width, height = int(image["/Width"]), int(image["/Height"])
-    if not _fills_crop_box(pdf_page, matrix):
+    if not _fills_page(pdf_page, matrix):
         return None
     a, _b, _c, d, _e, _f = matrix
     dpi_x, dpi_y = width / (a / 72.0), height / (d / 72.0)
     if round(dpi_x) != round(dpi) or abs(dpi_x - dpi_y) > 0.01 * dpi_x:
         return None
     raw = bytes(image.read_raw_bytes())
+    if _jpeg_size(raw) != (width, height):
+        return None  # the page-size limit was checked on the declared size: decode no other
     flags = cv2.IMREAD_IGNORE_ORIENTATION | (
         cv2.IMREAD_GRAYSCALE if components == 1 else cv2.IMREAD_COLOR
     )
@@ -66,6 +71,15 @@ def _plain_scan(pdf_page: pikepdf.Page, dpi: float) -> np.ndarray | None:
     if pixels is None or pixels.shape[:2] != (height, width):
         return None
     return pixels
+
+
+def _jpeg_size(raw: bytes) -> tuple[int, int] | None:
+    """(width, height) from the JPEG's header, nothing decoded."""
+    try:
+        with Image.open(io.BytesIO(raw)) as header:
+            return header.size if header.format == "JPEG" else None
+    except (OSError, SyntaxError, ValueError):
+        return None
 
 
 def _jpeg_components(image: pikepdf.Stream) -> int | None:
@@ -122,7 +136,7 @@ def _single_image_placement(
     return name, (m[0, 0], m[0, 1], m[1, 0], m[1, 1], m[2, 0], m[2, 1])
 
 
-def _fills_crop_box(
+def _fills_page(
     pdf_page: pikepdf.Page, matrix: tuple[float, float, float, float, float, float]
 ) -> bool:
     """The unit square drawn upright (not turned or flipped) exactly over the page.

@@ -152,3 +152,21 @@ def test_a_jpeg_of_another_size_than_declared_is_rendered(tmp_path: Path) -> Non
         image.Width = 301  # the JPEG itself is 300 wide
         assert pdf_scan.embedded_scan(page, DPI * 301 / 300) is None
         assert pdf_scan.embedded_scan(page, 300) is None  # another resolution than asked
+
+
+def test_a_jpeg_larger_than_declared_is_never_decoded_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page-size limit is checked on the declared size: a bigger JPEG behind it (a
+    decompression bomb) goes to the renderer, which has its own limits."""
+    target = tmp_path / "bomb.pdf"
+    jpeg_pdf(target, scan_image())
+    big = io.BytesIO()
+    Image.new("RGB", (3000, 4000), "white").save(big, "JPEG")
+    with pikepdf.open(target, allow_overwriting_input=True) as pdf:
+        page = pdf.pages[0]
+        page.obj.Resources.XObject.Im0.write(big.getvalue(), filter=pikepdf.Name.DCTDecode)
+        decoded: list[int] = []
+        monkeypatch.setattr(pdf_scan.cv2, "imdecode", lambda *a: decoded.append(1))
+        assert pdf_scan.embedded_scan(page, DPI) is None
+        assert decoded == []
