@@ -38,6 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.ocr import prepare_data_dir  # noqa: E402
 from tests import synth  # noqa: E402
 
 PYTHON = REPO / ".venv" / "bin" / "python"
@@ -138,7 +139,7 @@ def main() -> None:
                 "SOHOA_ORCHESTRATOR": orchestrator,
             }
             envs[orchestrator].pop("PREFECT_API_URL", None)
-            wall([str(SOHOA), "db", "upgrade"], envs[orchestrator])
+            prepare_data_dir(root / f"data-{orchestrator}")
         for run in range(args.runs):
             for orchestrator, walls in ends.items():
                 walls.append(wall([str(SOHOA), "process", str(scans[run])], envs[orchestrator]))

@@ -258,8 +258,6 @@ def detect_orientation(mask: np.ndarray) -> Orientation:
         return Orientation(0, 0.0, 0.0)
     points = points.reshape(-1, 2)  # (x, y) pairs
     cols, rows = points[:, 0], points[:, 1]
-    if cols.size < 50:
-        return Orientation(0, 0.0, 0.0)
     if cols.size > MAX_ANALYSIS_POINTS:
         pick = np.random.default_rng(0).choice(cols.size, MAX_ANALYSIS_POINTS, replace=False)
         rows, cols = rows[pick], cols[pick]

@@ -230,10 +230,8 @@ def _plain_jpeg(path: Path, frame: Image.Image) -> tuple[np.ndarray, ColourMode]
     if frame.format != "JPEG" or frame.mode not in ("L", "RGB"):
         return None  # CMYK, YCCK and the rest are PIL's to convert
     grey = frame.mode == "L"
-    # As PIL (and a PDF viewer) do: EXIF orientation is not applied.
-    flags = cv2.IMREAD_IGNORE_ORIENTATION | (cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR)
-    pixels = cv2.imdecode(np.fromfile(path, dtype=np.uint8), flags)
-    if pixels is None or pixels.shape[:2] != (frame.height, frame.width):
+    pixels = pdf_scan.decode_jpeg(np.fromfile(path, dtype=np.uint8), grey=grey, size=frame.size)
+    if pixels is None:
         return None
     return pixels, (ColourMode.GREY if grey else ColourMode.COLOUR)
 

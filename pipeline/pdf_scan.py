@@ -64,11 +64,17 @@ def _plain_scan(pdf_page: pikepdf.Page, dpi: float) -> np.ndarray | None:
     raw = bytes(image.read_raw_bytes())
     if _jpeg_size(raw) != (width, height):
         return None  # the page-size limit was checked on the declared size: decode no other
-    flags = cv2.IMREAD_IGNORE_ORIENTATION | (
-        cv2.IMREAD_GRAYSCALE if components == 1 else cv2.IMREAD_COLOR
+    return decode_jpeg(
+        np.frombuffer(raw, dtype=np.uint8), grey=components == 1, size=(width, height)
     )
-    pixels = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), flags)
-    if pixels is None or pixels.shape[:2] != (height, width):
+
+
+def decode_jpeg(data: np.ndarray, *, grey: bool, size: tuple[int, int]) -> np.ndarray | None:
+    """A JPEG's bytes decoded by OpenCV to grey or BGR, as stored: EXIF turns are not
+    applied (PIL and PDF viewers do not either). None unless it is ``size`` (width, height)."""
+    flags = cv2.IMREAD_IGNORE_ORIENTATION | (cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR)
+    pixels = cv2.imdecode(data, flags)
+    if pixels is None or pixels.shape[:2] != (size[1], size[0]):
         return None
     return pixels
 
