@@ -140,14 +140,15 @@ def inspect_source(
     media_type = sniff_media_type(head)
     if media_type is None:
         raise BadInputError(shown, f"not a PDF, TIFF, JPEG or PNG file ({_describe(head)})")
+    # Counted only up to the limit: a small file can claim millions of pages.
     if media_type is MediaType.PDF:
-        page_count = _pdf_page_count(path, shown)
+        page_count = _pdf_page_count(path, shown, max_pages)
     else:
-        page_count = _image_frame_count(path, shown)
+        page_count = _image_frame_count(path, shown, max_pages)
     if page_count == 0:
         raise BadInputError(shown, "contains no pages")
     if page_count > max_pages:
-        raise BadInputError(shown, f"too many pages ({page_count}, limit {max_pages})")
+        raise BadInputError(shown, f"too many pages (more than {max_pages}, limit {max_pages})")
     return SourceDocument(
         path=path,
         name=shown,
@@ -170,10 +171,24 @@ def load_page(source: SourceDocument, context: PageContext) -> LoadedPage:
 # --- images -------------------------------------------------------------------------------
 
 
-def _image_frame_count(path: Path, shown: str) -> int:
+def _image_frame_count(path: Path, shown: str, max_pages: int) -> int:
+    """The frames of an image file, counted up to ``max_pages + 1``.
+
+    PIL's ``n_frames`` walks a TIFF's whole chain of directories at about 0.3 ms each: a
+    2 MB file of 20 000 bare directories cost 5 s of a core before the limit refused it.
+    """
     try:
         with Image.open(path) as image:
-            return int(getattr(image, "n_frames", 1))
+            if image.format != "TIFF":
+                return int(getattr(image, "n_frames", 1))  # read from a header
+            frames = 1
+            while frames <= max_pages:
+                try:
+                    image.seek(frames)
+                except EOFError:
+                    break
+                frames += 1
+            return frames
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         problem = library_problem(exc, path, shown)
         raise BadInputError(shown, f"corrupt or unreadable image ({problem})") from None
@@ -291,15 +306,49 @@ def _check_minimum_size(name: str, context: PageContext, pixels: np.ndarray) -> 
 # --- PDF ----------------------------------------------------------------------------------
 
 
-def _pdf_page_count(path: Path, shown: str) -> int:
+def _pdf_page_count(path: Path, shown: str, max_pages: int) -> int:
+    """The PDF's pages, or ``max_pages + 1`` once its page tree holds more.
+
+    Not by listing them first: qpdf copies every repeated page reference while it lists
+    (and pikepdf.open lists them to push inherited attributes down), about 2 KB each, so a
+    9 KB file whose compressed /Kids names one page a million times took 2 GB.
+    """
     try:
-        with pikepdf.open(path) as pdf:
+        with pikepdf.open(path, inherit_page_attributes=False) as pdf:
+            if _page_tree_exceeds(pdf, max_pages):
+                return max_pages + 1
             return len(pdf.pages)
     except pikepdf.PasswordError:
         raise BadInputError(shown, "encrypted PDF: it needs a password to open") from None
     except (pikepdf.PdfError, OSError, ValueError, RuntimeError) as exc:
         problem = library_problem(exc, path, shown)
         raise BadInputError(shown, f"corrupt or truncated PDF ({problem})") from None
+
+
+def _page_tree_exceeds(pdf: pikepdf.Pdf, max_pages: int) -> bool:
+    """Whether the page tree names more than ``max_pages`` pages (a page named twice counts
+    twice, as qpdf counts it), looking at no more than about twice that many entries."""
+    budget = 2 * max_pages + 16  # kids looked at: pages and the /Pages nodes between them
+    pending: list[pikepdf.Object | None] = [pdf.Root.get("/Pages")]
+    seen: set[tuple[int, int]] = set()
+    pages = 0
+    while pending:
+        node = pending.pop()
+        kids = node.get("/Kids") if isinstance(node, pikepdf.Dictionary) else None
+        if node is None or not isinstance(kids, pikepdf.Array):
+            pages += 1
+            if pages > max_pages:
+                return True
+            continue
+        if node.is_indirect:  # a direct node is written out whole: it cannot loop
+            if node.objgen in seen:
+                continue  # a loop: qpdf refuses it when it lists the pages
+            seen.add(node.objgen)
+        budget -= len(kids)
+        if budget < 0:
+            return True
+        pending.extend(kids)
+    return False
 
 
 def pdf_page_geometry(pdf_page: pikepdf.Page) -> tuple[float, float, int]:
