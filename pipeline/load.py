@@ -22,6 +22,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 from models.errors import BadInputError, library_problem
 from pipeline import pdf_scan, poppler
 from pipeline.context import PageContext
+from pipeline.pdf_content import MAX_PAGE_CONTENT_BYTES, MAX_PAGE_FORMS, page_content_size
 from pipeline.resolution import estimate_text_scale
 
 # We check sizes ourselves (with a clearer message), so PIL's own bomb guard is off.
@@ -405,6 +406,13 @@ def _load_pdf_page(source: SourceDocument, context: PageContext) -> LoadedPage:
     try:
         with pikepdf.open(source.path) as pdf:
             pdf_page = pdf.pages[context.page_index]
+            if page_content_size(pdf_page) is None:
+                # Every later look at the page parses its instructions: measured first.
+                raise BadInputError(
+                    source.name,
+                    f"page {number} draws more than {MAX_PAGE_CONTENT_BYTES >> 20} MB of"
+                    f" instructions or {MAX_PAGE_FORMS} forms, too much to read",
+                )
             width_pt, height_pt, _rotate = pdf_page_geometry(pdf_page)
             scan = _largest_image(pdf_page, width_pt, height_pt)
             draws_text = page_draws_text(pdf_page)

@@ -3,6 +3,7 @@ no further (they reach the service's upload before any other check)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import struct
 import subprocess
@@ -16,6 +17,7 @@ from PIL import TiffImagePlugin
 
 from models.errors import BadInputError
 from pipeline.load import inspect_source
+from pipeline.pdf_content import page_content_size
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -156,3 +158,85 @@ def test_tiff_frames_within_the_limit_are_all_counted(tmp_path: Path) -> None:
     single = tmp_path / "one.tif"
     _tiff_of_bare_frames(single, 1)
     assert inspect_source(single, max_pages=1).page_count == 1
+
+
+def _pdf_drawing(path: Path, content: bytes, *, raw_filter: str | None = None) -> None:
+    """One A4 page drawing ``content`` (Flate-compressed by pikepdf unless ``raw_filter``
+    names the filter the bytes are already encoded with)."""
+    pdf = pikepdf.new()
+    page = pdf.add_blank_page(page_size=(595, 842))
+    if raw_filter is None:
+        page.obj.Contents = pdf.make_stream(content)
+        pdf.save(path, compress_streams=True)
+        return
+    stream = pikepdf.Stream(pdf, content)
+    stream.Filter = pikepdf.Name(raw_filter)
+    page.obj.Contents = stream
+    pdf.save(path, compress_streams=False)
+
+
+def test_pdf_page_drawing_millions_of_instructions_is_refused_unparsed(tmp_path: Path) -> None:
+    """44 KB of compressed ``/X Do`` took 2.4 GB and 47 s in page_draws_text while the
+    service processed the page (after its 202). Measured in a process of its own."""
+    bomb = tmp_path / "drawing.pdf"
+    _pdf_drawing(bomb, b"/X Do " * 5_000_000)
+    assert bomb.stat().st_size < 100_000
+    code = (
+        "import json, resource, sys\n"
+        "from pathlib import Path\n"
+        "from models.errors import BadInputError\n"
+        "from pipeline.context import PageContext\n"
+        "from pipeline.load import inspect_source, load_page\n"
+        "source = inspect_source(Path(sys.argv[1]), name='drawing.pdf')\n"
+        "try:\n"
+        "    load_page(source, PageContext(source_name='drawing.pdf', page_index=0))\n"
+        "    error = None\n"
+        "except BadInputError as exc:\n"
+        "    error = exc.message\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(json.dumps({'error': error, 'peak_kb': peak}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(bomb)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome["peak_kb"] < 600_000, outcome
+    assert outcome["error"] == (
+        "drawing.pdf: page 1 draws more than 4 MB of instructions or 2000 forms, too much to read"
+    )
+
+
+def test_content_size_is_measured_without_decoding_past_the_limit(tmp_path: Path) -> None:
+    flate = tmp_path / "flate.pdf"
+    _pdf_drawing(flate, b"q Q " * 1000)
+    with pikepdf.open(flate) as pdf:
+        assert page_content_size(pdf.pages[0]) == 4000
+        assert page_content_size(pdf.pages[0], limit=3999) is None
+    ascii85 = tmp_path / "a85.pdf"
+    _pdf_drawing(
+        ascii85, base64.a85encode(b"0 0 m 10 10 l S\n") + b"~>", raw_filter="/ASCII85Decode"
+    )
+    with pikepdf.open(ascii85) as pdf:
+        assert page_content_size(pdf.pages[0]) == 16
+    hexed = tmp_path / "hex.pdf"
+    _pdf_drawing(hexed, b"0 0 m 10 10 l S\n".hex().encode() + b">", raw_filter="/ASCIIHexDecode")
+    with pikepdf.open(hexed) as pdf:
+        assert page_content_size(pdf.pages[0]) == 16
+
+
+def test_forms_a_page_holds_count_towards_its_drawing(tmp_path: Path) -> None:
+    target = tmp_path / "forms.pdf"
+    pdf = pikepdf.new()
+    page = pdf.add_blank_page(page_size=(595, 842))
+    form = pdf.make_stream(b"q Q " * 2000)
+    form.Type, form.Subtype, form.BBox = pikepdf.Name.XObject, pikepdf.Name.Form, [0, 0, 9, 9]
+    page.obj.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Fm0=form, Fm1=form))
+    page.obj.Contents = pdf.make_stream(b"/Fm0 Do /Fm1 Do")
+    pdf.save(target)
+    with pikepdf.open(target) as pdf:
+        assert page_content_size(pdf.pages[0]) == 15 + 8000  # the shared form once
+        assert page_content_size(pdf.pages[0], limit=8000) is None
