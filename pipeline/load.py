@@ -17,6 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pikepdf
+from pikepdf.settings import set_qpdf_limits
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from models.errors import BadInputError, library_problem
@@ -27,6 +28,11 @@ from pipeline.resolution import estimate_text_scale
 
 # We check sizes ourselves (with a clearer message), so PIL's own bomb guard is off.
 Image.MAX_IMAGE_PIXELS = None
+# qpdf inflates an object stream whole before it parses it, without a bound: 262 KB of one
+# held a 30-million-entry /Kids, 730 MB and 7 s to read. No stream qpdf decodes for sohoa is
+# near this (page content is refused past 4 MB, images are read raw or rendered by poppler).
+QPDF_MAX_INFLATE = 64 << 20
+set_qpdf_limits(flate_max_memory=QPDF_MAX_INFLATE, run_length_max_memory=QPDF_MAX_INFLATE)
 
 # A page "has text" when the PDF already carries at least this many visible characters:
 # such pages are not OCRed again (their text is better than any OCR of their rendering).

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 import pytest
@@ -25,9 +26,12 @@ REPO = Path(__file__).resolve().parents[1]
 def _pdf_naming_one_page(path: Path, times: int) -> None:
     """A PDF whose root /Pages lists the same page ``times`` times, inside a compressed
     object stream: a few KB for a million pages."""
-    kids = b"[" + b"3 0 R " * times + b"]"
-    pages = b"2 0 << /Type /Pages /Kids " + kids + b" /Count %d >>" % times
-    packed = zlib.compress(pages, 9)
+    packer = zlib.compressobj(9)
+    packed = packer.compress(b"2 0 << /Type /Pages /Kids [")
+    block = 100_000
+    for start in range(0, times, block):  # packed as it goes: never the whole text at once
+        packed += packer.compress(b"3 0 R " * min(block, times - start))
+    packed += packer.compress(b"] /Count %d >>" % times) + packer.flush()
     body = b"%PDF-1.5\n"
     offsets: dict[int, int] = {}
     for number, content in (
@@ -72,6 +76,32 @@ def _tiff_of_bare_frames(path: Path, frames: int) -> None:
     path.write_bytes(b"".join(parts))
 
 
+def _inspect_in_own_process(path: Path, name: str) -> dict[str, Any]:
+    """inspect_source in a fresh interpreter: its refusal and its peak memory (KB)."""
+    code = (
+        "import json, resource, sys\n"
+        "from pathlib import Path\n"
+        "from models.errors import BadInputError\n"
+        "from pipeline.load import inspect_source\n"
+        "try:\n"
+        "    inspect_source(Path(sys.argv[1]), name=sys.argv[2])\n"
+        "    error = None\n"
+        "except BadInputError as exc:\n"
+        "    error = exc.message\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(json.dumps({'error': error, 'peak_kb': peak}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path), name],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    outcome: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return outcome
+
+
 def test_pdf_naming_a_page_a_million_times_is_refused_without_listing_them(
     tmp_path: Path,
 ) -> None:
@@ -80,30 +110,23 @@ def test_pdf_naming_a_page_a_million_times_is_refused_without_listing_them(
     bomb = tmp_path / "bomb.pdf"
     _pdf_naming_one_page(bomb, 1_000_000)
     assert bomb.stat().st_size < 20_000
-    code = (
-        "import json, resource, sys\n"
-        "from pathlib import Path\n"
-        "from models.errors import BadInputError\n"
-        "from pipeline.load import inspect_source\n"
-        "try:\n"
-        "    inspect_source(Path(sys.argv[1]), name='bomb.pdf')\n"
-        "    error = None\n"
-        "except BadInputError as exc:\n"
-        "    error = exc.message\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "print(json.dumps({'error': error, 'peak_kb': peak}))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(bomb)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    outcome = _inspect_in_own_process(bomb, "bomb.pdf")
     # The interpreter and its imports take ~120 MB; the million pages took 2 GB more.
     assert outcome["peak_kb"] < 600_000, outcome
     assert outcome["error"] == "bomb.pdf: too many pages (more than 2000, limit 2000)"
+
+
+def test_object_stream_inflating_to_hundreds_of_megabytes_is_not_parsed(
+    tmp_path: Path,
+) -> None:
+    """350 KB whose object stream inflates to 240 MB of /Kids (40 million entries): qpdf
+    inflated and parsed it all, about 1 GB, before any page was counted."""
+    bomb = tmp_path / "inflating.pdf"
+    _pdf_naming_one_page(bomb, 40_000_000)
+    assert bomb.stat().st_size < 1_000_000
+    outcome = _inspect_in_own_process(bomb, "inflating.pdf")
+    assert outcome["peak_kb"] < 600_000, outcome
+    assert outcome["error"].startswith("inflating.pdf: corrupt or truncated PDF"), outcome
 
 
 def test_pdf_pages_named_twice_count_as_qpdf_counts_them(tmp_path: Path) -> None:
