@@ -144,39 +144,70 @@ class UploadGate:
         if principal.role is not Role.COUNTER:
             await _answer(send, 403, f"not allowed for the {principal.role} role")
             return
-        limit = self.max_body()
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _answer(send, 413, f"upload larger than {limit} bytes")
+        await _read_at_most(self.app, scope, receive, send, self.max_body(), "upload")
+
+
+# Any other request's body: a sign-in, a correction, a review form (40 fields of 4 KB).
+MAX_OTHER_BODY = 1 << 20
+
+
+class BodyLimit:
+    """Every request but the upload: a body over ``max_body`` is refused (413) before it is
+    read, or cut off as it grows. FastAPI reads a form or JSON body whole (files to disk,
+    JSON into memory) before any dependency checks who is calling: without this, anyone
+    could post gigabytes to ``/login`` or ``PATCH /api/...`` and be refused only after."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int, upload_path: str) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.upload_path = upload_path  # the upload gate's own, larger limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or (
+            scope["method"] == "POST" and scope["path"] == self.upload_path
+        ):
+            await self.app(scope, receive, send)
             return
-        received = 0
-        answered = False
-        started = False
+        await _read_at_most(self.app, scope, receive, send, self.max_body, "request body")
 
-        async def limited_receive() -> Message:
-            nonlocal received, answered
-            if answered:
+
+async def _read_at_most(
+    app: ASGIApp, scope: Scope, receive: Receive, send: Send, limit: int, what: str
+) -> None:
+    """Run ``app`` on a body of at most ``limit`` bytes: a larger declared length is a 413
+    at once, a body growing past it a 413 and a closed connection."""
+    declared = Request(scope).headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        await _answer(send, 413, f"{what} larger than {limit} bytes")
+        return
+    received = 0
+    answered = False
+    started = False
+
+    async def limited_receive() -> Message:
+        nonlocal received, answered
+        if answered:
+            return {"type": "http.disconnect"}
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                # Answer now and read no further; the route sees a client that left.
+                answered = True
+                if not started:
+                    await _answer(send, 413, f"{what} larger than {limit} bytes")
                 return {"type": "http.disconnect"}
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    # Answer now and read no further; the route sees a client that left.
-                    answered = True
-                    if not started:
-                        await _answer(send, 413, f"upload larger than {limit} bytes")
-                    return {"type": "http.disconnect"}
-            return message
+        return message
 
-        async def guarded_send(message: Message) -> None:
-            nonlocal started
-            if answered:
-                return  # the client already has its answer
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+    async def guarded_send(message: Message) -> None:
+        nonlocal started
+        if answered:
+            return  # the client already has its answer
+        if message["type"] == "http.response.start":
+            started = True
+        await send(message)
 
-        await self.app(scope, limited_receive, guarded_send)
+    await app(scope, limited_receive, guarded_send)
 
 
 async def _answer(
@@ -200,4 +231,4 @@ async def _answer(
         }
     )
     await send({"type": "http.response.body", "body": body})
-    log.info("upload refused before its body: %d %s", status, detail)
+    log.info("request refused before its body: %d %s", status, detail)

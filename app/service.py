@@ -49,7 +49,9 @@ from app.page_images import _field_crop, _upright_page
 from app.review import Correction, apply_correction, retry_dossier, review_items
 from app.runner import BatchRunner
 from app.security import (
+    MAX_OTHER_BODY,
     MULTIPART_ALLOWANCE,
+    BodyLimit,
     SecurityHeaders,
     UploadGate,
     internal_error,
@@ -101,6 +103,8 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
         max_body=lambda: settings.max_upload_bytes + MULTIPART_ALLOWANCE,
         authenticate=_authenticate,
     )
+    # Every other body (forms, JSON) is small: bounded before FastAPI reads it whole.
+    app.add_middleware(BodyLimit, max_body=MAX_OTHER_BODY, upload_path="/api/batches")
 
     @app.middleware("http")
     async def measure(request: Request, call_next: Callable[[Request], Any]) -> Response:
@@ -423,7 +427,8 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, str]:
-        metadata_store(settings).status_counts()  # the database answers
+        # The database answers; no count of every dossier for whoever asks, unsigned.
+        metadata_store(settings).ping()
         return {"status": "ok"}
 
     from app.pages import add_pages

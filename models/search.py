@@ -28,7 +28,7 @@ def received_day(text: str, *, end: bool) -> datetime:
             day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=VIETNAM)
             return day + timedelta(days=1) if end else day
         moment = datetime.fromisoformat(text)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: the day after 9999-12-31
         raise ValueError(f"not a date: {text!r} (use YYYY-MM-DD)") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=VIETNAM)
 

@@ -17,15 +17,22 @@ from typing import Any
 import cv2
 import numpy as np
 import pikepdf
+from pikepdf.settings import set_qpdf_limits
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from models.errors import BadInputError, library_problem
 from pipeline import pdf_scan, poppler
 from pipeline.context import PageContext
+from pipeline.pdf_content import MAX_PAGE_CONTENT_BYTES, MAX_PAGE_FORMS, page_content_size
 from pipeline.resolution import estimate_text_scale
 
 # We check sizes ourselves (with a clearer message), so PIL's own bomb guard is off.
 Image.MAX_IMAGE_PIXELS = None
+# qpdf inflates an object stream whole before it parses it, without a bound: 262 KB of one
+# held a 30-million-entry /Kids, 730 MB and 7 s to read. No stream qpdf decodes for sohoa is
+# near this (page content is refused past 4 MB, images are read raw or rendered by poppler).
+QPDF_MAX_INFLATE = 64 << 20
+set_qpdf_limits(flate_max_memory=QPDF_MAX_INFLATE, run_length_max_memory=QPDF_MAX_INFLATE)
 
 # A page "has text" when the PDF already carries at least this many visible characters:
 # such pages are not OCRed again (their text is better than any OCR of their rendering).
@@ -140,14 +147,15 @@ def inspect_source(
     media_type = sniff_media_type(head)
     if media_type is None:
         raise BadInputError(shown, f"not a PDF, TIFF, JPEG or PNG file ({_describe(head)})")
+    # Counted only up to the limit: a small file can claim millions of pages.
     if media_type is MediaType.PDF:
-        page_count = _pdf_page_count(path, shown)
+        page_count = _pdf_page_count(path, shown, max_pages)
     else:
-        page_count = _image_frame_count(path, shown)
+        page_count = _image_frame_count(path, shown, max_pages)
     if page_count == 0:
         raise BadInputError(shown, "contains no pages")
     if page_count > max_pages:
-        raise BadInputError(shown, f"too many pages ({page_count}, limit {max_pages})")
+        raise BadInputError(shown, f"too many pages (more than {max_pages}, limit {max_pages})")
     return SourceDocument(
         path=path,
         name=shown,
@@ -170,10 +178,24 @@ def load_page(source: SourceDocument, context: PageContext) -> LoadedPage:
 # --- images -------------------------------------------------------------------------------
 
 
-def _image_frame_count(path: Path, shown: str) -> int:
+def _image_frame_count(path: Path, shown: str, max_pages: int) -> int:
+    """The frames of an image file, counted up to ``max_pages + 1``.
+
+    PIL's ``n_frames`` walks a TIFF's whole chain of directories at about 0.3 ms each: a
+    2 MB file of 20 000 bare directories cost 5 s of a core before the limit refused it.
+    """
     try:
         with Image.open(path) as image:
-            return int(getattr(image, "n_frames", 1))
+            if image.format != "TIFF":
+                return int(getattr(image, "n_frames", 1))  # read from a header
+            frames = 1
+            while frames <= max_pages:
+                try:
+                    image.seek(frames)
+                except EOFError:
+                    break
+                frames += 1
+            return frames
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         problem = library_problem(exc, path, shown)
         raise BadInputError(shown, f"corrupt or unreadable image ({problem})") from None
@@ -291,15 +313,49 @@ def _check_minimum_size(name: str, context: PageContext, pixels: np.ndarray) -> 
 # --- PDF ----------------------------------------------------------------------------------
 
 
-def _pdf_page_count(path: Path, shown: str) -> int:
+def _pdf_page_count(path: Path, shown: str, max_pages: int) -> int:
+    """The PDF's pages, or ``max_pages + 1`` once its page tree holds more.
+
+    Not by listing them first: qpdf copies every repeated page reference while it lists
+    (and pikepdf.open lists them to push inherited attributes down), about 2 KB each, so a
+    9 KB file whose compressed /Kids names one page a million times took 2 GB.
+    """
     try:
-        with pikepdf.open(path) as pdf:
+        with pikepdf.open(path, inherit_page_attributes=False) as pdf:
+            if _page_tree_exceeds(pdf, max_pages):
+                return max_pages + 1
             return len(pdf.pages)
     except pikepdf.PasswordError:
         raise BadInputError(shown, "encrypted PDF: it needs a password to open") from None
     except (pikepdf.PdfError, OSError, ValueError, RuntimeError) as exc:
         problem = library_problem(exc, path, shown)
         raise BadInputError(shown, f"corrupt or truncated PDF ({problem})") from None
+
+
+def _page_tree_exceeds(pdf: pikepdf.Pdf, max_pages: int) -> bool:
+    """Whether the page tree names more than ``max_pages`` pages (a page named twice counts
+    twice, as qpdf counts it), looking at no more than about twice that many entries."""
+    budget = 2 * max_pages + 16  # kids looked at: pages and the /Pages nodes between them
+    pending: list[pikepdf.Object | None] = [pdf.Root.get("/Pages")]
+    seen: set[tuple[int, int]] = set()
+    pages = 0
+    while pending:
+        node = pending.pop()
+        kids = node.get("/Kids") if isinstance(node, pikepdf.Dictionary) else None
+        if node is None or not isinstance(kids, pikepdf.Array):
+            pages += 1
+            if pages > max_pages:
+                return True
+            continue
+        if node.is_indirect:  # a direct node is written out whole: it cannot loop
+            if node.objgen in seen:
+                continue  # a loop: qpdf refuses it when it lists the pages
+            seen.add(node.objgen)
+        budget -= len(kids)
+        if budget < 0:
+            return True
+        pending.extend(kids)
+    return False
 
 
 def pdf_page_geometry(pdf_page: pikepdf.Page) -> tuple[float, float, int]:
@@ -356,6 +412,13 @@ def _load_pdf_page(source: SourceDocument, context: PageContext) -> LoadedPage:
     try:
         with pikepdf.open(source.path) as pdf:
             pdf_page = pdf.pages[context.page_index]
+            if page_content_size(pdf_page) is None:
+                # Every later look at the page parses its instructions: measured first.
+                raise BadInputError(
+                    source.name,
+                    f"page {number} draws more than {MAX_PAGE_CONTENT_BYTES >> 20} MB of"
+                    f" instructions or {MAX_PAGE_FORMS} forms, too much to read",
+                )
             width_pt, height_pt, _rotate = pdf_page_geometry(pdf_page)
             scan = _largest_image(pdf_page, width_pt, height_pt)
             draws_text = page_draws_text(pdf_page)

@@ -21,8 +21,12 @@ import numpy as np
 import pikepdf
 from PIL import Image
 
+from pipeline.pdf_content import page_content_size
+
 # The only operators a plain scanned page needs: save/restore state, place, draw.
 _PLAIN_OPERATORS = frozenset({"q", "Q", "cm", "Do"})
+# A plain scan's page draws one image in a few dozen bytes ("q 595 0 0 842 0 0 cm /Im0 Do Q").
+_PLAIN_CONTENT_BYTES = 4096
 # How far (in points) the drawn image may be from the page's crop box: writers round.
 _PLACEMENT_TOLERANCE_PT = 1.0
 
@@ -42,6 +46,8 @@ def embedded_scan(pdf_page: pikepdf.Page, dpi: float) -> np.ndarray | None:
 def _plain_scan(pdf_page: pikepdf.Page, dpi: float) -> np.ndarray | None:
     if int(pdf_page.obj.get("/Rotate", 0)) % 360 != 0:
         return None
+    if page_content_size(pdf_page, _PLAIN_CONTENT_BYTES) is None:
+        return None  # more than placing one image: and parsing all of it costs
     placed = _single_image_placement(pdf_page)
     if placed is None:
         return None

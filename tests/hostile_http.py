@@ -52,6 +52,7 @@ def post_raw(
     *,
     wait_first: bool = False,
     timeout_s: float = 60,
+    method: str = "POST",
 ) -> RawAnswer:
     """POST by hand; stop sending as soon as the server answers or hangs up.
 
@@ -62,7 +63,7 @@ def post_raw(
     sock = socket.create_connection((url.hostname or "", url.port or 80), timeout=timeout_s)
     # A small send buffer: what the server did not read stays here, not in flight.
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
-    lines = [f"POST {path} HTTP/1.1", f"Host: {url.netloc}"]
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {url.netloc}"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
     chunked = headers.get("Transfer-Encoding") == "chunked"

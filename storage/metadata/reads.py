@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 
 from models import DossierInfo, DossierStatus
 from storage.metadata.base import StoreBase
@@ -16,6 +16,11 @@ class DossierReads(StoreBase):
     """Dossiers, batches' progress and events read back; operators' counts."""
 
     # --- operators' view --------------------------------------------------------------------
+
+    def ping(self) -> None:
+        """The database answers (a health check: one round trip, no table read)."""
+        with self._session() as session:
+            session.execute(select(literal(1))).scalar_one()
 
     def status_counts(self, *, agency_code: str | None = None) -> dict[str, int]:
         with self._session() as session:

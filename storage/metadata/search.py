@@ -18,8 +18,12 @@ from storage.metadata.rows import DossierRow, DossierTextRow
 
 
 def _utc(moment: datetime) -> datetime:
-    """``moment`` in UTC (a naive one is taken as UTC already)."""
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """``moment`` in UTC (a naive one is taken as UTC already); a bound on the first or
+    last day a datetime holds, whose UTC time falls outside it, is the farthest one."""
+    try:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        return (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 def _like_escape(text: str) -> str:

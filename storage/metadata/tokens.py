@@ -21,6 +21,10 @@ log = logging.getLogger("sohoa.storage")
 # A token's last use is bookkeeping: recorded at most this often, so that reads do not
 # write (and cannot fail when the disk is full).
 LAST_USED_EVERY = timedelta(minutes=5)
+# Page sessions one token keeps at once: every browser its holder signs in from, and more.
+# A sign-in past that ends the oldest: a script signing in 95 times a second would
+# otherwise add 2.7 million rows before the first of them expires.
+MAX_SESSIONS_PER_TOKEN = 20
 
 
 def _digest(secret: str) -> str:
@@ -111,6 +115,18 @@ class TokenStore(StoreBase):
                     token_id=token_id,
                     created_at=now,
                     expires_at=now + lifetime,
+                )
+            )
+            session.flush()
+            newest = (
+                select(SessionRow.session_sha256)
+                .where(SessionRow.token_id == token_id)
+                .order_by(SessionRow.created_at.desc())
+                .limit(MAX_SESSIONS_PER_TOKEN)
+            )
+            session.execute(
+                delete(SessionRow).where(
+                    SessionRow.token_id == token_id, SessionRow.session_sha256.not_in(newest)
                 )
             )
         return session_id

@@ -1,0 +1,121 @@
+"""How much drawing a client's PDF page asks to be read, measured without reading it all.
+
+Every stage that looks into a PDF page's drawing instructions (is it a plain scan, does it
+draw text, which fonts and colours it uses, its old text layer dropped) parses them into
+Python objects at about 300 bytes an instruction, and Flate packs them 1000 to 1: a 20 KB
+page of ``q Q`` parsed to 3 GB, a 44 KB page of ``/X Do`` to 2.4 GB in ``page_draws_text``.
+A page is therefore measured first, decoding no more than the limit: a scanner's page
+draws a few dozen bytes, a dense typed page a few hundred KB.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import zlib
+
+import pikepdf
+
+# What one page may draw, decoded: its content streams and the forms its resources hold.
+MAX_PAGE_CONTENT_BYTES = 4 << 20
+# Forms looked at on one page (and inside those forms), whoever holds them.
+MAX_PAGE_FORMS = 2000
+# A filter this module cannot decode in bounded steps (LZW, RunLength ...) is left to qpdf
+# only for a stream this small: even LZW's worst expansion stays within a few hundred MB.
+MAX_RAW_OTHER_FILTER = 64 << 10
+
+
+def page_content_size(pdf_page: pikepdf.Page, limit: int = MAX_PAGE_CONTENT_BYTES) -> int | None:
+    """Decoded bytes of the page's content streams and of the form XObjects reachable from
+    its resources (each counted once), or None when that is over ``limit`` (or the forms
+    are too many): nothing past the limit is decoded."""
+    streams: list[pikepdf.Object] = []
+    contents = pdf_page.obj.get("/Contents")
+    if isinstance(contents, pikepdf.Array):
+        streams.extend(contents)
+    elif contents is not None:
+        streams.append(contents)
+    forms = _reachable_forms(pdf_page.obj.get("/Resources"))
+    if forms is None:
+        return None
+    total = 0
+    for stream in [*streams, *forms]:
+        if not isinstance(stream, pikepdf.Stream):
+            continue
+        size = decoded_size(stream, limit - total)
+        if size is None:
+            return None
+        total += size
+    return total
+
+
+def _reachable_forms(resources: pikepdf.Object | None) -> list[pikepdf.Stream] | None:
+    found: list[pikepdf.Stream] = []
+    seen: set[tuple[int, int]] = set()
+    pending = [resources]
+    while pending:
+        current = pending.pop()
+        xobjects = current.get("/XObject") if isinstance(current, pikepdf.Dictionary) else None
+        if not isinstance(xobjects, pikepdf.Dictionary):
+            continue
+        if len(xobjects) > MAX_PAGE_FORMS:
+            return None
+        for _name, xobject in xobjects.items():
+            if not isinstance(xobject, pikepdf.Stream) or xobject.get("/Subtype") != "/Form":
+                continue
+            if xobject.is_indirect:
+                if xobject.objgen in seen:
+                    continue
+                seen.add(xobject.objgen)
+            found.append(xobject)
+            if len(found) > MAX_PAGE_FORMS:
+                return None
+            pending.append(xobject.get("/Resources"))
+    return found
+
+
+def decoded_size(stream: pikepdf.Stream, limit: int) -> int | None:
+    """The stream's decoded length, or None when it is over ``limit`` or cannot be known
+    without decoding an unbounded amount."""
+    if limit < 0:
+        return None
+    raw = bytes(stream.read_raw_bytes())
+    filters = stream.get("/Filter")
+    chain = [str(f) for f in filters] if isinstance(filters, pikepdf.Array) else []
+    if isinstance(filters, pikepdf.Name):
+        chain = [str(filters)]
+    data = raw
+    # Text encodings only shrink: decoded here from the raw bytes, whatever their length.
+    while chain and chain[0] in ("/ASCIIHexDecode", "/ASCII85Decode"):
+        decoded = _ascii_decoded(chain.pop(0), data)
+        if decoded is None:
+            return len(raw) if len(raw) <= limit else None  # broken: qpdf will say so
+        data = decoded
+    if not chain:
+        return len(data) if len(data) <= limit else None
+    if chain == ["/FlateDecode"] and "/DecodeParms" not in stream:
+        inflater = zlib.decompressobj()
+        try:
+            out = inflater.decompress(data, limit + 1)
+        except zlib.error:
+            return len(raw) if len(raw) <= limit else None  # broken: qpdf will say so
+        return len(out) if len(out) <= limit else None
+    if len(raw) > MAX_RAW_OTHER_FILTER:
+        return None
+    try:
+        size = len(stream.read_bytes())
+    except pikepdf.PdfError:
+        return 0  # not decodable: nothing of it gets parsed either
+    return size if size <= limit else None
+
+
+def _ascii_decoded(name: str, data: bytes) -> bytes | None:
+    try:
+        if name == "/ASCIIHexDecode":
+            text = bytes(b for b in data.split(b">", 1)[0] if not chr(b).isspace())
+            return binascii.unhexlify(text + b"0" * (len(text) % 2))
+        body = data.strip()
+        body = body[2:] if body.startswith(b"<~") else body
+        return base64.a85decode(body.split(b"~>", 1)[0], ignorechars=b" \t\n\r\x0b\x0c")
+    except (ValueError, binascii.Error):
+        return None
