@@ -23,6 +23,16 @@ from pipeline.pdf_content import page_content_size
 REPO = Path(__file__).resolve().parents[1]
 
 
+# The child's own peak resident set, from /proc (per address space, so fresh after exec).
+PEAK_KB_SOURCE = (
+    "def _peak_kb():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            return int(line.split()[1])\n"
+    "    raise RuntimeError('no VmHWM in /proc/self/status')\n"
+)
+
+
 def _pdf_naming_one_page(path: Path, times: int) -> None:
     """A PDF whose root /Pages lists the same page ``times`` times, inside a compressed
     object stream: a few KB for a million pages."""
@@ -79,8 +89,7 @@ def _tiff_of_bare_frames(path: Path, frames: int) -> None:
 def _inspect_in_own_process(path: Path, name: str) -> dict[str, Any]:
     """inspect_source in a fresh interpreter: its refusal and its peak memory (KB)."""
     code = (
-        "import json, resource, sys\n"
-        "from pathlib import Path\n"
+        "import json, sys\n" + PEAK_KB_SOURCE + "from pathlib import Path\n"
         "from models.errors import BadInputError\n"
         "from pipeline.load import inspect_source\n"
         "try:\n"
@@ -88,7 +97,9 @@ def _inspect_in_own_process(path: Path, name: str) -> dict[str, Any]:
         "    error = None\n"
         "except BadInputError as exc:\n"
         "    error = exc.message\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        # VmHWM, not ru_maxrss: Linux carries the forking parent's high-water mark over
+        # exec into ru_maxrss, and a pytest worker may hold a gigabyte by then.
+        "peak = _peak_kb()\n"
         "print(json.dumps({'error': error, 'peak_kb': peak}))\n"
     )
     done = subprocess.run(
@@ -205,8 +216,7 @@ def test_pdf_page_drawing_millions_of_instructions_is_refused_unparsed(tmp_path:
     _pdf_drawing(bomb, b"/X Do " * 5_000_000)
     assert bomb.stat().st_size < 100_000
     code = (
-        "import json, resource, sys\n"
-        "from pathlib import Path\n"
+        "import json, sys\n" + PEAK_KB_SOURCE + "from pathlib import Path\n"
         "from models.errors import BadInputError\n"
         "from pipeline.context import PageContext\n"
         "from pipeline.load import inspect_source, load_page\n"
@@ -216,7 +226,9 @@ def test_pdf_page_drawing_millions_of_instructions_is_refused_unparsed(tmp_path:
         "    error = None\n"
         "except BadInputError as exc:\n"
         "    error = exc.message\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        # VmHWM, not ru_maxrss: Linux carries the forking parent's high-water mark over
+        # exec into ru_maxrss, and a pytest worker may hold a gigabyte by then.
+        "peak = _peak_kb()\n"
         "print(json.dumps({'error': error, 'peak_kb': peak}))\n"
     )
     done = subprocess.run(
