@@ -23,7 +23,12 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 from models.errors import BadInputError, library_problem
 from pipeline import pdf_scan, poppler
 from pipeline.context import PageContext
-from pipeline.pdf_content import MAX_PAGE_CONTENT_BYTES, MAX_PAGE_FORMS, page_content_size
+from pipeline.pdf_content import (
+    MAX_PAGE_CONTENT_BYTES,
+    MAX_PAGE_FORMS,
+    lzw_filter_named,
+    page_content_size,
+)
 from pipeline.resolution import estimate_text_scale
 
 # We check sizes ourselves (with a clearer message), so PIL's own bomb guard is off.
@@ -320,6 +325,9 @@ def _pdf_page_count(path: Path, shown: str, max_pages: int) -> int:
     (and pikepdf.open lists them to push inherited attributes down), about 2 KB each, so a
     9 KB file whose compressed /Kids names one page a million times took 2 GB.
     """
+    hidden = lzw_filter_named(path)  # before qpdf reads a byte of it
+    if hidden is not None:
+        raise BadInputError(shown, f"PDF {hidden}: save or print it again as PDF")
     try:
         with pikepdf.open(path, inherit_page_attributes=False) as pdf:
             if _page_tree_exceeds(pdf, max_pages):
