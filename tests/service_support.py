@@ -78,6 +78,19 @@ class World:
         )  # fmt: skip
 
 
+def run_nothing(_settings: Settings, _batch_id: str, _sources: list[Any], _lang: str) -> None:
+    """A runner that processes nothing: for tests of requests and what they store."""
+
+
+@contextmanager
+def idle_world(data_dir: Path, database_url: str) -> Iterator[World]:
+    """The service with default settings and a runner that processes nothing; a server
+    fault answers 500 rather than raising in the test."""
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    with open_world(settings, run=run_nothing, raise_server_exceptions=False) as world:
+        yield world
+
+
 @contextmanager
 def open_world(
     settings: Settings,

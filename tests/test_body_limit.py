@@ -9,27 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from config import Settings
 from tests.hostile_http import post_raw
-from tests.service_support import World, live_server, open_world
+from tests.service_support import World, live_server, open_world, run_nothing
 
 TEN_GB = str(10 * 1024**3)
 STREAMED = 64 << 20  # against the 1 MB limit
 
 
-def hold(_settings: Settings, _batch_id: str, _sources: list[Any], _lang: str) -> None:
-    """Nothing is processed: these tests look at requests, not batches."""
-
-
 @pytest.fixture
 def live(tmp_path: Path, database_url: str) -> Iterator[tuple[World, str]]:
     settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
-    with open_world(settings, run=hold) as world, live_server(world.client.app) as base_url:
+    with open_world(settings, run=run_nothing) as world, live_server(world.client.app) as base_url:
         yield world, base_url
 
 

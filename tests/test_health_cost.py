@@ -13,19 +13,13 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from config import Settings
 from flows.runtime import metadata_store
-from tests.service_support import World, open_world
-
-
-def hold(_settings: Settings, _batch_id: str, _sources: list[Any], _lang: str) -> None:
-    """Nothing is processed."""
+from tests.service_support import World, idle_world
 
 
 @pytest.fixture
 def world(tmp_path: Path, database_url: str) -> Iterator[World]:
-    settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
-    with open_world(settings, run=hold, raise_server_exceptions=False) as world:
+    with idle_world(tmp_path / "data", database_url) as world:
         yield world
 
 

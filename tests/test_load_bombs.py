@@ -86,14 +86,18 @@ def _tiff_of_bare_frames(path: Path, frames: int) -> None:
     path.write_bytes(b"".join(parts))
 
 
-def _inspect_in_own_process(path: Path, name: str) -> dict[str, Any]:
-    """inspect_source in a fresh interpreter: its refusal and its peak memory (KB)."""
+def _in_own_process(path: Path, name: str, *, load_first_page: bool = False) -> dict[str, Any]:
+    """inspect_source (then load_page of page 1, if asked) in a fresh interpreter: the
+    refusal, and the child's peak memory (KB)."""
     code = (
         "import json, sys\n" + PEAK_KB_SOURCE + "from pathlib import Path\n"
         "from models.errors import BadInputError\n"
-        "from pipeline.load import inspect_source\n"
+        "from pipeline.context import PageContext\n"
+        "from pipeline.load import inspect_source, load_page\n"
         "try:\n"
-        "    inspect_source(Path(sys.argv[1]), name=sys.argv[2])\n"
+        "    source = inspect_source(Path(sys.argv[1]), name=sys.argv[2])\n"
+        "    if sys.argv[3] == 'load':\n"
+        "        load_page(source, PageContext(source_name=sys.argv[2], page_index=0))\n"
         "    error = None\n"
         "except BadInputError as exc:\n"
         "    error = exc.message\n"
@@ -102,8 +106,9 @@ def _inspect_in_own_process(path: Path, name: str) -> dict[str, Any]:
         "peak = _peak_kb()\n"
         "print(json.dumps({'error': error, 'peak_kb': peak}))\n"
     )
+    step = "load" if load_first_page else "inspect"
     done = subprocess.run(
-        [sys.executable, "-c", code, str(path), name],
+        [sys.executable, "-c", code, str(path), name, step],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -121,7 +126,7 @@ def test_pdf_naming_a_page_a_million_times_is_refused_without_listing_them(
     bomb = tmp_path / "bomb.pdf"
     _pdf_naming_one_page(bomb, 1_000_000)
     assert bomb.stat().st_size < 20_000
-    outcome = _inspect_in_own_process(bomb, "bomb.pdf")
+    outcome = _in_own_process(bomb, "bomb.pdf")
     # The interpreter and its imports take ~120 MB; the million pages took 2 GB more.
     assert outcome["peak_kb"] < 600_000, outcome
     assert outcome["error"] == "bomb.pdf: too many pages (more than 2000, limit 2000)"
@@ -135,7 +140,7 @@ def test_object_stream_inflating_to_hundreds_of_megabytes_is_not_parsed(
     bomb = tmp_path / "inflating.pdf"
     _pdf_naming_one_page(bomb, 40_000_000)
     assert bomb.stat().st_size < 1_000_000
-    outcome = _inspect_in_own_process(bomb, "inflating.pdf")
+    outcome = _in_own_process(bomb, "inflating.pdf")
     assert outcome["peak_kb"] < 600_000, outcome
     assert outcome["error"].startswith("inflating.pdf: corrupt or truncated PDF"), outcome
 
@@ -215,30 +220,7 @@ def test_pdf_page_drawing_millions_of_instructions_is_refused_unparsed(tmp_path:
     bomb = tmp_path / "drawing.pdf"
     _pdf_drawing(bomb, b"/X Do " * 5_000_000)
     assert bomb.stat().st_size < 100_000
-    code = (
-        "import json, sys\n" + PEAK_KB_SOURCE + "from pathlib import Path\n"
-        "from models.errors import BadInputError\n"
-        "from pipeline.context import PageContext\n"
-        "from pipeline.load import inspect_source, load_page\n"
-        "source = inspect_source(Path(sys.argv[1]), name='drawing.pdf')\n"
-        "try:\n"
-        "    load_page(source, PageContext(source_name='drawing.pdf', page_index=0))\n"
-        "    error = None\n"
-        "except BadInputError as exc:\n"
-        "    error = exc.message\n"
-        # VmHWM, not ru_maxrss: Linux carries the forking parent's high-water mark over
-        # exec into ru_maxrss, and a pytest worker may hold a gigabyte by then.
-        "peak = _peak_kb()\n"
-        "print(json.dumps({'error': error, 'peak_kb': peak}))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(bomb)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    outcome = _in_own_process(bomb, "drawing.pdf", load_first_page=True)
     assert outcome["peak_kb"] < 600_000, outcome
     assert outcome["error"] == (
         "drawing.pdf: page 1 draws more than 4 MB of instructions or 2000 forms, too much to read"

@@ -43,13 +43,10 @@ from tests.service_support import (
     World,
     live_server,
     open_world,
+    run_nothing,
 )
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def hold(_settings: Settings, _batch_id: str, _sources: list[Any], _lang: str) -> None:
-    """A runner that processes nothing: these tests look at what an upload stores."""
 
 
 @pytest.fixture
@@ -57,7 +54,7 @@ def world(tmp_path: Path, database_url: str) -> Iterator[World]:
     settings = Settings(
         data_dir=tmp_path / "data", database_url=database_url, workers=2, max_files_per_batch=5
     )
-    with open_world(settings, run=hold, raise_server_exceptions=False) as world:
+    with open_world(settings, run=run_nothing, raise_server_exceptions=False) as world:
         yield world
 
 
@@ -117,7 +114,7 @@ def test_a_counter_cannot_sign_as_another_counter(
         ("hl04", Role.COUNTER, None, "HL-04"),
         ("unbound", Role.COUNTER, None, None),
     ]
-    with open_world(settings, run=hold, tokens=tokens) as world:
+    with open_world(settings, run=run_nothing, tokens=tokens) as world:
         meta = metadata_store(settings)
         page, tiff = samples_dir / "page.jpg", samples_dir / "two-pages.tiff"
         forged = world.upload("hl03", [page], counter_id="HL-04")
@@ -226,7 +223,7 @@ def live(tmp_path: Path, database_url: str) -> Iterator[tuple[World, str]]:
         max_upload_bytes=1 << 20,
         max_file_bytes=1 << 20,
     )
-    with open_world(settings, run=hold) as world, live_server(world.client.app) as base_url:
+    with open_world(settings, run=run_nothing) as world, live_server(world.client.app) as base_url:
         yield world, base_url
 
 
@@ -334,7 +331,7 @@ def test_downloads_stream_from_the_store(world: World, monkeypatch: pytest.Monke
 def test_slow_readers_do_not_hold_downloads_in_memory(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     size = 48 << 20
-    with open_world(settings, run=hold) as world, live_server(world.client.app) as base_url:
+    with open_world(settings, run=run_nothing) as world, live_server(world.client.app) as base_url:
         dossier_id = fabricate_archived(settings, AGENCY_A, os.urandom(size), b"%PDF-1.7\n")
         tracemalloc.start()
         try:
