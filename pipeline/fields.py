@@ -337,9 +337,16 @@ def choose(
     return groups[0][0], groups
 
 
+def _place_vi(candidate: FieldCandidate) -> str:
+    """Where a candidate was read, in the reason's own language: the paper's Vietnamese name
+    and the page (``where`` is the English trace kept in the candidate's JSON)."""
+    paper = PAPER_NAMES_VI.get(candidate.paper or "", PAPER_NAMES_VI["other"])
+    return paper if candidate.page is None else f"{paper} trang {candidate.page + 1}"
+
+
 def _describe(groups: list[list[FieldCandidate]]) -> str:
     return "; ".join(
-        f"{group[0].value!r} theo " + ", ".join(c.where for c in group) for group in groups
+        f"{group[0].value!r} theo " + ", ".join(_place_vi(c) for c in group) for group in groups
     )
 
 

@@ -60,7 +60,8 @@ def test_one_wrong_source_against_three_agreeing_ones_is_outvoted_and_sent_to_re
     assert set().union(*agreeing.values()) == {"receipt", "application_form", "id_copy"}
     conflict = [r for r in result.reasons if r.code is ReasonCode.CONFLICT]
     assert [r.field for r in conflict] == ["full_name"]
-    assert "Nguyễn Văn Bình" in conflict[0].detail and "citizen-ID QR" in conflict[0].detail
+    # Places in the reader's words (the reason is shown as it is, on Vietnamese pages).
+    assert "'Nguyễn Văn Bình' theo mã QR trên căn cước trang 3" in conflict[0].detail
     field, code, text = parse_reason(next(r for r in result.review_reasons if "full_name" in r))
     assert (field, code) == ("full_name", ReasonCode.CONFLICT) and "khác nhau" in text
 
