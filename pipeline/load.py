@@ -21,7 +21,7 @@ from pikepdf.settings import set_qpdf_limits
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from models.errors import BadInputError, library_problem
-from pipeline import pdf_scan, poppler
+from pipeline import pdf_scan, poppler, wholeness
 from pipeline.context import PageContext
 from pipeline.pdf_content import (
     MAX_PAGE_CONTENT_BYTES,
@@ -156,7 +156,7 @@ def inspect_source(
     if media_type is MediaType.PDF:
         page_count = _pdf_page_count(path, shown, max_pages)
     else:
-        page_count = _image_frame_count(path, shown, max_pages)
+        page_count = _image_frame_count(path, shown, max_pages, media_type)
     if page_count == 0:
         raise BadInputError(shown, "contains no pages")
     if page_count > max_pages:
@@ -183,7 +183,7 @@ def load_page(source: SourceDocument, context: PageContext) -> LoadedPage:
 # --- images -------------------------------------------------------------------------------
 
 
-def _image_frame_count(path: Path, shown: str, max_pages: int) -> int:
+def _image_frame_count(path: Path, shown: str, max_pages: int, media_type: MediaType) -> int:
     """The frames of an image file, counted up to ``max_pages + 1``.
 
     PIL's ``n_frames`` walks a TIFF's whole chain of directories at about 0.3 ms each: a
@@ -191,19 +191,31 @@ def _image_frame_count(path: Path, shown: str, max_pages: int) -> int:
     """
     try:
         with Image.open(path) as image:
-            if image.format != "TIFF":
-                return int(getattr(image, "n_frames", 1))  # read from a header
-            frames = 1
-            while frames <= max_pages:
-                try:
-                    image.seek(frames)
-                except EOFError:
-                    break
-                frames += 1
-            return frames
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            if media_type is not MediaType.TIFF:
+                frames = int(getattr(image, "n_frames", 1))  # read from a header
+            else:
+                frames = 1
+                while frames <= max_pages:
+                    try:
+                        image.seek(frames)
+                    except EOFError:
+                        break
+                    frames += 1
+    # PIL raises TypeError ("Missing dimensions") or KeyError for a TIFF whose directory was
+    # cut off: a damaged file like any other, never a crash of the whole batch.
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError, KeyError) as exc:
+        if media_type is MediaType.TIFF:
+            wholeness.check_tiff_whole(path, shown, max_pages=max_pages)  # says what is cut
         problem = library_problem(exc, path, shown)
         raise BadInputError(shown, f"corrupt or unreadable image ({problem})") from None
+    # Readers decode what survives of a cut image and paint the rest: its own end must be there.
+    if media_type is MediaType.JPEG:
+        wholeness.check_jpeg_whole(path, shown)
+    elif media_type is MediaType.PNG:
+        wholeness.check_png_whole(path, shown)
+    else:
+        wholeness.check_tiff_whole(path, shown, max_pages=max_pages)
+    return frames
 
 
 def _load_image_frame(source: SourceDocument, context: PageContext) -> LoadedPage:
@@ -332,12 +344,54 @@ def _pdf_page_count(path: Path, shown: str, max_pages: int) -> int:
         with pikepdf.open(path, inherit_page_attributes=False) as pdf:
             if _page_tree_exceeds(pdf, max_pages):
                 return max_pages + 1
-            return len(pdf.pages)
+            pages = len(pdf.pages)
+            if _rebuilt(pdf):
+                _check_rebuilt_pdf_whole(pdf, path, shown, pages, max_pages)
+            return pages
     except pikepdf.PasswordError:
         raise BadInputError(shown, "encrypted PDF: it needs a password to open") from None
     except (pikepdf.PdfError, OSError, ValueError, RuntimeError) as exc:
         problem = library_problem(exc, path, shown)
         raise BadInputError(shown, f"corrupt or truncated PDF ({problem})") from None
+
+
+def _rebuilt(pdf: pikepdf.Pdf) -> bool:
+    """Whether qpdf had to rebuild the file's cross-reference table to open it."""
+    return any("damaged" in w or "reconstruct" in w for w in pdf.get_warnings())
+
+
+def _check_rebuilt_pdf_whole(
+    pdf: pikepdf.Pdf, path: Path, shown: str, pages: int, max_pages: int
+) -> None:
+    """A PDF qpdf rebuilt is read only when nothing shows it lost pages: its end is there and
+    its page list reaches every page object it holds. A cut transfer loses the end (and with
+    it, often, the page list: qpdf then builds one from the pages that survived)."""
+    found = wholeness.count_page_objects(iter(pdf.objects), limit=max_pages)
+    declared = max(found, _largest_page_count(pdf), pages)
+    if not wholeness.pdf_end_present(path):
+        raise wholeness.CutOffFileError(
+            shown,
+            wholeness.cut_off_problem(pages, declared, "the end of the file is missing"),
+            pages_read=pages,
+            pages_declared=declared,
+        )
+    if found > pages:
+        raise wholeness.CutOffFileError(
+            shown,
+            wholeness.cut_off_problem(pages, found, "its page list is damaged"),
+            pages_read=pages,
+            pages_declared=found,
+        )
+
+
+def _largest_page_count(pdf: pikepdf.Pdf) -> int:
+    """The largest /Count a page-tree node of the rebuilt file still declares (0 when none)."""
+    try:
+        pages = pdf.Root.get("/Pages")
+        count = pages.get("/Count", 0) if isinstance(pages, pikepdf.Dictionary) else 0
+        return int(count) if isinstance(count, int) and 0 <= int(count) < 1 << 31 else 0
+    except (pikepdf.PdfError, AttributeError, TypeError, ValueError):
+        return 0
 
 
 def _page_tree_exceeds(pdf: pikepdf.Pdf, max_pages: int) -> bool:
@@ -442,6 +496,10 @@ def _load_pdf_page(source: SourceDocument, context: PageContext) -> LoadedPage:
             plain = pdf_scan.embedded_scan(pdf_page, dpi) if scan is not None else None
     except pikepdf.PasswordError:
         raise BadInputError(source.name, "encrypted PDF: it needs a password to open") from None
+    except pdf_scan.CutOffScanError:
+        raise BadInputError(
+            source.name, f"page {number} is cut off: its scan stops before its end; scan it again"
+        ) from None
     except (pikepdf.PdfError, OSError, ValueError, RuntimeError) as exc:
         problem = library_problem(exc, source.path, source.name)
         raise BadInputError(source.name, f"page {number} is corrupt ({problem})") from None

@@ -21,6 +21,7 @@ import numpy as np
 import pikepdf
 from PIL import Image
 
+from pipeline import wholeness
 from pipeline.pdf_content import page_content_size
 
 # The only operators a plain scanned page needs: save/restore state, place, draw.
@@ -29,6 +30,10 @@ _PLAIN_OPERATORS = frozenset({"q", "Q", "cm", "Do"})
 _PLAIN_CONTENT_BYTES = 4096
 # How far (in points) the drawn image may be from the page's crop box: writers round.
 _PLACEMENT_TOLERANCE_PT = 1.0
+
+
+class CutOffScanError(Exception):
+    """The page's JPEG lost its end: what survives would be read as if it were the page."""
 
 
 def embedded_scan(pdf_page: pikepdf.Page, dpi: float) -> np.ndarray | None:
@@ -68,6 +73,9 @@ def _plain_scan(pdf_page: pikepdf.Page, dpi: float) -> np.ndarray | None:
     if round(dpi_x) != round(dpi) or abs(dpi_x - dpi_y) > 0.01 * dpi_x:
         return None
     raw = bytes(image.read_raw_bytes())
+    if not wholeness.jpeg_is_whole(raw):
+        # OpenCV and the renderer would both paint the missing rows grey and carry on.
+        raise CutOffScanError("the page's scan stops before its end")
     if _jpeg_size(raw) != (width, height):
         return None  # the page-size limit was checked on the declared size: decode no other
     return decode_jpeg(
