@@ -55,6 +55,7 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
 def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
     from app.prefect_env import await_temporary_server
     from app.progress import ProgressBar
+    from app.views import dossier_verdict, messages_for
     from pipeline.tesseract import check_languages, preload
 
     lang = args.lang or settings.lang
@@ -122,6 +123,8 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
                     "needs_review": dossier.needs_review,
                     "review_reasons": list(dossier.review_reasons),
                     "duplicate_of": dossier.duplicate_of,
+                    # The counter's verdict, in the configured language (issue 26).
+                    "verdict": dossier_verdict(settings, dossier, messages_for(settings)),
                 }
             )
             if dossier.status is DossierStatus.DUPLICATE:
@@ -147,6 +150,12 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
                 f"{item['status']:<10} {item['dossier_id']}  {item['pages']:>3} page(s)  "
                 f"{code}  {item['source']}{review}\n"
             )
+            verdict = item["verdict"]
+            for line in [verdict["headline"], verdict["found"]] + [
+                entry["text"] for entry in verdict["lines"]
+            ]:
+                if line:
+                    sys.stdout.write(f"           {line}\n")
     if engine_error and len(report["errors"]) == len(sources):
         return ExitCode.UNEXPECTED
     if not report["errors"]:

@@ -6,12 +6,15 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app.counter_words import verdict_view
 from app.i18n import Messages, load_messages
 from app.runner import BatchRunner
 from config import Settings
+from config.catalogue import load_catalogue
 from flows.runtime import metadata_store, object_store
 from models import BatchInfo, DossierInfo, DossierStatus, Principal, Role, SearchQuery
 from models.errors import StorageError
+from pipeline.counter import counter_verdict
 from storage.archive import read_manifest
 
 
@@ -26,6 +29,15 @@ def other_unit(dossier_code: str | None, agency_code: str | None) -> str | None:
         return None
     unit = dossier_code.split("-", 1)[0]
     return unit if "-" in dossier_code and unit != agency_code else None
+
+
+def dossier_verdict(settings: Settings, dossier: DossierInfo, words: Messages) -> dict[str, Any]:
+    """The counter's verdict on one dossier, in words (a finished one read whole: the
+    batch listing carries no pages)."""
+    if dossier.status in (DossierStatus.ARCHIVED, DossierStatus.FAILED) and not dossier.pages:
+        dossier = metadata_store(settings).get_dossier(dossier.dossier_id)
+    verdict = counter_verdict(dossier, load_catalogue(settings.catalogue_path))
+    return verdict_view(verdict, words, file=dossier.source_name)
 
 
 def batch_json(settings: Settings, batch: BatchInfo) -> dict[str, Any]:
@@ -69,6 +81,7 @@ def batch_json(settings: Settings, batch: BatchInfo) -> dict[str, Any]:
                 "status_text": words.status(d.status),
                 "error_text": words.error(d.error, file=d.source_name) if d.error else None,
                 "other_unit": other_unit(d.dossier_code, batch.agency_code),
+                "verdict": dossier_verdict(settings, d, words),
             }
             for d in dossiers
         ],

@@ -19,6 +19,16 @@ class FormSpec:
 
 
 @dataclass(frozen=True)
+class PaperSpec:
+    """One paper of a procedure's dossier (a "thành phần hồ sơ")."""
+
+    name: str  # as the procedure's list names it, Vietnamese
+    kind: str | None = None  # the page kind that recognises it; None: checked by eye only
+    code: str | None = None  # the national component code (MaThanhPhanHoSo), None: unknown
+    required: bool = True
+
+
+@dataclass(frozen=True)
 class Procedure:
     procedure_id: str  # "doi-gplx", "lltp", ... : what the `procedure` field holds
     name: str
@@ -27,6 +37,7 @@ class Procedure:
     required: tuple[str, ...]
     # Must its pages be colour scans? None: the global SOHOA_COLOUR_REQUIRED decides.
     colour_required: bool | None = None
+    papers: tuple[PaperSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,31 @@ def _form(data: dict[str, object], titles_key: str = "titles") -> FormSpec:
     )
 
 
+_PAPER_KINDS = frozenset({"receipt", "application_form", "id_copy"})
+
+
+def _papers(procedure_id: str, entries: object) -> tuple[PaperSpec, ...]:
+    if not isinstance(entries, list):
+        raise ValueError(f"procedure {procedure_id}: papers must be a list of tables")
+    papers = []
+    for entry in entries:
+        kind = entry.get("kind") or None
+        if kind is not None and kind not in _PAPER_KINDS:
+            raise ValueError(
+                f"procedure {procedure_id}: paper kind {kind!r} is not one of "
+                + ", ".join(sorted(_PAPER_KINDS))
+            )
+        papers.append(
+            PaperSpec(
+                name=str(entry["name"]),
+                kind=kind,
+                code=str(entry.get("code") or "") or None,
+                required=bool(entry.get("required", True)),
+            )
+        )
+    return tuple(papers)
+
+
 def parse_catalogue(text: str) -> Catalogue:
     data = tomllib.loads(text)
     procedures = []
@@ -70,6 +106,7 @@ def parse_catalogue(text: str) -> Catalogue:
                 form=_form(entry, "form_titles"),
                 required=tuple(entry.get("required", ())),
                 colour_required=colour,
+                papers=_papers(procedure_id, entry.get("papers", [])),
             )
         )
     return Catalogue(

@@ -91,6 +91,7 @@ class WarningCode(StrEnum):
     COLOUR = "colour"  # not a colour scan where colour is required
     TEXT_LAYER_DROPPED = "text_layer_dropped"
     UNTOUCHED_READ = "untouched_read"
+    CUT_OFF = "cut_off"  # text runs off an edge of the scan: part of the paper is missing
     OTHER = "other"  # a record written before warnings had codes
 
 

@@ -30,6 +30,7 @@ from pipeline.classify import PageClass, PageKind, classify_page
 from pipeline.clean import CleanedPage, clean_page, to_grey
 from pipeline.context import PageContext
 from pipeline.crop_reader import NeuralCropReader
+from pipeline.edges import EdgeStep
 from pipeline.fields import CANONICAL, reread_value
 from pipeline.handwriting import (
     MIN_WORD_CONFIDENCE,
@@ -509,6 +510,7 @@ PAGE_STEPS: tuple[PageStep, ...] = (
     SecondReadingStep(),
     NeuralReadingStep(),
     ClassifyStep(),
+    EdgeStep(),
     HandwritingStep(),
     WriteOutputsStep(),
 )

@@ -94,6 +94,33 @@
     return td;
   }
 
+  // The counter's verdict on one dossier: a headline, the papers found, then what to do,
+  // most urgent first (rescan, then check, then notes).
+  function verdictBox(verdict) {
+    const box = document.createElement("div");
+    box.className = `verdict verdict-${verdict.verdict}`;
+    box.dataset.verdict = verdict.verdict;
+    const head = document.createElement("strong");
+    head.textContent = verdict.headline;
+    box.appendChild(head);
+    if (verdict.found) {
+      const found = document.createElement("p");
+      found.textContent = verdict.found;
+      box.appendChild(found);
+    }
+    if (verdict.lines.length) {
+      const list = document.createElement("ul");
+      for (const line of verdict.lines) {
+        const item = document.createElement("li");
+        item.className = line.severity;
+        item.textContent = line.text;
+        list.appendChild(item);
+      }
+      box.appendChild(list);
+    }
+    return box;
+  }
+
   function render(batch) {
     const done = batch.progress.pages_done, total = batch.progress.pages_total;
     document.getElementById("batch-id").textContent = batch.batch_id;
@@ -113,13 +140,16 @@
       cell(tr, d.status === "processing" ? `${d.pages_done}/${d.pages}` : d.pages);
       cell(tr, d.dossier_code || "");
       const notes = [];
-      if (d.error_text) notes.push(d.error_text);
+      const verdict = d.verdict && d.verdict.verdict !== "processing" ? d.verdict : null;
+      // The verdict says the error itself (in words), and what needs a person.
+      if (d.error_text && !verdict) notes.push(d.error_text);
       if (d.duplicate_of) notes.push(say("duplicate_of", { id: d.duplicate_of }));
-      if (d.needs_review) notes.push(say("needs_review"));
+      if (d.needs_review && !verdict) notes.push(say("needs_review"));
       if (d.other_unit) notes.push(say("other_unit", { code: d.dossier_code, unit: d.other_unit, agency: batch.agency }));
       const note = cell(tr, notes.join(" · "));
       if (d.error_text) note.className = "error";
       else if (d.other_unit) note.className = "warning";
+      if (verdict) note.appendChild(verdictBox(verdict));
       return tr;
     }));
     if (batch.finished) {
