@@ -53,6 +53,7 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
+    from app.counter_words import verdict_text_lines
     from app.prefect_env import await_temporary_server
     from app.progress import ProgressBar
     from app.views import dossier_verdict, messages_for
@@ -150,12 +151,8 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
                 f"{item['status']:<10} {item['dossier_id']}  {item['pages']:>3} page(s)  "
                 f"{code}  {item['source']}{review}\n"
             )
-            verdict = item["verdict"]
-            for line in [verdict["headline"], verdict["found"]] + [
-                entry["text"] for entry in verdict["lines"]
-            ]:
-                if line:
-                    sys.stdout.write(f"           {line}\n")
+            for line in verdict_text_lines(item["verdict"]):
+                sys.stdout.write(f"           {line}\n")
     if engine_error and len(report["errors"]) == len(sources):
         return ExitCode.UNEXPECTED
     if not report["errors"]:
@@ -523,10 +520,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     resume.set_defaults(handler=cmd_resume)
 
-    # --- scale-out commands (flows/deployed.py) ---
+    # --- scale-out commands (flows/deployed.py), rescan (flows/rescan.py) ---
+    from app.cli_rescan import add_commands as add_rescan_commands
     from app.scaleout import add_commands as add_scaleout_commands
 
     add_scaleout_commands(commands)
+    add_rescan_commands(commands)
     # --- end scale-out ---
 
     serve = commands.add_parser(

@@ -82,3 +82,9 @@ def verdict_view(verdict: CounterVerdict, words: Messages, *, file: str = "") ->
         "found": found,
         "lines": lines,
     }
+
+
+def verdict_text_lines(view: dict[str, Any]) -> list[str]:
+    """The verdict as plain lines (the CLI's report): headline, papers found, each line."""
+    lines = [view["headline"], view["found"], *(line["text"] for line in view["lines"])]
+    return [line for line in lines if line]

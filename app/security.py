@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -118,17 +119,22 @@ class UploadGate:
         self,
         app: ASGIApp,
         *,
-        path: str,
+        paths: Sequence[tuple[re.Pattern[str], frozenset[Role]]],
         max_body: Callable[[], int],
         authenticate: Callable[[Request], Principal | None],
     ) -> None:
         self.app = app
-        self.path = path
+        self.paths = paths  # each upload route (a whole-path pattern) and who may post to it
         self.max_body = max_body
         self.authenticate = authenticate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+        roles = (
+            next((who for path, who in self.paths if path.fullmatch(scope["path"])), None)
+            if scope["type"] == "http" and scope["method"] == "POST"
+            else None
+        )
+        if roles is None:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
@@ -141,7 +147,7 @@ class UploadGate:
         if principal is None:
             await _answer(send, 401, "a valid token is needed", [(b"www-authenticate", b"Bearer")])
             return
-        if principal.role is not Role.COUNTER:
+        if principal.role not in roles:
             await _answer(send, 403, f"not allowed for the {principal.role} role")
             return
         await _read_at_most(self.app, scope, receive, send, self.max_body(), "upload")
@@ -157,14 +163,14 @@ class BodyLimit:
     JSON into memory) before any dependency checks who is calling: without this, anyone
     could post gigabytes to ``/login`` or ``PATCH /api/...`` and be refused only after."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int, upload_path: str) -> None:
+    def __init__(self, app: ASGIApp, *, max_body: int, upload_paths: re.Pattern[str]) -> None:
         self.app = app
         self.max_body = max_body
-        self.upload_path = upload_path  # the upload gate's own, larger limit
+        self.upload_paths = upload_paths  # the upload gate's own, larger limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or (
-            scope["method"] == "POST" and scope["path"] == self.upload_path
+            scope["method"] == "POST" and self.upload_paths.fullmatch(scope["path"])
         ):
             await self.app(scope, receive, send)
             return

@@ -17,6 +17,7 @@ state-changing request made with it must come from the service's own pages.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -46,6 +47,7 @@ from app.auth import (
 )
 from app.originals import served_original
 from app.page_images import _field_crop, _upright_page
+from app.rescan_api import RESCAN_PATH, rescan_router
 from app.review import Correction, apply_correction, retry_dossier, review_items
 from app.runner import BatchRunner
 from app.security import (
@@ -78,6 +80,7 @@ from storage.archive import checked_chunks, verified_stream
 log = logging.getLogger("sohoa.service")
 
 HERE = Path(__file__).resolve().parent
+UPLOAD_PATH = re.compile("/api/batches")
 
 
 def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> FastAPI:
@@ -99,12 +102,19 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
     # every answer (the gate's refusals too), the headers go on everything.
     app.add_middleware(
         UploadGate,
-        path="/api/batches",
+        paths=[
+            (UPLOAD_PATH, frozenset({Role.COUNTER})),
+            (RESCAN_PATH, frozenset({Role.COUNTER, Role.OPERATOR})),
+        ],
         max_body=lambda: settings.max_upload_bytes + MULTIPART_ALLOWANCE,
         authenticate=_authenticate,
     )
     # Every other body (forms, JSON) is small: bounded before FastAPI reads it whole.
-    app.add_middleware(BodyLimit, max_body=MAX_OTHER_BODY, upload_path="/api/batches")
+    app.add_middleware(
+        BodyLimit,
+        max_body=MAX_OTHER_BODY,
+        upload_paths=re.compile(f"{UPLOAD_PATH.pattern}|{RESCAN_PATH.pattern}"),
+    )
 
     @app.middleware("http")
     async def measure(request: Request, call_next: Callable[[Request], Any]) -> Response:
@@ -128,6 +138,8 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
         return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
 
     # --- counters ---------------------------------------------------------------------
+
+    app.include_router(rescan_router(settings))
 
     @app.post("/api/batches", status_code=202, tags=["counter"])
     def upload_batch(

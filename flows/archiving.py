@@ -179,6 +179,13 @@ def archive_dossier(
         ),
         ("original", objects.stat(received.original_key)),
     ]
+    # Rescanned: every file the dossier was handed in as, the first original among them,
+    # and each file its pages were read from before (issue 26).
+    submissions = meta.submissions(part.dossier_id)
+    for submission in submissions:
+        stored.append(("submission", objects.stat(submission.object_key)))
+        if submission.source_key not in (received.original_key, submission.object_key):
+            stored.append(("earlier-source", objects.stat(submission.source_key)))
     own_pages, stack = _own_pages(objects, received, part, source.path, work)
     stored += own_pages
     for crop_key in verdict.crop_keys:
@@ -197,6 +204,7 @@ def archive_dossier(
         part.pages,
         signature=signature_record(signature),
         stack=stack,
+        submissions=[submission.to_json() for submission in submissions] or None,
     )
     faults.point("archive.after-manifest")
     meta.mark_archived(

@@ -11,6 +11,7 @@ from models.dossier import (
     FieldState,
     PageInfo,
     StoredOriginal,
+    Submission,
 )
 from models.search import SearchPage, SearchQuery
 
@@ -28,5 +29,6 @@ __all__ = [
     "SearchPage",
     "SearchQuery",
     "StoredOriginal",
+    "Submission",
     "TokenInfo",
 ]

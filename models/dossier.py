@@ -37,6 +37,42 @@ class BatchInfo:
 
 
 @dataclass(frozen=True)
+class Submission:
+    """A file a dossier was handed in as (1: the first upload; 2, 3 ...: rescans), and the
+    file its pages were read from after it (the dossier's pages with the new ones in)."""
+
+    dossier_id: str
+    number: int
+    object_key: str
+    sha256: str
+    size: int
+    media_type: str | None
+    page_count: int
+    source_name: str
+    replaces: tuple[int, ...]  # dossier pages (1-based) this file's first pages replace
+    submitted_at: datetime
+    submitted_by: str | None
+    source_key: str
+    source_sha256: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "key": self.object_key,
+            "sha256": self.sha256,
+            "size": self.size,
+            "media_type": self.media_type,
+            "pages": self.page_count,
+            "source_name": self.source_name,
+            "replaces": list(self.replaces),
+            "submitted_at": self.submitted_at.isoformat(),
+            "submitted_by": self.submitted_by,
+            "source_key": self.source_key,
+            "source_sha256": self.source_sha256,
+        }
+
+
+@dataclass(frozen=True)
 class StoredOriginal:
     """One file of an upload whose original is already in the object store (or that is a
     duplicate and needs none): what the service records, all at once, after storing them."""

@@ -22,6 +22,7 @@ def write_manifest(
     *,
     signature: dict[str, Any] | None = None,
     stack: dict[str, Any] | None = None,
+    submissions: list[dict[str, Any]] | None = None,
 ) -> None:
     """The list of every object of the dossier with its size and SHA-256, written last.
 
@@ -41,6 +42,8 @@ def write_manifest(
         ],
         "signature": signature,
         "stack": stack,
+        # A rescanned dossier: every file it was handed in as, in order (null: one file).
+        "submissions": submissions,
     }
     objects.put_bytes(
         keys.manifest_key(dossier_id),

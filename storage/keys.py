@@ -46,6 +46,18 @@ def original_key(dossier_id: str, media_type: str | None) -> str:
     )
 
 
+def submission_key(dossier_id: str, number: int, media_type: str | None) -> str:
+    """A rescan's file as the counter handed it in (submission 1 is ``original_key``)."""
+    extension = ORIGINAL_EXTENSIONS.get(media_type or "", ".bin")
+    return f"{dossier_prefix(dossier_id)}submissions/{number:02d}{extension}"
+
+
+def rescan_source_key(dossier_id: str, number: int) -> str:
+    """The PDF the dossier's pages are read from after rescan ``number``: the pages kept
+    from before, each rescanned one in the place of the page it replaces."""
+    return f"{dossier_prefix(dossier_id)}submissions/{number:02d}-dossier.pdf"
+
+
 def part_original_key(dossier_id: str, media_type: str | None) -> str:
     """A dossier split from a stack: its own pages of the stack, as a file of the same kind
     (the stack itself stays at the first dossier's ``original_key``)."""

@@ -31,11 +31,18 @@ from storage.metadata.rows import (
     TokenRow,
 )
 from storage.metadata.search import SearchStore
+from storage.metadata.submissions import SubmissionStore
 from storage.metadata.tokens import LAST_USED_EVERY, TokenStore
 
 
 class MetadataStore(
-    BatchStore, TokenStore, DossierLifecycle, CorrectionStore, SearchStore, DossierReads
+    BatchStore,
+    TokenStore,
+    DossierLifecycle,
+    CorrectionStore,
+    SearchStore,
+    DossierReads,
+    SubmissionStore,
 ):
     """The whole store: every part shares one engine and one session factory (``StoreBase``)."""
 

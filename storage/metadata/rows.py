@@ -227,6 +227,30 @@ class DossierTextRow(Base):
     dossier: Mapped[DossierRow] = relationship(back_populates="text_row")
 
 
+class SubmissionRow(Base):
+    """A file a dossier was handed in as: the first upload (1) and each rescan after it.
+
+    The first original stays where it was stored, byte for byte; a rescan's file is kept
+    beside it, and the file the pages are then read from (the dossier's pages with the
+    rescanned ones in place) is recorded with it."""
+
+    __tablename__ = "submissions"
+
+    dossier_id: Mapped[str] = mapped_column(String(96), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    object_key: Mapped[str] = mapped_column(String(256))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str | None] = mapped_column(String(64))
+    page_count: Mapped[int] = mapped_column(Integer)
+    source_name: Mapped[str] = mapped_column(String(512))
+    replaces: Mapped[list[int]] = mapped_column(JSON, default=list)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    submitted_by: Mapped[str | None] = mapped_column(String(128))
+    source_key: Mapped[str] = mapped_column(String(256))
+    source_sha256: Mapped[str] = mapped_column(String(64))
+
+
 class EventRow(Base):
     """Append-only: every state change of a dossier, for operators and audits."""
 
