@@ -73,6 +73,21 @@ def cmd_signer_demo(args: argparse.Namespace, settings: Settings) -> int:
 # --- tokens -------------------------------------------------------------------------------
 
 
+def add_token_commands(commands: Any) -> None:
+    """``sohoa token create|revoke|list``."""
+    token = commands.add_parser("token", help="create, revoke or list access tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    create = token_commands.add_parser("create", help="print a new token (shown once)")
+    create.add_argument("--role", required=True, choices=["counter", "agency", "operator"])
+    create.add_argument("--name", required=True, help="who holds it")
+    create.add_argument("--agency", help="agency code (agency tokens only)")
+    create.add_argument("--counter", help="counter id recorded on this token's batches")
+    revoke = token_commands.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("token_id")
+    token_commands.add_parser("list", help="list tokens (never their secrets)")
+    token.set_defaults(handler=cmd_token)
+
+
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     from models import Role
 

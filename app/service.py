@@ -171,6 +171,7 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
             agency_code=agency.strip(),
             procedure=procedure or None,
             token_id=principal.token_id,
+            uploaded_by_account=principal.user_name,  # the person, when one signed in
         )
         try:
             names, paths, total_bytes = _stage(settings, files, staging)

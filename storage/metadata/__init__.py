@@ -7,18 +7,21 @@ classes in ``rows`` describe it for queries. Callers get frozen ``models`` recor
 
 One ``MetadataStore``, composed of a part per concern: ``engine`` and ``base`` (the
 connection, one transaction per call), ``batches``, ``tokens`` (and page sessions),
+``accounts`` (people signing in with a password, on a token of their own),
 ``lifecycle`` (a dossier from received to archived), ``corrections``, ``search`` and
 ``reads`` (dossiers back, operators' counts); ``records`` turns rows into records.
 """
 
 from __future__ import annotations
 
+from storage.metadata.accounts import AccountStore
 from storage.metadata.batches import BatchStore
 from storage.metadata.corrections import CorrectionStore
 from storage.metadata.engine import make_engine
 from storage.metadata.lifecycle import DossierLifecycle
 from storage.metadata.reads import DossierReads
 from storage.metadata.rows import (
+    AccountRow,
     Base,
     BatchRow,
     DossierRow,
@@ -35,13 +38,20 @@ from storage.metadata.tokens import LAST_USED_EVERY, TokenStore
 
 
 class MetadataStore(
-    BatchStore, TokenStore, DossierLifecycle, CorrectionStore, SearchStore, DossierReads
+    BatchStore,
+    TokenStore,
+    AccountStore,
+    DossierLifecycle,
+    CorrectionStore,
+    SearchStore,
+    DossierReads,
 ):
     """The whole store: every part shares one engine and one session factory (``StoreBase``)."""
 
 
 __all__ = [
     "LAST_USED_EVERY",
+    "AccountRow",
     "Base",
     "BatchRow",
     "DossierRow",
