@@ -94,7 +94,7 @@ def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_receipt(args: argparse.Namespace, settings: Settings) -> int:
-    from flows.receipts import receipt_pdf
+    from app.receipts import receipt_pdf
 
     Path(args.output).write_bytes(receipt_pdf(settings, args.dossier_id))
     sys.stderr.write(f"wrote {args.output}\n")

@@ -70,10 +70,16 @@ def batch_json(settings: Settings, batch: BatchInfo) -> dict[str, Any]:
                 "status_text": words.status(d.status),
                 "error_text": words.error(d.error, file=d.source_name) if d.error else None,
                 "other_unit": other_unit(d.dossier_code, batch.agency_code),
+                # The hand-over receipt, once the original is stored (not for a duplicate).
+                "receipt_url": receipt_url(d) if d.original_sha256 else None,
             }
             for d in dossiers
         ],
     }
+
+
+def receipt_url(dossier: DossierInfo) -> str:
+    return f"/api/dossiers/{dossier.dossier_id}/receipt.pdf"
 
 
 def dossier_json(settings: Settings, principal: Principal, dossier: DossierInfo) -> dict[str, Any]:
@@ -94,6 +100,7 @@ def dossier_json(settings: Settings, principal: Principal, dossier: DossierInfo)
     data["downloads"] = {
         name: f"/api/dossiers/{dossier.dossier_id}/{name}" for name in ("pdf", "fields", "original")
     }
+    data["downloads"]["receipt"] = receipt_url(dossier)
     data["signature"] = signature_of(settings, dossier)
     if principal.role is Role.OPERATOR:
         meta = metadata_store(settings)
