@@ -102,11 +102,14 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
         info = meta.revoke_token(args.token_id)
         sys.stdout.write(f"revoked {info.principal.token_id} ({info.principal.name})\n")
     else:
+        # A person's account carries its scope on a token of its own: named as such here.
+        accounts = {a.principal.token_id: a.user_name for a in meta.list_accounts()}
         for item in meta.list_tokens():
             p = item.principal
             state = f"revoked {item.revoked_at:%Y-%m-%d}" if item.revoked_at else "active"
+            holder = f"account {accounts[p.token_id]}" if p.token_id in accounts else p.name
             sys.stdout.write(
-                f"{p.token_id}  {p.role:<8} {p.agency_code or '-':<16} {state:<18} {p.name}\n"
+                f"{p.token_id}  {p.role:<8} {p.agency_code or '-':<16} {state:<18} {holder}\n"
             )
     return ExitCode.OK
 

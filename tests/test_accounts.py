@@ -221,6 +221,7 @@ def test_cli_manages_accounts_with_the_password_on_stdin(
     assert main(["user", "list"]) == 0
     listed = capsys.readouterr().out
     assert "lan.nguyen" in listed and "HN-01" in listed and PASSWORD not in listed
+    assert main(["token", "list"]) == 0 and "account lan.nguyen" in capsys.readouterr().out
     settings = Settings(data_dir=tmp_path / "data")
     meta = metadata_store(settings)
     for _ in range(settings.login_max_failures):
