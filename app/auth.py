@@ -84,6 +84,7 @@ Counter = Annotated[Principal, Depends(require(Role.COUNTER))]
 CounterOrOperator = Annotated[Principal, Depends(require(Role.COUNTER, Role.OPERATOR))]
 Reader = Annotated[Principal, Depends(require(Role.AGENCY, Role.OPERATOR))]
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
+Anyone = Annotated[Principal, Depends(require(Role.COUNTER, Role.AGENCY, Role.OPERATOR))]
 
 # --- visibility ---------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.cli_admin import _stores, cmd_db, cmd_separator, cmd_signer_demo, cmd_token
+from app.cli_admin import _stores, add_token_commands, cmd_db, cmd_separator, cmd_signer_demo
 from app.collector import collector_on
 from config import Settings, load_settings
 from models import BatchInfo, DossierInfo, DossierStatus
@@ -535,17 +535,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(handler=cmd_serve)
 
-    token = commands.add_parser("token", help="create, revoke or list access tokens")
-    token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
-    create = token_commands.add_parser("create", help="print a new token (shown once)")
-    create.add_argument("--role", required=True, choices=["counter", "agency", "operator"])
-    create.add_argument("--name", required=True, help="who holds it")
-    create.add_argument("--agency", help="agency code (agency tokens only)")
-    create.add_argument("--counter", help="counter id recorded on this token's batches")
-    revoke = token_commands.add_parser("revoke", help="revoke a token by its id")
-    revoke.add_argument("token_id")
-    token_commands.add_parser("list", help="list tokens (never their secrets)")
-    token.set_defaults(handler=cmd_token)
+    # --- tokens, people's accounts, receipts (app/cli_admin.py, app/cli_accounts.py) ---
+    from app.cli_accounts import add_commands as add_account_commands
+
+    add_token_commands(commands)
+    add_account_commands(commands)
 
     db = commands.add_parser("db", help="database schema: upgrade or show its revision")
     db.add_argument("db_command", choices=["upgrade", "current"])

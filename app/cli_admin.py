@@ -73,6 +73,21 @@ def cmd_signer_demo(args: argparse.Namespace, settings: Settings) -> int:
 # --- tokens -------------------------------------------------------------------------------
 
 
+def add_token_commands(commands: Any) -> None:
+    """``sohoa token create|revoke|list``."""
+    token = commands.add_parser("token", help="create, revoke or list access tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    create = token_commands.add_parser("create", help="print a new token (shown once)")
+    create.add_argument("--role", required=True, choices=["counter", "agency", "operator"])
+    create.add_argument("--name", required=True, help="who holds it")
+    create.add_argument("--agency", help="agency code (agency tokens only)")
+    create.add_argument("--counter", help="counter id recorded on this token's batches")
+    revoke = token_commands.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("token_id")
+    token_commands.add_parser("list", help="list tokens (never their secrets)")
+    token.set_defaults(handler=cmd_token)
+
+
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     from models import Role
 
@@ -87,11 +102,14 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
         info = meta.revoke_token(args.token_id)
         sys.stdout.write(f"revoked {info.principal.token_id} ({info.principal.name})\n")
     else:
+        # A person's account carries its scope on a token of its own: named as such here.
+        accounts = {a.principal.token_id: a.user_name for a in meta.list_accounts()}
         for item in meta.list_tokens():
             p = item.principal
             state = f"revoked {item.revoked_at:%Y-%m-%d}" if item.revoked_at else "active"
+            holder = f"account {accounts[p.token_id]}" if p.token_id in accounts else p.name
             sys.stdout.write(
-                f"{p.token_id}  {p.role:<8} {p.agency_code or '-':<16} {state:<18} {p.name}\n"
+                f"{p.token_id}  {p.role:<8} {p.agency_code or '-':<16} {state:<18} {holder}\n"
             )
     return ExitCode.OK
 

@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.accounts import add_account_routes, check_login, locked_accounts
 from app.auth import (
     COOKIE,
     NotSignedIn,
@@ -200,22 +201,26 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
     @app.post("/login", include_in_schema=False)
     def login(
         request: Request,
-        token: Annotated[str, Form(max_length=256)],
+        token: Annotated[str, Form(max_length=256)] = "",
+        user_name: Annotated[str, Form(max_length=64)] = "",
+        password: Annotated[str, Form(max_length=256)] = "",
         next: Annotated[str, Form(max_length=2048)] = "/",
     ) -> Response:
         if not same_origin(request):
             # Login CSRF: another site must not sign a browser in (as its own account).
             raise HTTPException(403, "sign in from this site's own sign-in page")
         meta = metadata_store(settings)
-        principal = meta.authenticate(token)
+        answer = check_login(settings, token=token, user_name=user_name, password=password)
+        principal = answer.principal
         if principal is None:
-            return render(
-                request,
-                "login.html",
-                None,
-                next=next,
-                error=messages.ui("login_refused"),
-            )
+            # One answer whether the name exists or not; a lock says only until when.
+            if answer.locked_until:
+                error = messages.ui("login_locked", until=messages.moment(answer.locked_until))
+            elif user_name.strip():
+                error = messages.ui("login_refused_person")
+            else:
+                error = messages.ui("login_refused")
+            return render(request, "login.html", None, next=next, user_name=user_name, error=error)
         target = (
             next
             if next.startswith("/") and not next.startswith("//") and next != "/"
@@ -240,6 +245,8 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE, httponly=True, samesite="strict")
         return response
+
+    add_account_routes(app, settings)
 
     @app.get("/upload", response_class=HTMLResponse, include_in_schema=False)
     def upload_page(request: Request, principal: CounterPage) -> Response:
@@ -368,6 +375,7 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
         retried: Annotated[str, Query(max_length=64)] = "",
     ) -> Response:
         data = ops_data(settings, request_runner=request.app.state.runner)
+        data["locked_accounts"] = locked_accounts(settings)
         return render(
             request, "ops.html", principal, ops=data, statuses=list(DossierStatus),
             retried=retried, now=datetime.now(UTC), refresh_s=OPS_REFRESH_S,

@@ -33,6 +33,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from app.auth import (
+    Anyone,
     Counter,
     CounterOrOperator,
     NotSignedIn,
@@ -183,6 +184,7 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
             agency_code=agency.strip(),
             procedure=procedure or None,
             token_id=principal.token_id,
+            uploaded_by_account=principal.user_name,  # the person, when one signed in
         )
         try:
             names, paths, total_bytes = _stage(settings, files, staging)
@@ -345,6 +347,31 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
             "fields": data["fields"],
             "needs_review": dossier.needs_review,
         }
+
+    @app.get("/api/dossiers/{dossier_id}/receipt.pdf", tags=["counter"])
+    def get_receipt(
+        request: Request,
+        dossier_id: str,
+        principal: Anyone,
+    ) -> Response:
+        """The hand-over receipt (biên nhận số hóa): for the counter that uploaded the
+        dossier, operators, and its agency once archived (app/receipts.py)."""
+        from app.receipts import ReceiptError, build_receipt, receipt_dossier
+        from pipeline.handover import build_receipt_pdf
+
+        dossier = receipt_dossier(settings, principal, dossier_id)
+        base = settings.public_base_url or str(request.base_url)
+        try:
+            pdf = build_receipt_pdf(build_receipt(settings, dossier, base_url=base))
+        except ReceiptError as exc:
+            error_id = new_error_id()
+            log.error("error %s: no receipt for %s: %s", error_id, dossier_id, exc.message)
+            raise HTTPException(500, internal_error(error_id)) from None
+        name = download_name(dossier, "-bien-nhan.pdf")
+        return Response(
+            pdf, media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{name}"'},
+        )  # fmt: skip
 
     @app.get("/api/dossiers/{dossier_id}/text", tags=["agency"])
     def get_text(dossier_id: str, principal: Reader) -> Response:

@@ -56,6 +56,7 @@ def batch_json(settings: Settings, batch: BatchInfo) -> dict[str, Any]:
         "batch_id": batch.batch_id,
         "created_at": batch.created_at.isoformat(),
         "uploaded_by": batch.uploaded_by,
+        "uploaded_by_account": batch.uploaded_by_account,
         "counter_id": batch.counter_id,
         "post_office_id": batch.post_office_id,
         "agency": batch.agency_code,
@@ -82,10 +83,16 @@ def batch_json(settings: Settings, batch: BatchInfo) -> dict[str, Any]:
                 "error_text": words.error(d.error, file=d.source_name) if d.error else None,
                 "other_unit": other_unit(d.dossier_code, batch.agency_code),
                 "verdict": dossier_verdict(settings, d, words),
+                # The hand-over receipt, once the original is stored (not for a duplicate).
+                "receipt_url": receipt_url(d) if d.original_sha256 else None,
             }
             for d in dossiers
         ],
     }
+
+
+def receipt_url(dossier: DossierInfo) -> str:
+    return f"/api/dossiers/{dossier.dossier_id}/receipt.pdf"
 
 
 def dossier_json(settings: Settings, principal: Principal, dossier: DossierInfo) -> dict[str, Any]:
@@ -106,6 +113,7 @@ def dossier_json(settings: Settings, principal: Principal, dossier: DossierInfo)
     data["downloads"] = {
         name: f"/api/dossiers/{dossier.dossier_id}/{name}" for name in ("pdf", "fields", "original")
     }
+    data["downloads"]["receipt"] = receipt_url(dossier)
     data["signature"] = signature_of(settings, dossier)
     if principal.role is Role.OPERATOR:
         meta = metadata_store(settings)
@@ -183,6 +191,7 @@ def ops_data(settings: Settings, *, request_runner: BatchRunner) -> dict[str, An
                 "batch_id": b.batch_id,
                 "created_at": b.created_at.isoformat(),
                 "uploaded_by": b.uploaded_by,
+                "uploaded_by_account": b.uploaded_by_account,
                 "files": b.source_count,
                 "flow_run_id": b.flow_run_id,
                 "flow_run_url": flow_run_url(settings, b.flow_run_id),

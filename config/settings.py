@@ -120,6 +120,18 @@ class Settings(BaseSettings):
         le=24 * 30,
         description="How long a page sign-in lasts (its session ends earlier at sign-out).",
     )
+    # People's accounts (app/accounts.py): wrong passwords in a row lock the account.
+    login_max_failures: int = Field(
+        default=5, ge=1, le=100, description="Wrong passwords in a row that lock an account."
+    )
+    login_lockout_minutes: float = Field(
+        default=15.0, gt=0, le=24 * 60, description="How long a locked account stays locked."
+    )
+    public_base_url: str = Field(
+        default="",
+        description="The service's address for links printed on paper (the receipt's QR); "
+        "empty: the address the request came to.",
+    )
     catalogue_path: Path = Field(
         default=DEFAULT_CATALOGUE, description="The procedure catalogue (TOML)."
     )

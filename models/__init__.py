@@ -1,6 +1,6 @@
 """Dossier metadata: what the metadata store records and the CLI/API report."""
 
-from models.auth import Principal, Role, TokenInfo
+from models.auth import AccountInfo, Principal, Role, TokenInfo
 from models.dossier import (
     BatchInfo,
     DossierInfo,
@@ -16,6 +16,7 @@ from models.dossier import (
 from models.search import SearchPage, SearchQuery
 
 __all__ = [
+    "AccountInfo",
     "BatchInfo",
     "DossierInfo",
     "DossierStatus",

@@ -15,13 +15,17 @@ class Role(StrEnum):
 
 @dataclass(frozen=True)
 class Principal:
-    """The holder of a valid (unrevoked) token."""
+    """The holder of a valid (unrevoked) token, or a person signed in with an account
+    (whose scope is carried by a token of its own that is never handed out)."""
 
     token_id: str
     name: str
     role: Role
     agency_code: str | None = None  # set for agency tokens: the only dossiers they see
     counter_id: str | None = None  # set for counter tokens: recorded on their batches
+    # Set when a person signed in with their account (app/accounts.py): their user name.
+    # The scope above is the account's own token's, so every check treats both alike.
+    user_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -30,3 +34,23 @@ class TokenInfo:
     created_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """A person's account: who they are, their scope (``principal``), their lockout."""
+
+    principal: Principal  # user_name set; name is the display name
+    created_at: datetime
+    disabled_at: datetime | None
+    failed_attempts: int
+    locked_at: datetime | None  # when the last lockout began
+    locked_until: datetime | None  # the account refuses every password until then
+    last_sign_in_at: datetime | None
+
+    @property
+    def user_name(self) -> str:
+        return self.principal.user_name or ""
+
+    def locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > now

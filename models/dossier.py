@@ -34,6 +34,9 @@ class BatchInfo:
     procedure: str | None = None  # procedure hint given at upload
     token_id: str | None = None  # the counter token that uploaded it (its owner)
     flow_run_id: str | None = None  # the Prefect flow run that processes it
+    # The person's account that uploaded it (their user name); None for a machine's token,
+    # whose label ``uploaded_by`` already is.
+    uploaded_by_account: str | None = None
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,14 @@ class TokenNotFoundError(SohoaError):
         super().__init__(f"no access token with id {token_id!r} (see `sohoa token list`)")
 
 
+class AccountNotFoundError(SohoaError):
+    exit_code = ExitCode.NOT_FOUND
+
+    def __init__(self, user_name: str) -> None:
+        self.user_name = user_name
+        super().__init__(f"no account named {user_name!r} (see `sohoa user list`)")
+
+
 class SigningError(SohoaError):
     """The copy could not be signed (environment: fonts, unreadable input)."""
 

@@ -54,6 +54,8 @@ ENDPOINTS = [
     ("GET", "/api/dossiers/{dossier_id}/original", {"agency_a", "operator"}),
     ("GET", "/api/dossiers/{dossier_id}/text", {"agency_a", "operator"}),
     ("GET", "/api/dossiers/{dossier_id}/pages/1.jpg", {"agency_a", "operator"}),
+    # The hand-over receipt: also the counter that uploaded it (another counter: 404).
+    ("GET", "/api/dossiers/{dossier_id}/receipt.pdf", {"counter", "agency_a", "operator"}),
     ("GET", "/api/ops/summary", {"operator"}),
     ("GET", "/api/review", {"operator"}),
     ("GET", "/metrics", {"operator"}),

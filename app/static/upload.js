@@ -149,6 +149,13 @@
       const note = cell(tr, notes.join(" · "));
       if (d.error_text) note.className = "error";
       else if (d.other_unit) note.className = "warning";
+      if (d.receipt_url) {  // the hand-over receipt for the citizen, once the file is stored
+        const link = document.createElement("a");
+        link.href = d.receipt_url;
+        link.className = "receipt";
+        link.textContent = say("print_receipt");
+        note.append(notes.length ? " · " : "", link);
+      }
       if (verdict) note.appendChild(verdictBox(verdict));
       return tr;
     }));

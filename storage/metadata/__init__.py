@@ -7,18 +7,21 @@ classes in ``rows`` describe it for queries. Callers get frozen ``models`` recor
 
 One ``MetadataStore``, composed of a part per concern: ``engine`` and ``base`` (the
 connection, one transaction per call), ``batches``, ``tokens`` (and page sessions),
+``accounts`` (people signing in with a password, on a token of their own),
 ``lifecycle`` (a dossier from received to archived), ``corrections``, ``search`` and
 ``reads`` (dossiers back, operators' counts); ``records`` turns rows into records.
 """
 
 from __future__ import annotations
 
+from storage.metadata.accounts import AccountStore
 from storage.metadata.batches import BatchStore
 from storage.metadata.corrections import CorrectionStore
 from storage.metadata.engine import make_engine
 from storage.metadata.lifecycle import DossierLifecycle
 from storage.metadata.reads import DossierReads
 from storage.metadata.rows import (
+    AccountRow,
     Base,
     BatchRow,
     DossierRow,
@@ -38,6 +41,7 @@ from storage.metadata.tokens import LAST_USED_EVERY, TokenStore
 class MetadataStore(
     BatchStore,
     TokenStore,
+    AccountStore,
     DossierLifecycle,
     CorrectionStore,
     SearchStore,
@@ -49,6 +53,7 @@ class MetadataStore(
 
 __all__ = [
     "LAST_USED_EVERY",
+    "AccountRow",
     "Base",
     "BatchRow",
     "DossierRow",

@@ -35,10 +35,12 @@ def _batch_info(row: BatchRow) -> BatchInfo:
         procedure=row.procedure,
         token_id=row.token_id,
         flow_run_id=row.flow_run_id,
+        uploaded_by_account=row.uploaded_by_account,
     )
 
 
-def _token_info(row: TokenRow) -> TokenInfo:
+def _token_info(row: TokenRow, user_name: str | None = None) -> TokenInfo:
+    """A token as a record; ``user_name``: the account it carries the scope of, if any."""
     return TokenInfo(
         principal=Principal(
             token_id=row.token_id,
@@ -46,6 +48,7 @@ def _token_info(row: TokenRow) -> TokenInfo:
             role=Role(row.role),
             agency_code=row.agency_code,
             counter_id=row.counter_id,
+            user_name=user_name,
         ),
         created_at=_aware(row.created_at),
         revoked_at=_aware(row.revoked_at) if row.revoked_at else None,
@@ -155,4 +158,5 @@ def _batch_row(batch: BatchInfo) -> BatchRow:
         agency_code=batch.agency_code,
         procedure=batch.procedure,
         token_id=batch.token_id,
+        uploaded_by_account=batch.uploaded_by_account,
     )

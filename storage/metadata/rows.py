@@ -50,6 +50,7 @@ class BatchRow(Base):
     procedure: Mapped[str | None] = mapped_column(String(64))
     token_id: Mapped[str | None] = mapped_column(String(16))
     flow_run_id: Mapped[str | None] = mapped_column(String(64))
+    uploaded_by_account: Mapped[str | None] = mapped_column(String(64))  # a person's user name
 
     __table_args__ = (
         Index("ix_batches_token_created", "token_id", "created_at"),
@@ -87,6 +88,25 @@ class SessionRow(Base):
         Index("ix_sessions_token", "token_id"),
         Index("ix_sessions_expires", "expires_at"),
     )
+
+
+class AccountRow(Base):
+    """A person's account (migration 0005). Its role and scope are those of its own token
+    (``token_id``, whose secret nobody holds), so sessions, batches and every access check
+    work for a person exactly as for a token."""
+
+    __tablename__ = "accounts"
+
+    user_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    token_id: Mapped[str] = mapped_column(ForeignKey("tokens.token_id"), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class DossierRow(Base):

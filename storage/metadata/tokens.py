@@ -14,7 +14,7 @@ from models import Principal, Role, TokenInfo
 from models.errors import TokenNotFoundError
 from storage.metadata.base import StoreBase
 from storage.metadata.records import _token_info
-from storage.metadata.rows import SessionRow, TokenRow, _aware, _now
+from storage.metadata.rows import AccountRow, SessionRow, TokenRow, _aware, _now
 
 log = logging.getLogger("sohoa.storage")
 
@@ -136,16 +136,21 @@ class TokenStore(StoreBase):
         if not session_id or len(session_id) > 128:
             return None
         with self._session() as session:
-            row = session.execute(
-                select(TokenRow)
+            found = session.execute(
+                select(TokenRow, AccountRow.user_name)
                 .join(SessionRow, SessionRow.token_id == TokenRow.token_id)
+                .outerjoin(AccountRow, AccountRow.token_id == TokenRow.token_id)
                 .where(
                     SessionRow.session_sha256 == _digest(session_id),
                     SessionRow.expires_at > _now(),
                     TokenRow.revoked_at.is_(None),
                 )
-            ).scalar_one_or_none()
-            return _token_info(row).principal if row is not None else None
+            ).one_or_none()
+            if found is None:
+                return None
+            row, user_name = found
+            # A person's session names them (their account's user name) as well.
+            return _token_info(row, user_name).principal
 
     def end_session(self, session_id: str) -> None:
         """Sign-out: the session id is worth nothing from now on, wherever it was copied."""
