@@ -56,7 +56,7 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
     from app.counter_words import verdict_text_lines
     from app.prefect_env import await_temporary_server
     from app.progress import ProgressBar
-    from app.views import dossier_verdict, messages_for
+    from app.views import messages_for, process_report
     from pipeline.tesseract import check_languages, preload
 
     lang = args.lang or settings.lang
@@ -102,6 +102,7 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
         except Exception as exc:  # the orchestrator itself failed; dossiers stay resumable
             engine_error = f"processing engine failed: {type(exc).__name__}: {exc}"
     dossiers = meta.batch_dossiers(batch_id)
+    words = messages_for(settings)
     report: dict[str, Any] = {"batch_id": batch_id, "dossiers": [], "errors": []}
     for position, source in enumerate(sources):
         base = f"{batch_id}-{position + 1:03d}"
@@ -113,21 +114,7 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
             )
             continue
         for dossier in found:
-            report["dossiers"].append(
-                {
-                    "dossier_id": dossier.dossier_id,
-                    "source": dossier.source_name,
-                    "status": str(dossier.status),
-                    "pages": dossier.page_count,
-                    "dossier_code": dossier.dossier_code,
-                    "fields": dossier.fields,
-                    "needs_review": dossier.needs_review,
-                    "review_reasons": list(dossier.review_reasons),
-                    "duplicate_of": dossier.duplicate_of,
-                    # The counter's verdict, in the configured language (issue 26).
-                    "verdict": dossier_verdict(settings, dossier, messages_for(settings)),
-                }
-            )
+            report["dossiers"].append(process_report(settings, dossier, words))
             if dossier.status is DossierStatus.DUPLICATE:
                 sys.stderr.write(
                     f"sohoa: note: {dossier.source_name} was already received as dossier "

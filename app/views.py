@@ -40,6 +40,22 @@ def dossier_verdict(settings: Settings, dossier: DossierInfo, words: Messages) -
     return verdict_view(verdict, words, file=dossier.source_name)
 
 
+def process_report(settings: Settings, dossier: DossierInfo, words: Messages) -> dict[str, Any]:
+    """One dossier in ``sohoa process``'s report, with the counter's verdict (issue 26)."""
+    return {
+        "dossier_id": dossier.dossier_id,
+        "source": dossier.source_name,
+        "status": str(dossier.status),
+        "pages": dossier.page_count,
+        "dossier_code": dossier.dossier_code,
+        "fields": dossier.fields,
+        "needs_review": dossier.needs_review,
+        "review_reasons": list(dossier.review_reasons),
+        "duplicate_of": dossier.duplicate_of,
+        "verdict": dossier_verdict(settings, dossier, words),
+    }
+
+
 def batch_json(settings: Settings, batch: BatchInfo) -> dict[str, Any]:
     meta = metadata_store(settings)
     words = messages_for(settings)

@@ -4,11 +4,13 @@ submission, the archive is rebuilt, its manifest lists both, and `sohoa verify` 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import random
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 import pytest
@@ -26,6 +28,7 @@ from flows.steps import SourceRef, receive_batch
 from models import BatchInfo, DossierStatus
 from storage import keys
 from tests import dossiers
+from tests.service_support import open_world
 
 
 def test_plan_puts_each_rescanned_page_in_its_place_and_adds_the_rest() -> None:
@@ -114,3 +117,50 @@ def test_rescanned_page_replaces_the_bad_one_and_the_missing_paper_is_added(
     assert checked is not None and checked.ok, checked.problems
     events = [message for _at, _status, message in meta.events(dossier_id)]
     assert any(m and m.startswith("rescan 2: 2 page(s), replacing page(s) 2") for m in events)
+
+
+@pytest.mark.slow
+def test_the_counter_rescans_its_own_dossier_through_the_service(
+    tmp_path: Path, samples_dir: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", workers=2)
+    with open_world(settings) as world:
+        response = world.upload("counter", [samples_dir / "two-pages.tiff"], procedure="lltp")
+        assert response.status_code == 202, response.text
+        batch_id = response.json()["batch_id"]
+        dossier_id = response.json()["dossiers"][0]["dossier_id"]
+        world.runner.wait(batch_id, timeout=300)
+        page = samples_dir / "page.jpg"
+
+        def rescan(who: str, replace: str = "1", path: Path = page) -> Any:
+            return world.client.post(
+                f"/api/dossiers/{dossier_id}/rescan",
+                headers=world.auth(who),
+                files=[("file", (path.name, path.read_bytes(), "image/jpeg"))],
+                data={"replace": replace},
+            )
+
+        # Another counter's dossier is as missing as one that is not there; agencies never.
+        assert rescan("counter2").status_code == 404
+        assert rescan("agency_a").status_code == 403
+        assert rescan("counter", replace="1;DROP").status_code == 422
+        assert rescan("counter", replace="7").status_code == 409  # the dossier has 2 pages
+        cut = tmp_path / "cut.jpg"
+        cut.write_bytes(page.read_bytes()[:-3000])
+        refused = rescan("counter", path=cut)
+        assert refused.status_code == 422 and "truncated file" in refused.text
+        accepted = rescan("counter")
+        assert accepted.status_code == 202, accepted.text
+        assert accepted.json()["submission"] == 2 and accepted.json()["pages"] == 2
+        world.runner.wait(batch_id, timeout=300)
+        meta = metadata_store(settings)
+        after = meta.get_dossier(dossier_id)
+        assert after.status is DossierStatus.ARCHIVED and after.page_count == 2
+        first, second = meta.submissions(dossier_id)
+        assert (
+            first.sha256
+            == hashlib.sha256((samples_dir / "two-pages.tiff").read_bytes()).hexdigest()
+        )
+        assert second.sha256 == hashlib.sha256(page.read_bytes()).hexdigest()
+        batch = world.client.get(f"/api/batches/{batch_id}", headers=world.auth("counter"))
+        assert batch.json()["dossiers"][0]["verdict"]["verdict"] != "processing"
