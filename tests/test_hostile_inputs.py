@@ -28,3 +28,27 @@ def test_metrics_labels_fold_unknown_methods(world: World) -> None:
     assert "XXXXXXXX" not in text
     assert 'method="other"' in text
     assert len(text) < before + 20_000, (before, len(text))
+
+
+NUL_REQUESTS = [
+    ("POST", "/login", {"data": {"token": "sohoa_\x00abcdefghijk_secret"}}),
+    ("POST", "/login", {"data": {"token": "sohoa_abc\x00defghijk_secret"}}),
+    ("GET", "/api/dossiers?code=%00", {}),
+    ("GET", "/api/dossiers?name=a%00b", {}),
+    ("GET", "/api/dossiers?id_number=%00", {}),
+    ("GET", "/api/dossiers?procedure=%00", {}),
+    ("GET", "/search?code=%00", {}),
+    ("GET", "/api/dossiers/%00", {}),
+    ("PATCH", "/api/dossiers/x/fields/full_name", {"content": b'{"value": "a\\u0000"}'}),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "body"), NUL_REQUESTS)
+def test_nul_is_a_422_and_logs_no_sql(
+    world: World, caplog: pytest.LogCaptureFixture, method: str, url: str, body: dict[str, object]
+) -> None:
+    # Old, on PostgreSQL: a 500 and ~7 KB of traceback with the SQL and its parameters.
+    answer = world.client.request(method, url, **body)  # type: ignore[arg-type]
+    assert answer.status_code == 422, answer.text
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "SELECT" not in logged and "sqlalchemy" not in logged.lower(), logged
