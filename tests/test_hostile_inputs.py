@@ -52,3 +52,19 @@ def test_nul_is_a_422_and_logs_no_sql(
     assert answer.status_code == 422, answer.text
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "SELECT" not in logged and "sqlalchemy" not in logged.lower(), logged
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("\u202egnp.exe", "gnp.exe"),  # old: shown as "exe.png"
+        ("ho\u200bso\u200d.pdf", "hoso.pdf"),
+        ("a\u2066b\u2069\u200e\u200f\u061c\ufeff.png", "ab.png"),
+        ("x\u0085y.pdf", "xy.pdf"),
+        ("Hồ sơ ông Nguyễn.pdf", "Hồ sơ ông Nguyễn.pdf"),
+    ],
+)
+def test_names_shown_lose_bidi_and_zero_width_characters(raw: str, shown: str) -> None:
+    from models.names import display_name
+
+    assert display_name(raw, "x") == shown
