@@ -403,9 +403,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         server = start_temporary_server(settings)
     runner = None
     try:
-        import uvicorn
-
         from app.runner import BatchRunner
+        from app.serverlimits import serve
         from app.service import create_app
 
         _stores(settings)  # open (and migrate) the database before taking requests
@@ -420,7 +419,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # uvicorn re-raises SIGTERM (docker stop, systemd) after its shutdown, which would
         # skip the cleanup below and orphan Prefect's server: turn it into a normal exit.
         signal.signal(signal.SIGTERM, _exit_on_signal)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        serve(app, args.host, args.port, settings)  # with app/serverlimits.py's limits
     finally:
         if runner is not None:
             runner.shutdown(wait=False)

@@ -17,6 +17,10 @@ from prometheus_client.registry import Collector
 from config import Settings
 from flows.runtime import metadata_store
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER = "other"
+UNMATCHED = "unmatched"  # no route: a 404 or a refusal before routing
+
 
 class _DossierCollector(Collector):
     def __init__(self, settings: Settings) -> None:
@@ -66,8 +70,17 @@ class Metrics:
             "sohoa_uploaded_bytes", "Bytes received from counters", registry=self.registry
         )
 
-    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
+    def observe_request(
+        self, method: str, route: str, status: int, seconds: float, routes: frozenset[str]
+    ) -> None:
+        """Count one answer. Every label comes from a closed set: ``routes`` (the app's own
+        route templates), the standard methods, real status codes; anything else is "other".
+        A client chooses the method name (h11 takes any token): labelling by it raw took
+        /metrics from 43 KB to 18 MB with 300 requests, and the memory never came back."""
+        method = method if method in METHODS else OTHER
+        route = route if route in routes or route == UNMATCHED else OTHER
+        code = str(status) if 100 <= status <= 599 else OTHER
+        self.requests.labels(method, route, code).inc()
         self.latency.labels(route).observe(seconds)
 
     def uploaded(self, *, files: int, size: int) -> None:

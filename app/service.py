@@ -16,6 +16,7 @@ state-changing request made with it must come from the service's own pages.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import shutil
@@ -85,7 +86,7 @@ UPLOAD_PATH = re.compile("/api/batches")
 
 
 def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> FastAPI:
-    from app.metrics import Metrics
+    from app.metrics import UNMATCHED, Metrics
 
     app = FastAPI(
         title="sohoa",
@@ -117,6 +118,10 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
         upload_paths=re.compile(f"{UPLOAD_PATH.pattern}|{RESCAN_PATH.pattern}"),
     )
 
+    @functools.cache
+    def known_routes() -> frozenset[str]:  # every route is added before the first request
+        return frozenset(str(getattr(route, "path", "")) for route in app.routes)
+
     @app.middleware("http")
     async def measure(request: Request, call_next: Callable[[Request], Any]) -> Response:
         began = time.perf_counter()
@@ -124,9 +129,10 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
         route = request.scope.get("route")
         metrics.observe_request(
             request.method,
-            getattr(route, "path", "unmatched"),
+            getattr(route, "path", UNMATCHED),
             response.status_code,
             time.perf_counter() - began,
+            routes=known_routes(),
         )
         return response
 

@@ -132,6 +132,21 @@ class Settings(BaseSettings):
         description="The service's address for links printed on paper (the receipt's QR); "
         "empty: the address the request came to.",
     )
+    # Connection limits of ``sohoa serve`` (app/serverlimits.py): what a deployment needs
+    # without a proxy in front. A client that never finishes a request cannot hold a socket.
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="A request's headers must arrive within this."
+    )
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="A body's time, plus 1 s per body_min_rate bytes."
+    )
+    body_min_rate: int = Field(
+        default=16 * 1024, ge=1, description="Bytes a second a slow upload must keep up."
+    )
+    keep_alive_s: float = Field(default=5.0, gt=0, description="Idle keep-alive connection.")
+    max_connections: int = Field(
+        default=1000, ge=1, description="Open connections (kept below the descriptor limit)."
+    )
     catalogue_path: Path = Field(
         default=DEFAULT_CATALOGUE, description="The procedure catalogue (TOML)."
     )

@@ -136,7 +136,11 @@ PROCEDURE_CODE = re.compile(
 _STRICT_DOSSIER = re.compile(r"[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Za-z][0-9]{2}-[0-9]{6}-[0-9]{4}")
 _ID_RUN = re.compile(r"(?<![0-9])(?:[0-9]{12}|[0-9]{9})(?![0-9])")
 _PAIR_SEPARATORS = re.compile(r"[;&\n\r|?]")
-_PAIR = re.compile(r"\s*([^=:]+?)\s*[=:]\s*(.*?)\s*")
+# Where a ``key=value`` or ``key:value`` part splits: its first "=" or ":". Found by a scan,
+# not by a pattern with lazy groups around optional spaces: ``\s*([^=:]+?)\s*[=:]…`` took
+# cubic time on a part of spaces with no "=" (1,200 spaces 2.6 s, a 2,949-character QR
+# 49.6 s, with the GIL held), and a citizen can hand in a paper carrying such a code.
+_PAIR_SPLIT = re.compile(r"[=:]")
 
 # Key spellings seen or plausible in issuing systems, compared without case, accents or
 # punctuation ("MaHoSo", "maHoSo", "ma_ho_so", "Mã hồ sơ" all become "mahoso").
@@ -159,11 +163,17 @@ def _key(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", strip_diacritics(name).casefold())
 
 
-def _json_pairs(value: Any, key: str = "") -> list[tuple[str, str]]:
+# Receipts nest a level or two; deeper structure is not a receipt's and is not walked.
+_JSON_DEPTH = 16
+
+
+def _json_pairs(value: Any, key: str = "", depth: int = 0) -> list[tuple[str, str]]:
+    if depth > _JSON_DEPTH:
+        return []
     if isinstance(value, dict):
-        return [pair for k, v in value.items() for pair in _json_pairs(v, str(k))]
+        return [pair for k, v in value.items() for pair in _json_pairs(v, str(k), depth + 1)]
     if isinstance(value, list):
-        return [pair for item in value for pair in _json_pairs(item, key)]
+        return [pair for item in value for pair in _json_pairs(item, key, depth + 1)]
     return [(key, "" if value is None else str(value))]
 
 
@@ -175,11 +185,22 @@ def _pairs(text: str) -> list[tuple[str, str]]:
             return _json_pairs(json.loads(stripped))
         except ValueError:
             pass  # not JSON after all: fall through to the tolerant reading
+        except RecursionError:
+            pass  # "[" nested some 1,000 deep (found by the fuzz suite): not a receipt's JSON
     pairs: list[tuple[str, str]] = []
     for part in _PAIR_SEPARATORS.split(stripped):
-        if match := _PAIR.fullmatch(part):
-            pairs.append((match[1], unquote(match[2])))
+        if (pair := _pair(part)) is not None:
+            pairs.append(pair)
     return pairs
+
+
+def _pair(part: str) -> tuple[str, str] | None:
+    """``part`` as (key, value) split at its first "=" or ":", spaces around both dropped;
+    None when it has no separator or nothing before it. Linear in ``len(part)``."""
+    separator = _PAIR_SPLIT.search(part)
+    if separator is None or separator.start() == 0:
+        return None
+    return part[: separator.start()].strip(), unquote(part[separator.end() :].strip())
 
 
 def _keyed(pairs: list[tuple[str, str]], keys: frozenset[str]) -> list[str]:

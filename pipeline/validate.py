@@ -161,7 +161,9 @@ _ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _COMPACT_DMY = re.compile(r"(\d{2})(\d{2})(\d{4})")
 # The written form is searched for: Vietnamese documents date themselves as
 # "Hà Nội, ngày 12 tháng 3 năm 2024", and the place name must not stop the date being read.
-_WRITTEN = re.compile(r"\bngay\s*(\d{1,2})\s*thang\s*(\d{1,2})\s*,?\s*nam\s*(\d{4})\b")
+# Spaces around the optional comma in one possessive run: "\s*,?\s*" split a long run of
+# spaces every possible way before failing (quadratic: 8,000 spaces 52 ms, 80,000 about 5 s).
+_WRITTEN = re.compile(r"\bngay\s*+(\d{1,2})\s*+thang\s*+(\d{1,2})(?:\s*+,)?+\s*+nam\s*+(\d{4})\b")
 
 
 def _make_date(year: str, month: str, day: str) -> date | None:

@@ -117,18 +117,27 @@ def open_world(
 
 
 @contextmanager
-def live_server(app: Any) -> Iterator[str]:
-    """The app under a real uvicorn on 127.0.0.1 (a thread of this process); its base URL."""
+def live_server(app: Any, limits: Any = None) -> Iterator[str]:
+    """The app under a real uvicorn on 127.0.0.1 (a thread of this process); its base URL.
+
+    With ``limits`` (an ``app.serverlimits.ServerLimits``), under the configuration
+    ``sohoa serve`` runs: its protocol, its loop and those limits."""
     import httpx
     import uvicorn
+
+    from app.serverlimits import uvicorn_config
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = int(sock.getsockname()[1])
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
+    if limits is None:
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+    else:
+        config = uvicorn_config(app, "127.0.0.1", port, limits, lifespan="off")
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     base_url = f"http://127.0.0.1:{port}"

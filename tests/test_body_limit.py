@@ -69,7 +69,8 @@ def test_a_large_form_posted_to_sign_in_is_cut_off_unread(live: tuple[World, str
         "Transfer-Encoding": "chunked",
     }
     answer = post_raw(base_url, "/login", multipart, _form_stream(boundary, STREAMED))
-    assert answer.status in (413, None), answer.status
+    # 422: its NUL bytes are refused as they arrive (issue 31), before the size limit is.
+    assert answer.status in (413, 422, None), answer.status
     assert answer.sent < STREAMED // 2, answer.sent
     declared = {"Content-Type": multipart["Content-Type"], "Content-Length": TEN_GB}
     answer = post_raw(base_url, "/login", declared, iter(()), wait_first=True, timeout_s=30)
