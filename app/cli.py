@@ -511,8 +511,11 @@ def build_parser() -> argparse.ArgumentParser:
     from app.cli_rescan import add_commands as add_rescan_commands
     from app.scaleout import add_commands as add_scaleout_commands
 
+    from app.export import add_commands as add_export_commands
+
     add_scaleout_commands(commands)
     add_rescan_commands(commands)
+    add_export_commands(commands)
     # --- end scale-out ---
 
     serve = commands.add_parser(
