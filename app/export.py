@@ -300,8 +300,13 @@ def _history(
                 detail = "received at the counter" if first else (text or "received again")
                 who = ((clerk_key, "implementer"),) if clerk_key and first else ()
                 events.append(
-                    PackageEvent("ingestion start", at, detail, agents=who + program,
-                                 files=originals[:1] if first else ())
+                    PackageEvent(
+                        "ingestion start",
+                        at,
+                        detail,
+                        agents=who + program,
+                        files=originals[:1] if first else (),
+                    )
                 )
             first = False
         elif status == DossierStatus.PROCESSING:
@@ -328,8 +333,12 @@ def _history(
             detail = "archived: PDF/A-2b with its text layer, manifest with SHA-256"
             events.append(
                 PackageEvent(
-                    "ingestion end", at, f"{detail}; {text}" if text else detail, "success",
-                    program, pdf,
+                    "ingestion end",
+                    at,
+                    f"{detail}; {text}" if text else detail,
+                    "success",
+                    program,
+                    pdf,
                 )
             )
     for correction in meta.corrections(dossier.dossier_id):

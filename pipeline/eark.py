@@ -29,7 +29,7 @@ import shutil
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from lxml import etree
@@ -66,7 +66,7 @@ class PackageError(Exception):
 
 def vn_time(moment: datetime) -> str:
     """xsd:dateTime in Vietnam time, to the second: 2025-03-01T09:30:00+07:00."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return aware.astimezone(VIETNAM).isoformat(timespec="seconds")
 
 
@@ -94,9 +94,7 @@ def _write_xml(root: etree._Element, path: Path, created: datetime) -> _Ref:
     data = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    return _Ref(
-        path.name, "text/xml", len(data), hashlib.sha256(data).hexdigest().upper(), created
-    )
+    return _Ref(path.name, "text/xml", len(data), hashlib.sha256(data).hexdigest().upper(), created)
 
 
 def _copy_checked(item: PackageFile, target: Path) -> None:
@@ -123,7 +121,9 @@ def _m(tag: str) -> str:
     return f"{{{METS_NS}}}{tag}"
 
 
-def _mets_root(package: DossierPackage, objid: str, label: str, created: datetime) -> etree._Element:
+def _mets_root(
+    package: DossierPackage, objid: str, label: str, created: datetime
+) -> etree._Element:
     root = etree.Element(
         _m("mets"),
         nsmap={"mets": METS_NS, "xlink": XLINK_NS, "csip": CSIP_NS, "sip": SIP_NS, "xsi": XSI_NS},

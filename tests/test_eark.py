@@ -141,8 +141,7 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
             settings, "b1", dossier_id, position, steps.SourceRef(str(source), source.name)
         )
         pages = [
-            steps.process_one_page(settings, received, i, "vie")
-            for i in range(received.page_count)
+            steps.process_one_page(settings, received, i, "vie") for i in range(received.page_count)
         ]
         (part,) = steps.split_stack(settings, received, pages)
         archiving.archive_dossier(settings, received, part, pages)
@@ -323,8 +322,9 @@ def test_export_refuses_a_dossier_whose_stored_object_changed(
     data[100] ^= 0x01
     target.write_bytes(bytes(data))
     out_dir = tmp_path / "out"
-    code, out = _export(archive, capsys, archive.ids[2], archive.ids[3], "-o", str(out_dir),
-                        data_dir=data_dir)
+    code, out = _export(
+        archive, capsys, archive.ids[2], archive.ids[3], "-o", str(out_dir), data_dir=data_dir
+    )
     assert code != 0
     [skipped] = [line for line in out.splitlines() if line.startswith("skipped")]
     assert archive.ids[2] in skipped and "does not match the dossier's manifest" in skipped
