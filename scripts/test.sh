@@ -7,6 +7,8 @@ export PREFECT_SERVER_ANALYTICS_ENABLED=false
 # The PostgreSQL half of the suite and the browser tests must run here, not skip quietly.
 export SOHOA_REQUIRE_POSTGRES=1
 export SOHOA_REQUIRE_BROWSER=1
+# The archive packages must be checked by the E-ARK validator (.venv-eark, ../shared/eark).
+export SOHOA_REQUIRE_EARK=1
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
