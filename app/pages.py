@@ -107,6 +107,18 @@ def _day(text: str | None, *, end: bool) -> datetime | None:
         raise HTTPException(422, str(exc)) from None
 
 
+def _code_of(settings: Settings, dossier_id: str) -> str:
+    """What the operator files a dossier under (its code), for the line saying it was saved;
+    its id only when it has no code."""
+    if not dossier_id:
+        return ""
+    try:
+        keys.check_id(dossier_id)
+        return metadata_store(settings).get_dossier(dossier_id).dossier_code or dossier_id
+    except (ValueError, DossierNotFoundError):
+        return dossier_id
+
+
 def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> None:
     messages = load_messages(settings.locale, settings.catalogue_path)
     install_messages(templates, messages)
@@ -419,7 +431,9 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
             items, has_more = found[:PAGE_SIZE], len(found) > PAGE_SIZE
         form = {"reason": reason, "procedure": procedure, "age": age}
         return render(
-            request, "review.html", principal, items=items, done=done, form=form, page=page,
+            request, "review.html", principal, items=items, done=_code_of(settings, done),
+            form=form,
+            page=page,
             has_more=has_more, reasons=sorted(messages.sections["field"].items()),
             procedures=sorted(messages.procedures.items(), key=lambda p: p[1]),
             dismiss_reasons=list(messages.sections.get("dismiss", {}).items()),

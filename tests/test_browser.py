@@ -494,7 +494,9 @@ def test_operator_dashboard_and_review_correction(world: World) -> None:
     form.locator("button[type=submit]").click()
     page.wait_for_url("**/ops/review?done=*")
     status = page.locator("p[role=status]")
-    assert status.inner_text() == f"Đã lưu cho hồ sơ {flagged.dossier_id}."
+    # Named by the code the operator files it under, not the internal id (issue 29).
+    code = meta.get_dossier(flagged.dossier_id).dossier_code or flagged.dossier_id
+    assert status.inner_text() == f"Đã lưu cho hồ sơ {code}."
     # Nothing else needed review in that dossier: it left the queue.
     assert page.locator(f'section.review-item[data-dossier="{flagged.dossier_id}"]').count() == 0
 

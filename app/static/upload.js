@@ -121,6 +121,20 @@
     return box;
   }
 
+  // A finished upload joins "recent uploads" at once (the list was drawn with the page).
+  function rememberBatch(batch) {
+    const list = document.getElementById("recent-batches");
+    if (!list || list.querySelector(`a[href="/upload?batch=${CSS.escape(batch.batch_id)}"]`)) return;
+    const none = list.querySelector("li.none");
+    if (none) none.remove();
+    const item = document.createElement("li");
+    const link = document.createElement("a");
+    link.href = `/upload?batch=${encodeURIComponent(batch.batch_id)}`;
+    link.textContent = batch.batch_id;
+    item.append(link, ` · ${say("files_count", { n: batch.files })} · ${batch.agency || ""}`);
+    list.prepend(item);
+  }
+
   function render(batch) {
     const done = batch.progress.pages_done, total = batch.progress.pages_total;
     document.getElementById("batch-id").textContent = batch.batch_id;
@@ -130,7 +144,7 @@
       bar.max = 1; bar.value = 1;
     } else if (total > 0) { bar.max = total; bar.value = done; }
     state.textContent = batch.finished
-      ? say("finished", { total: batch.dossiers.length })
+      ? say("finished", { total: batch.files })
       : say("processing", { done: done, total: total });
     rows.replaceChildren(...batch.dossiers.map((d) => {
       const tr = document.createElement("tr");
@@ -159,6 +173,7 @@
       if (verdict) note.appendChild(verdictBox(verdict));
       return tr;
     }));
+    if (batch.finished) rememberBatch(batch);
     if (batch.finished) {
       const count = (status) => batch.dossiers.filter((d) => d.status === status).length;
       const parts = [say("tally_archived", { n: count("archived") })];
