@@ -60,9 +60,16 @@ def batch_json(settings: Settings, batch: BatchInfo) -> dict[str, Any]:
     meta = metadata_store(settings)
     words = messages_for(settings)
     dossiers = meta.batch_dossiers(batch.batch_id)
-    per_dossier = meta.pages_done(batch.batch_id)
-    # The same sums as MetadataStore.batch_progress, from what is already read here: the
-    # upload page polls this every second.
+    rows = meta.pages_done(batch.batch_id)
+    # Pages read, per dossier, never going back (issue 29: 13/13 then 12/13): a stack's
+    # page rows all sit on its first dossier until it is archived with its own part only,
+    # while the dossiers split from it were created after their pages were read.
+    per_dossier = {
+        d.dossier_id: d.page_count
+        if d.status is DossierStatus.ARCHIVED or d.source_dossier_id is not None
+        else min(rows.get(d.dossier_id, 0), d.page_count)
+        for d in dossiers
+    }
     done, total = sum(per_dossier.values()), sum(d.page_count for d in dossiers)
     finished = all(
         d.status in (DossierStatus.ARCHIVED, DossierStatus.FAILED, DossierStatus.DUPLICATE)
@@ -87,9 +94,7 @@ def batch_json(settings: Settings, batch: BatchInfo) -> dict[str, Any]:
                 "source": d.source_name,
                 "status": str(d.status),
                 "pages": d.page_count,
-                "pages_done": d.page_count
-                if d.status is DossierStatus.ARCHIVED
-                else min(per_dossier.get(d.dossier_id, 0), d.page_count),
+                "pages_done": per_dossier[d.dossier_id],
                 "dossier_code": d.dossier_code,
                 "needs_review": d.needs_review,
                 "error": d.error,
