@@ -74,6 +74,13 @@ def _originals(settings: Settings, dossier: DossierInfo) -> tuple[ReceiptOrigina
     it (the bytes received; for a dossier split from a stack, the whole stack's file)."""
     meta = metadata_store(settings)
     owner = dossier if dossier.source_dossier_id is None else meta.get_dossier(dossier.file_owner)
+    submissions = meta.submissions(owner.dossier_id)
+    if submissions:
+        # Rescanned: every file handed in, the first original first, each checked as stored.
+        return tuple(
+            _checked(settings, s.object_key, s.sha256, s.source_name, s.page_count)
+            for s in submissions
+        )
     key = meta.original_key(owner.dossier_id)
     if not key or not owner.original_sha256:
         return ()
@@ -88,6 +95,16 @@ def _originals(settings: Settings, dossier: DossierInfo) -> tuple[ReceiptOrigina
             name=owner.source_name, pages=owner.page_count, sha256=owner.original_sha256
         ),
     )
+
+
+def _checked(settings: Settings, key: str, sha256: str, name: str, pages: int) -> ReceiptOriginal:
+    try:
+        stored = object_store(settings).stat(key)
+    except ObjectNotFoundError:
+        raise ReceiptError(f"original {key} is not in the object store") from None
+    if stored.sha256 and stored.sha256 != sha256:
+        raise ReceiptError(f"original {key} is not the bytes received")
+    return ReceiptOriginal(name=name, pages=pages, sha256=sha256)
 
 
 def build_receipt(

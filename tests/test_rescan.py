@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import random
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -164,3 +165,14 @@ def test_the_counter_rescans_its_own_dossier_through_the_service(
         assert second.sha256 == hashlib.sha256(page.read_bytes()).hexdigest()
         batch = world.client.get(f"/api/batches/{batch_id}", headers=world.auth("counter"))
         assert batch.json()["dossiers"][0]["verdict"]["verdict"] != "processing"
+        # The hand-over receipt lists both files the citizen handed in, by their SHA-256.
+        receipt = world.client.get(
+            f"/api/dossiers/{dossier_id}/receipt.pdf", headers=world.auth("counter")
+        )
+        assert receipt.status_code == 200
+        (tmp_path / "receipt.pdf").write_bytes(receipt.content)
+        text = subprocess.run(
+            ["pdftotext", "-enc", "UTF-8", str(tmp_path / "receipt.pdf"), "-"],
+            capture_output=True, text=True, check=True,
+        ).stdout.replace("\n", "").replace(" ", "")  # fmt: skip
+        assert first.sha256 in text and second.sha256 in text
