@@ -231,8 +231,8 @@ class OutboxStore(StoreBase):
             session.add(
                 EventRow(
                     dossier_id=report.dossier_id,
-                    status=f"agency-{report.status}"[:16],
-                    message=report.note,
+                    status="agency",
+                    message=f"{report.status}: {report.note}" if report.note else report.status,
                     actor=report.agency_code,
                 )
             )
