@@ -402,7 +402,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         configure_prefect(settings, verbose=args.verbose)
         server = start_temporary_server(settings)
     runner = None
+    pusher = None
     try:
+        from app.cli_handoff import start_pusher
         from app.runner import BatchRunner
         from app.serverlimits import serve
         from app.service import create_app
@@ -412,6 +414,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         runner = BatchRunner(settings)
         app = create_app(settings, runner=runner)
         collector_on()  # imports done; the service runs for days
+        pusher = start_pusher(settings, f"http://{args.host}:{args.port}")
         resumed = runner.resume_unfinished()
         if resumed:
             log.warning("resuming %d unfinished batch(es): %s", len(resumed), ", ".join(resumed))
@@ -421,6 +424,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         signal.signal(signal.SIGTERM, _exit_on_signal)
         serve(app, args.host, args.port, settings)  # with app/serverlimits.py's limits
     finally:
+        if pusher is not None:
+            pusher.stop(timeout=5)
         if runner is not None:
             runner.shutdown(wait=False)
         if server is not None:
@@ -514,6 +519,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_scaleout_commands(commands)
     add_rescan_commands(commands)
     add_export_commands(commands)
+    from app.cli_handoff import add_commands as add_handoff_commands
+
+    add_handoff_commands(commands)  # handoff, push, agency set-push, catalogue load
     # --- end scale-out ---
 
     serve = commands.add_parser(

@@ -49,7 +49,7 @@ from app.review import (
 from app.security import internal_error, new_error_id, same_origin, security_headers
 from app.snippets import TEXT_READ_BYTES, highlight, snippet
 from app.uploads import UploadRefused
-from app.views import batch_json, dossier_json, download_name, ops_data
+from app.views import batch_json, dossier_json, download_name, ops_data, push_ops
 from config import Settings
 from flows.runtime import metadata_store, object_store
 from models import DossierStatus, Principal, Role, SearchQuery
@@ -385,12 +385,14 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
         request: Request,
         principal: OperatorPage,
         retried: Annotated[str, Query(max_length=64)] = "",
+        resent: Annotated[str, Query(max_length=20)] = "",
     ) -> Response:
         data = ops_data(settings, request_runner=request.app.state.runner)
         data["locked_accounts"] = locked_accounts(settings)
+        data.update(push_ops(settings))  # issue 27: dead letters, resent from here
         return render(
             request, "ops.html", principal, ops=data, statuses=list(DossierStatus),
-            retried=retried, now=datetime.now(UTC), refresh_s=OPS_REFRESH_S,
+            retried=retried, now=datetime.now(UTC), refresh_s=OPS_REFRESH_S, resent=resent,
         )  # fmt: skip
 
     @app.get("/ops/batches/{batch_id}", response_class=HTMLResponse, include_in_schema=False)

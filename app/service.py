@@ -47,6 +47,7 @@ from app.auth import (
     visible_batch,
     visible_dossier,
 )
+from app.handoff_api import handoff_router
 from app.originals import served_original
 from app.page_images import _field_crop, _upright_page
 from app.rescan_api import RESCAN_PATH, rescan_router
@@ -147,6 +148,7 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
     # --- counters ---------------------------------------------------------------------
 
     app.include_router(rescan_router(settings))
+    app.include_router(handoff_router(settings))  # issue 27: handoff, papers, status, resend
 
     @app.post("/api/batches", status_code=202, tags=["counter"])
     def upload_batch(

@@ -14,6 +14,7 @@ from config.catalogue import load_catalogue
 from flows.runtime import metadata_store, object_store
 from models import BatchInfo, DossierInfo, DossierStatus, Principal, Role, SearchQuery
 from models.errors import StorageError
+from models.push import StatusReport
 from pipeline.counter import counter_verdict
 from storage.archive import read_manifest
 
@@ -70,6 +71,7 @@ def batch_json(settings: Settings, batch: BatchInfo) -> dict[str, Any]:
         else min(rows.get(d.dossier_id, 0), d.page_count)
         for d in dossiers
     }
+    agency_says = meta.agency_statuses([d.dossier_id for d in dossiers])  # issue 27
     done, total = sum(per_dossier.values()), sum(d.page_count for d in dossiers)
     finished = all(
         d.status in (DossierStatus.ARCHIVED, DossierStatus.FAILED, DossierStatus.DUPLICATE)
@@ -106,9 +108,21 @@ def batch_json(settings: Settings, batch: BatchInfo) -> dict[str, Any]:
                 "verdict": dossier_verdict(settings, d, words),
                 # The hand-over receipt, once the original is stored (not for a duplicate).
                 "receipt_url": receipt_url(d) if d.original_sha256 else None,
+                **agency_status_json(words, agency_says.get(d.dossier_id)),
             }
             for d in dossiers
         ],
+    }
+
+
+def agency_status_json(words: Messages, said: StatusReport | None) -> dict[str, Any]:
+    """What the agency last said of the dossier, for the counter to tell the citizen."""
+    if said is None:
+        return {"agency_status": None, "agency_status_text": None, "agency_status_at": None}
+    return {
+        "agency_status": said.status,
+        "agency_status_text": words.word("agency_status", said.status),
+        "agency_status_at": said.at.isoformat(),
     }
 
 
@@ -227,3 +241,21 @@ def flow_run_url(settings: Settings, flow_run_id: str | None) -> str | None:
         return None
     base = settings.prefect_ui_url.rstrip("/")
     return f"{base}/runs/flow-run/{flow_run_id}" if base else None
+
+
+def push_ops(settings: Settings) -> dict[str, Any]:
+    """The outbox for the operators' page: counts and the dead letters to resend."""
+    meta = metadata_store(settings)
+    return {
+        "push_counts": meta.outbox_counts(),
+        "dead_letters": [
+            {
+                "outbox_id": item.outbox_id,
+                "dossier_id": item.dossier_id,
+                "agency": item.agency_code,
+                "attempts": item.attempts,
+                "at": item.next_attempt_at.isoformat(),
+            }
+            for item in meta.outbox(state="dead", limit=50)
+        ],
+    }

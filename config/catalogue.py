@@ -38,6 +38,9 @@ class Procedure:
     # Must its pages be colour scans? None: the global SOHOA_COLOUR_REQUIRED decides.
     colour_required: bool | None = None
     papers: tuple[PaperSpec, ...] = ()
+    # The national portal's codes: MaTTHC and MaLinhVuc; None: not known (said, never invented).
+    national_code: str | None = None
+    sector_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,8 @@ def parse_catalogue(text: str) -> Catalogue:
                 required=tuple(entry.get("required", ())),
                 colour_required=colour,
                 papers=_papers(procedure_id, entry.get("papers", [])),
+                national_code=str(entry.get("national_code") or "") or None,
+                sector_code=str(entry.get("sector_code") or "") or None,
             )
         )
     return Catalogue(

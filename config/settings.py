@@ -147,6 +147,28 @@ class Settings(BaseSettings):
     max_connections: int = Field(
         default=1000, ge=1, description="Open connections (kept below the descriptor limit)."
     )
+    # Issue 27: the handoff to agencies' systems (flows/handoff.py) and pushes (flows/push.py).
+    handoff_link_minutes: float = Field(
+        default=60.0,
+        gt=0,
+        le=7 * 24 * 60,
+        description="How long a handoff's file links stay valid.",
+    )
+    handoff_link_secret: str = Field(
+        default="",
+        repr=False,
+        description="Key of the links' HMAC; empty: one generated into the data dir on first use.",
+    )
+    push_timeout_s: float = Field(default=10.0, gt=0, le=300, description="One push's timeout.")
+    push_max_attempts: int = Field(
+        default=8, ge=1, le=100, description="Attempts before a push is a dead letter."
+    )
+    push_backoff_s: float = Field(
+        default=5.0, ge=0, le=3600, description="First retry's wait; doubles, with jitter."
+    )
+    push_interval_s: float = Field(
+        default=2.0, gt=0, le=600, description="How often `sohoa serve`'s pusher looks for work."
+    )
     catalogue_path: Path = Field(
         default=DEFAULT_CATALOGUE, description="The procedure catalogue (TOML)."
     )

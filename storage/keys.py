@@ -95,3 +95,9 @@ def manifest_key(dossier_id: str) -> str:
 
 def fields_key(dossier_id: str) -> str:
     return f"{dossier_prefix(dossier_id)}fields.json"
+
+
+def paper_key(dossier_id: str, archive_sha256: str, number: int) -> str:
+    """One submitted paper of the archived PDF, signed on its own (issue 27's handoff); the
+    archive's hash in the name: a re-archived dossier (a rescan) gets its papers anew."""
+    return f"{dossier_prefix(dossier_id)}papers/{archive_sha256[:16]}-{number:02d}.pdf"

@@ -56,6 +56,8 @@ ENDPOINTS = [
     ("GET", "/api/dossiers/{dossier_id}/pages/1.jpg", {"agency_a", "operator"}),
     # The hand-over receipt: also the counter that uploaded it (another counter: 404).
     ("GET", "/api/dossiers/{dossier_id}/receipt.pdf", {"counter", "agency_a", "operator"}),
+    # The portal-shaped handoff (issue 27): the dossier's agency and operators.
+    ("GET", "/api/dossiers/{dossier_id}/handoff", {"agency_a", "operator"}),
     ("GET", "/api/ops/summary", {"operator"}),
     ("GET", "/api/review", {"operator"}),
     ("GET", "/metrics", {"operator"}),

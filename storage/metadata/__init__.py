@@ -9,7 +9,8 @@ One ``MetadataStore``, composed of a part per concern: ``engine`` and ``base`` (
 connection, one transaction per call), ``batches``, ``tokens`` (and page sessions),
 ``accounts`` (people signing in with a password, on a token of their own),
 ``lifecycle`` (a dossier from received to archived), ``corrections``, ``search`` and
-``reads`` (dossiers back, operators' counts); ``records`` turns rows into records.
+``reads`` (dossiers back, operators' counts), ``outbox`` (pushes to agencies,
+statuses back); ``records`` turns rows into records.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from storage.metadata.batches import BatchStore
 from storage.metadata.corrections import CorrectionStore
 from storage.metadata.engine import make_engine
 from storage.metadata.lifecycle import DossierLifecycle
+from storage.metadata.outbox import OutboxStore
 from storage.metadata.reads import DossierReads
 from storage.metadata.rows import (
     AccountRow,
@@ -47,6 +49,7 @@ class MetadataStore(
     SearchStore,
     DossierReads,
     SubmissionStore,
+    OutboxStore,
 ):
     """The whole store: every part shares one engine and one session factory (``StoreBase``)."""
 

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from models import BatchInfo, DossierStatus, FieldInfo, PageInfo, StoredOriginal
 from models.errors import StorageError
 from storage.metadata.base import StoreBase
+from storage.metadata.outbox import enqueue_push
 from storage.metadata.records import _apply_field_values, _batch_row, _fill_page, _fold_text
 from storage.metadata.rows import (
     BatchRow,
@@ -228,7 +229,8 @@ class DossierLifecycle(StoreBase):
         review_reasons: list[str] | None = None,
         text: str | None = None,
     ) -> None:
-        """The last write of a dossier: only now may it be served.
+        """The last write of a dossier: only now may it be served; the push its agency is
+        owed (when it has an endpoint) is written in the same transaction.
 
         Pages, fields and text are replaced as a whole, so a re-run leaves no stale rows.
         """
@@ -280,3 +282,5 @@ class DossierLifecycle(StoreBase):
             session.add(
                 EventRow(dossier_id=dossier_id, status=DossierStatus.ARCHIVED, message=message)
             )
+            # The push the agency is owed, in this same transaction (issue 27's outbox).
+            enqueue_push(session, dossier_id, row.agency_code)

@@ -282,3 +282,51 @@ class EventRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     message: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str | None] = mapped_column(String(128))  # a person, when one acted
+
+
+class AgencyPushRow(Base):
+    """Where an agency wants its archived dossiers pushed, and the key it checks them with."""
+
+    __tablename__ = "agency_push"
+
+    agency_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str] = mapped_column(String(256))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class OutboxRow(Base):
+    """A push owed to an agency, written in the transaction that archives the dossier."""
+
+    __tablename__ = "outbox"
+
+    outbox_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dossier_id: Mapped[str] = mapped_column(String(96), index=True)
+    agency_code: Mapped[str] = mapped_column(String(32))
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
+    event: Mapped[str] = mapped_column(String(32))
+    payload_sha256: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+
+
+class AgencyStatusRow(Base):
+    """What the agency says of a dossier after it took it (received, in progress ...)."""
+
+    __tablename__ = "agency_status"
+
+    status_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dossier_id: Mapped[str] = mapped_column(String(96), index=True)
+    agency_code: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
