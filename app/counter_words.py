@@ -76,9 +76,12 @@ def verdict_view(verdict: CounterVerdict, words: Messages, *, file: str = "") ->
         )
     elif verdict.verdict not in ("processing", "failed", "duplicate"):
         found = _say(words, "no_papers")
+    headline = f"verdict_{verdict.verdict}"
+    if verdict.verdict == "complete" and verdict.fields_to_check:
+        headline = "verdict_complete_fields"
     return {
         **verdict.to_json(),
-        "headline": _say(words, f"verdict_{verdict.verdict}"),
+        "headline": _say(words, headline),
         "found": found,
         "lines": lines,
     }

@@ -9,9 +9,9 @@ clerk's language. It answers, in this order of urgency:
 - a page must be scanned again (not colour, under 200 dpi, cut off at an edge, too blurred
   to read) or a paper the procedure requires is not among the pages: act before the citizen
   leaves;
-- a field needs a person (conflicting papers, handwriting, unknown procedure): the dossier is
-  taken in, an operator checks it;
-- complete.
+- the procedure is not known: the papers could not be checked;
+- complete (a field an operator must still check, conflicting papers or handwriting, is
+  named with it: no reason to hold the citizen).
 
 What it does not know it says: an unknown procedure's papers are not checked ("unknown"),
 never guessed; a paper no page kind recognises (a health certificate) is listed for the clerk
@@ -44,8 +44,8 @@ class Verdict(StrEnum):
     FAILED = "failed"  # the file was not taken in: send it again
     DUPLICATE = "duplicate"  # the same bytes were already received
     INCOMPLETE = "incomplete"  # rescan a page or bring a missing paper, now
-    CHECK = "check"  # taken in; a person checks some fields
-    COMPLETE = "complete"
+    CHECK = "check"  # taken in, but its papers could not be checked (procedure unknown)
+    COMPLETE = "complete"  # every required paper there and legible (fields may await a person)
 
 
 class ProblemCode(StrEnum):
@@ -84,6 +84,7 @@ BLURRED_CONFIDENCE = 45.0
 # Pages whose warnings these texts start or hold come from pipeline.page / pipeline.edges.
 _COLOUR = "colour is required"
 _LOW_DPI = re.compile(r"under the \d{2,4} dpi required")
+_SCANNED_AT = re.compile(r"scanned at (?:about )?(\d{1,4}) dpi")
 _CUT_OFF = re.compile(r"text runs off the (left|right|top|bottom) edge")
 _MODE = re.compile(r"scan is (.{1,40}?), colour is required")
 
@@ -154,7 +155,11 @@ def page_problems(page: PageInfo) -> list[CounterProblem]:
                 CounterProblem(ProblemCode.COLOUR, number, mode.group(1) if mode else "")
             )
         elif _LOW_DPI.search(warning):
-            problems.append(CounterProblem(ProblemCode.LOW_DPI, number, f"{page.dpi:.0f}"))
+            # The scan's own resolution, as the warning says it (a PDF page is rendered at
+            # 150 dpi at least: the page's dpi is the rendering's).
+            scanned = _SCANNED_AT.search(warning)
+            dpi = scanned.group(1) if scanned else f"{page.dpi:.0f}"
+            problems.append(CounterProblem(ProblemCode.LOW_DPI, number, dpi))
         else:
             edge = _CUT_OFF.search(warning)
             if edge:
@@ -223,10 +228,13 @@ def counter_verdict(info: DossierInfo, catalogue: Catalogue) -> CounterVerdict:
         if detail.needs_review and detail.name not in fields:
             fields.append(detail.name)
             problems.append(CounterProblem(ProblemCode.FIELD, detail=detail.name))
-    severities = {problem.severity for problem in problems}
-    if Severity.RESCAN in severities:
+    # The counter's question is whether the papers are all there and legible: a field an
+    # operator must still check (OCR misread a typed value, a conflict between papers) is
+    # named, but is no reason to hold the citizen. An unknown procedure is: its papers could
+    # not be checked at all.
+    if any(problem.severity is Severity.RESCAN for problem in problems):
         verdict = Verdict.INCOMPLETE
-    elif Severity.CHECK in severities or info.needs_review:
+    elif procedure is None:
         verdict = Verdict.CHECK
     else:
         verdict = Verdict.COMPLETE

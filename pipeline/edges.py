@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from models.pagerecord import OcrWord, PageWarning, WarningCode
 
 if TYPE_CHECKING:  # the step is run by pipeline.page, which imports this module
@@ -27,24 +29,40 @@ MIN_WORDS_AT_EDGE = 3
 _EDGE_NAMES = {"left": "left", "right": "right", "top": "top", "bottom": "bottom"}
 
 
-def edge_cut_off(words: Sequence[OcrWord], width: int, height: int) -> str | None:
-    """The edge ("left", "right", "top", "bottom") along which text runs off the page, or
-    None. Words of one character or with no letter or digit (specks, rules) do not count."""
+def edge_cut_off(
+    words: Sequence[OcrWord],
+    width: int,
+    height: int,
+    to_scan: np.ndarray | None = None,
+) -> str | None:
+    """The edge ("left", "right", "top", "bottom") of the scan along which text runs off,
+    or None. ``width`` x ``height`` is the scan as it came off the scanner; ``to_scan``
+    maps the words' boxes (in the cleaned image) back onto it: a sheet straightened before
+    OCR has its cut edge inside the cleaned image, not on its border. Words of one
+    character or with no letter or digit (specks, rules) do not count."""
     if width <= 0 or height <= 0:
         return None
     tol_x = max(2, round(width * EDGE_FRACTION))
     tol_y = max(2, round(height * EDGE_FRACTION))
+    matrix = np.eye(3) if to_scan is None else to_scan
     touching = {"left": 0, "right": 0, "top": 0, "bottom": 0}
     for word in words:
         if sum(ch.isalnum() for ch in word.text) < 2:
             continue
-        if word.left <= tol_x:
+        right, bottom = word.left + word.width, word.top + word.height
+        corners = np.array(
+            [[word.left, right, word.left, right], [word.top, word.top, bottom, bottom], [1] * 4],
+            dtype=np.float64,
+        )
+        mapped = matrix @ corners
+        xs, ys = mapped[0] / mapped[2], mapped[1] / mapped[2]
+        if xs.min() <= tol_x:
             touching["left"] += 1
-        if word.left + word.width >= width - tol_x:
+        if xs.max() >= width - tol_x:
             touching["right"] += 1
-        if word.top <= tol_y:
+        if ys.min() <= tol_y:
             touching["top"] += 1
-        if word.top + word.height >= height - tol_y:
+        if ys.max() >= height - tol_y:
             touching["bottom"] += 1
     edge, count = max(touching.items(), key=lambda item: item[1])
     return edge if count >= MIN_WORDS_AT_EDGE else None
@@ -67,6 +85,11 @@ class EdgeStep:
 
     def run(self, job: PageJob) -> None:
         assert job.ocr is not None
-        edge = edge_cut_off(job.ocr.words, job.ocr.image_width, job.ocr.image_height)
+        if job.cleaned is not None and job.loaded is not None:
+            # Judged on the scan itself: straightening moves the cut edge off the border.
+            to_scan = np.linalg.inv(job.cleaned.to_cleaned)
+            edge = edge_cut_off(job.ocr.words, job.loaded.width, job.loaded.height, to_scan)
+        else:
+            edge = edge_cut_off(job.ocr.words, job.ocr.image_width, job.ocr.image_height)
         if edge is not None:
             job.warnings.append(cut_off_warning(edge))

@@ -95,6 +95,9 @@ class LoadedPage:
     existing_text: str | None = None  # PDF pages that already carry text
     scanned: bool = True  # the page is a picture of paper (an image file, or a PDF scan)
     recorded_dpi: float | None = None  # what the file said, when it said something implausible
+    # A PDF scan's own resolution when it is rendered at another (never under 150 dpi):
+    # what the archive's 200 dpi rule is judged on, and what the clerk is told.
+    scan_dpi: float | None = None
 
     @property
     def dpi_assumed(self) -> bool:
@@ -369,10 +372,13 @@ def _check_rebuilt_pdf_whole(
     found = wholeness.count_page_objects(iter(pdf.objects), limit=max_pages)
     declared = max(found, _largest_page_count(pdf), pages)
     if not wholeness.pdf_end_present(path):
+        # A cut file keeps the page entries its writer put first: count the pages whose
+        # drawing and images all survived, not the entries (3 entries, 1 page whole).
+        readable = sum(wholeness.pdf_page_whole(page) for page in pdf.pages)
         raise wholeness.CutOffFileError(
             shown,
-            wholeness.cut_off_problem(pages, declared, "the end of the file is missing"),
-            pages_read=pages,
+            wholeness.cut_off_problem(readable, declared, "the end of the file is missing"),
+            pages_read=readable,
             pages_declared=declared,
         )
     if found > pages:
@@ -535,6 +541,7 @@ def _load_pdf_page(source: SourceDocument, context: PageContext) -> LoadedPage:
         dpi_source=DpiSource.FILE if image_dpi is not None else DpiSource.ASSUMED,
         existing_text=existing if has_text else None,
         scanned=scan is not None,
+        scan_dpi=float(round(image_dpi)) if image_dpi is not None else None,
     )
 
 

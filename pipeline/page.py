@@ -127,11 +127,12 @@ class LoadStep:
                     f"resolution {recorded}; estimated from the letters as {page.dpi:.0f} dpi",
                 )
             )
-        if page.dpi < MIN_ARCHIVE_DPI - 1 and page.dpi_source is not DpiSource.ASSUMED:
+        scanned_at = page.scan_dpi or page.dpi  # a PDF scan's own, not its rendering's
+        if scanned_at < MIN_ARCHIVE_DPI - 1 and page.dpi_source is not DpiSource.ASSUMED:
             measured = (
-                f"about {page.dpi:.0f} dpi (measured from the letters)"
+                f"about {scanned_at:.0f} dpi (measured from the letters)"
                 if page.dpi_source is DpiSource.ESTIMATED
-                else f"{page.dpi:.0f} dpi"
+                else f"{scanned_at:.0f} dpi"
             )
             problem = f"scanned at {measured}, under the {MIN_ARCHIVE_DPI:.0f} dpi required"
             if job.context.refuse_low_dpi:

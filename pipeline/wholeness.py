@@ -108,6 +108,31 @@ def count_page_objects(objects: Iterator[object], *, limit: int) -> int:
     return found
 
 
+def pdf_page_whole(page: object) -> bool:
+    """Whether a page of a rebuilt PDF still has every stream it draws: its content and the
+    images and forms it names, each readable, a JPEG to its end."""
+    import pikepdf
+
+    assert isinstance(page, pikepdf.Page)
+    try:
+        contents = page.obj.get("/Contents")
+        streams = list(contents) if isinstance(contents, pikepdf.Array) else [contents]
+        resources = page.obj.get("/Resources")
+        xobjects = resources.get("/XObject") if isinstance(resources, pikepdf.Dictionary) else None
+        if isinstance(xobjects, pikepdf.Dictionary):
+            streams += [xobjects[name] for name in xobjects.keys()]  # noqa: SIM118
+        for stream in streams:
+            if not isinstance(stream, pikepdf.Stream):
+                return False  # a reference to an object the cut removed
+            raw = stream.read_raw_bytes()
+            jpeg = stream.get("/Filter") == pikepdf.Name.DCTDecode
+            if jpeg and not jpeg_is_whole(bytes(raw)):
+                return False
+        return True
+    except (pikepdf.PdfError, ValueError, TypeError, KeyError):
+        return False
+
+
 # --- JPEG -----------------------------------------------------------------------------------
 
 

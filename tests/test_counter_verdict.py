@@ -166,7 +166,9 @@ def test_fields_that_need_a_person_are_named_in_words() -> None:
             _complete(), review_reasons=(reason.line(),), field_details=(field,), needs_review=True
         )
     )
-    assert view["verdict"] == "check"
+    # Named, but no reason to hold the citizen: the papers are all there and legible.
+    assert view["verdict"] == "complete"
+    assert view["headline"] == "Đủ giấy tờ và đọc rõ; vài thông tin sẽ được người kiểm tra lại"
     assert view["fields_to_check"] == ["full_name", "date_of_birth"]
     assert [line["text"] for line in view["lines"]] == [
         "Cần kiểm tra Họ và tên: không tìm thấy họ và tên trên tờ khai / đơn đề nghị",
@@ -216,3 +218,15 @@ def test_catalogue_papers_are_checked_when_loaded(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="paper kind 'passport'"):
         parse_catalogue('[[procedures.x.papers]]\nname = "Hộ chiếu"\nkind = "passport"\n')
+
+
+def test_cut_edge_is_judged_on_the_scan_not_on_the_straightened_image() -> None:
+    """A sheet straightened before OCR: the image grew and the scan's cut edge now sits
+    inside it (here 25 px from the border), where the words' boxes no longer touch it."""
+    import numpy as np
+
+    inside = [_word("Họ", 175, 200 + 50 * i) for i in range(20)]
+    cut = inside + [_word("ên:", 25, 200 + 50 * i) for i in range(4)]
+    assert edge_cut_off(cut, 1700, 2339) is None  # against the straightened image's border
+    to_cleaned = np.array([[1.0, 0.0, 25.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    assert edge_cut_off(cut, 1654, 2339, np.linalg.inv(to_cleaned)) == "left"
