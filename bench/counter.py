@@ -201,7 +201,7 @@ def run(args: argparse.Namespace) -> list[Outcome]:
 
     with tempfile.TemporaryDirectory(prefix="sohoa-counter-") as tmp, ExitStack() as stack:
         root = Path(tmp)
-        cases = defect_cases(root / "files", seed=args.seed, only=args.only)
+        cases = defect_cases(root / "files", seed=args.seed, only=args.only, clean=args.clean)
         if args.real:
             cases += real_pages()
         warmup = [] if args.no_warmup else defect_cases(root / "warmup", seed=9, only=["clean"])
@@ -255,6 +255,7 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", default=[], help="defects to run (clean, cut_off…)")
     parser.add_argument("--json", action="store_true", help="one JSON report on stdout")
     parser.add_argument("--seed", type=int, default=2600)
+    parser.add_argument("--clean", type=int, default=2, help="clean dossiers (lltp, doi-gplx…)")
     parser.add_argument("--poll", type=float, default=1.0, help="seconds between polls (page: 1)")
     parser.add_argument("--limit", type=float, default=LIMIT_S, help="seconds allowed per dossier")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)

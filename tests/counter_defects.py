@@ -188,22 +188,26 @@ def _case(
     return replace(case, **changes)  # type: ignore[arg-type]
 
 
-def defect_cases(root: Path, *, seed: int = 2600, only: Sequence[str] = ()) -> list[DefectCase]:
-    """The clean dossiers (one per procedure of ``CLEAN_PROCEDURES``) and one dossier per
-    defect of ``DEFECTS``, written as PDFs under ``root``. ``only``: the defects wanted
+def defect_cases(
+    root: Path, *, seed: int = 2600, only: Sequence[str] = (), clean: int = 2
+) -> list[DefectCase]:
+    """``clean`` clean dossiers (procedures in turn from ``CLEAN_PROCEDURES``) and one dossier
+    per defect of ``DEFECTS``, written as PDFs under ``root``. ``only``: the defects wanted
     ("clean" for the clean ones); empty for all."""
     root.mkdir(parents=True, exist_ok=True)
     wanted = set(only) or {"clean", *DEFECTS}
     cases: list[DefectCase] = []
-    if "clean" in wanted:
-        for number, procedure in enumerate(CLEAN_PROCEDURES):
-            pages, truth = _scanned_dossier(seed + number, procedure)
-            cases.append(
-                _case(
-                    root, f"sach-{procedure}", "clean", procedure, pages, truth,
-                    verdict=Verdict.COMPLETE, forbidden=ALARMS,
-                )
-            )  # fmt: skip
+    for number in range(clean if "clean" in wanted else 0):
+        procedure = CLEAN_PROCEDURES[number % len(CLEAN_PROCEDURES)]
+        # The first ones keep their seeds whatever the count; more come from seed + 100.
+        pages, truth = _scanned_dossier(seed + number + (100 if number >= 2 else 0), procedure)
+        name = f"sach-{procedure}" + (f"-{number + 1}" if number >= 2 else "")
+        cases.append(
+            _case(
+                root, name, "clean", procedure, pages, truth,
+                verdict=Verdict.COMPLETE, forbidden=ALARMS,
+            )
+        )  # fmt: skip
     for number, defect in enumerate(DEFECTS, start=10):
         if defect not in wanted:
             continue
