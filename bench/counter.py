@@ -46,7 +46,12 @@ import httpx  # noqa: E402
 
 from app.i18n import load_messages  # noqa: E402
 from pipeline.counter import ProblemCode  # noqa: E402
-from tests.counter_defects import DefectCase, defect_cases, real_pages  # noqa: E402
+from tests.counter_defects import (  # noqa: E402
+    DefectCase,
+    cut_off_sweep,
+    defect_cases,
+    real_pages,
+)
 
 DEFAULT_AGENCY = "000.00.00.H49"
 LIMIT_S = 10.0
@@ -99,6 +104,7 @@ class Outcome:
             "dossiers": self.dossiers,
             "refusal": self.refusal,
             "slow": self.slow,
+            "notes": list(self.case.notes),
             "ok": self.ok,
         }
 
@@ -202,6 +208,8 @@ def run(args: argparse.Namespace) -> list[Outcome]:
     with tempfile.TemporaryDirectory(prefix="sohoa-counter-") as tmp, ExitStack() as stack:
         root = Path(tmp)
         cases = defect_cases(root / "files", seed=args.seed, only=args.only, clean=args.clean)
+        if args.cut_sweep:
+            cases += cut_off_sweep(root / "cut-sweep")
         if args.real:
             cases += real_pages()
         warmup = [] if args.no_warmup else defect_cases(root / "warmup", seed=9, only=["clean"])
@@ -247,11 +255,16 @@ def _print(o: Outcome) -> None:
     )
     if o.refusal:
         print(f"{'':<28} refused: {o.refusal}")
+    if o.case.notes and o.case.defect != "real":
+        print(f"{'':<28} ({'; '.join(o.case.notes)})")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--real", action="store_true", help="also the real letters (real_vn)")
+    parser.add_argument(
+        "--cut-sweep", action="store_true", help="also 12 cut_off cases (6 sheets, pages 1-2)"
+    )
     parser.add_argument("--only", nargs="*", default=[], help="defects to run (clean, cut_off…)")
     parser.add_argument("--json", action="store_true", help="one JSON report on stdout")
     parser.add_argument("--seed", type=int, default=2600)

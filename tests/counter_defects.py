@@ -45,6 +45,7 @@ __all__ = [
     "RESCANS",
     "DefectCase",
     "ScanPage",
+    "cut_off_sweep",
     "defect_cases",
     "real_pages",
     "write_pdf",
@@ -67,6 +68,7 @@ class ScanPage:
     image: Image.Image
     dpi: float
     kind: str
+    skew_deg: float = 0.0  # how askew the sheet lay on the glass
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ def _scanned_dossier(seed: int, procedure: str) -> tuple[list[ScanPage], dossier
         spec = replace(dossiers.scan_degradation(rng), rotation=0)
         clean = synth.SynthPage(image=image.convert("RGB"), lines=[], dpi=DPI)
         scanned = synth.degrade(clean, spec, seed=seed * 10 + index)
-        pages.append(ScanPage(scanned.image, DPI, kind))
+        pages.append(ScanPage(scanned.image, DPI, kind, spec.skew_deg))
     return pages, truth
 
 
@@ -126,28 +128,29 @@ def _blank_sheet(seed: int) -> ScanPage:
     return ScanPage(synth.degrade(sheet, spec, seed=seed).image, DPI, "blank")
 
 
-def _cut_off(page: ScanPage) -> ScanPage:
-    """The page shifted left on the glass: its left ``CUT_FRACTION`` is not in the scan, the
+def _cut_off(page: ScanPage, fraction: float = CUT_FRACTION) -> ScanPage:
+    """The page shifted left on the glass: its left ``fraction`` is not in the scan, the
     frame keeps its size (the rest of the glass is white paper tone on the right)."""
     width, height = page.image.size
-    cut = round(width * CUT_FRACTION)
+    cut = round(width * fraction)
     tone = page.image.getpixel((width - 5, height // 2))
     out = Image.new("RGB", (width, height), tone)
     out.paste(page.image.crop((cut, 0, width, height)), (0, 0))
-    return ScanPage(out, page.dpi, page.kind)
+    return ScanPage(out, page.dpi, page.kind, page.skew_deg)
 
 
 def _low_dpi(page: ScanPage) -> ScanPage:
     width, height = page.image.size
     scale = LOW_DPI / page.dpi
     small = page.image.resize((round(width * scale), round(height * scale)), Image.LANCZOS)
-    return ScanPage(small, LOW_DPI, page.kind)
+    return ScanPage(small, LOW_DPI, page.kind, page.skew_deg)
 
 
 def _bilevel(page: ScanPage) -> ScanPage:
     """A scanner's black-and-white mode: a fixed threshold, no dithering."""
     grey = page.image.convert("L")
-    return ScanPage(grey.point(lambda v: 255 if v > 160 else 0, mode="1"), page.dpi, page.kind)
+    bilevel = grey.point(lambda v: 255 if v > 160 else 0, mode="1")
+    return ScanPage(bilevel, page.dpi, page.kind, page.skew_deg)
 
 
 def write_pdf(pages: Sequence[ScanPage], path: Path) -> None:
@@ -246,12 +249,41 @@ def defect_cases(
             case = _case(
                 root, name, defect, procedure, pages, truth,
                 expected=frozenset({ProblemCode.CUT_OFF}), page=2, **incomplete,
+                notes=(f"sheet askew {pages[1].skew_deg:+.2f} degrees",),
             )  # fmt: skip
         else:  # damaged
             case = _case(root, name, defect, procedure, pages, truth, refused=True)
             data = case.path.read_bytes()
             case.path.write_bytes(data[: round(len(data) * DAMAGED_FRACTION)])
         cases.append(case)
+    return cases
+
+
+CUT_SWEEP_SEEDS = (2614, 2640, 2641, 2642, 2643, 2644)
+
+
+def cut_off_sweep(
+    root: Path, *, seeds: Sequence[int] = CUT_SWEEP_SEEDS, fraction: float = CUT_FRACTION
+) -> list[DefectCase]:
+    """The cut_off defect on more sheets: for each seed, the receipt (page 1) and the form
+    (page 2) each cut by ``fraction`` in turn, as the sheet lay (skew ±2°, recorded in the
+    case's notes). The ID copy is left out: its card sits mid-page, past any such cut."""
+    root.mkdir(parents=True, exist_ok=True)
+    cases = []
+    for seed in seeds:
+        procedure = CLEAN_PROCEDURES[seed % len(CLEAN_PROCEDURES)]
+        pages, truth = _scanned_dossier(seed, procedure)
+        for index in (0, 1):
+            cut = list(pages)
+            cut[index] = _cut_off(pages[index], fraction)
+            cases.append(
+                _case(
+                    root, f"cat-{seed}-trang-{index + 1}", "cut_off", procedure, cut, truth,
+                    expected=frozenset({ProblemCode.CUT_OFF}), page=index + 1,
+                    verdict=Verdict.INCOMPLETE,
+                    notes=(f"sheet askew {pages[index].skew_deg:+.2f} degrees",),
+                )
+            )  # fmt: skip
     return cases
 
 
