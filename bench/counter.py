@@ -8,8 +8,9 @@ as ``tests/test_browser.py`` runs it). One counter token; each case of
 ``POST /api/batches`` with the file and the agency; the procedure left to the papers unless
 ``--choose-procedure``), then ``GET /api/batches/{id}`` is polled the way the page polls it
 (at once, then every ``--poll`` seconds, 1 s on the page) until the dossier's verdict is no
-longer "processing". A damaged file is refused by the upload itself (422): its time is the
-refusal's.
+longer "processing" (so the seconds are when the page would show it, to within a poll;
+``--poll 0.1`` for the service's own time). A damaged file is refused by the upload itself
+(422): its time is the refusal's.
 
 For each case it prints the seconds from the start of the upload to the verdict, the
 verdict, the problem codes (page in brackets), whether every expected defect was named by
