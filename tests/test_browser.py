@@ -539,10 +539,15 @@ def read_off_paper(world: World) -> list[str]:
     longest first. What OCR reads differs from machine to machine, and a value may hold any
     word ("form", "page"): those are the paper's words, not the page's, so the walk sets them
     aside and asserts the page's own words only."""
-    meta = metadata_store(world.settings)
+    return values_read(world.settings, [r.dossier_id for r in world.receipts])
+
+
+def values_read(settings: Settings, dossier_ids: Sequence[str]) -> list[str]:
+    """Every value the machine read from these dossiers' papers, longest first."""
+    meta = metadata_store(settings)
     values: set[str] = set()
-    for receipt in world.receipts:
-        info = meta.get_dossier(receipt.dossier_id)
+    for dossier_id in dossier_ids:
+        info = meta.get_dossier(dossier_id)
         values |= {str(v) for v in info.fields.values() if v}
         for detail in info.field_details:
             values |= {detail.value} | {c.value for c in detail.candidates}
