@@ -15,9 +15,9 @@ longer "processing" (so the seconds are when the page would show it, to within a
 For each case it prints the seconds from the start of the upload to the verdict, the
 verdict, the problem codes (page in brackets), whether every expected defect was named by
 its code *and* by its Vietnamese line, and any alarm that should not be there (on a clean
-dossier any rescan or check; on a blank-page dossier any rescan; on a real letter cut_off or
-blurred). Then one summary line; exit 1 if any expectation failed or any generated dossier
-took longer than ``--limit`` seconds.
+dossier any rescan, or an unknown procedure; on a blank-page dossier any rescan; on a real
+letter cut_off or blurred). Then one summary line; exit 1 if any expectation failed or any
+generated dossier took longer than ``--limit`` seconds.
 
 Before the cases one clean dossier is uploaded and not counted (``--no-warmup`` to skip):
 the service at a counter is long-running, and the first page of a fresh process loads the
