@@ -147,3 +147,29 @@ def test_corrections_are_checked_by_type_and_can_say_not_on_the_papers(
         follow_redirects=False,
     )
     assert form.status_code == 422 and "Số điện thoại không hợp lệ" in form.text
+
+
+def test_a_refused_correction_comes_back_on_its_form_with_what_was_typed(
+    world: World, flagged: bytes
+) -> None:
+    """Issue 29: the refusal landed on a bare page with no way back but the browser's."""
+    world.sign_in("operator")
+    typed = {"value.full_name": "Nguyễn Văn Ann", "value.date_of_birth": "31/02/1990"}
+    answer = world.client.post(
+        f"/ops/review/{DOSSIER}", data=typed, headers=SAME_ORIGIN, follow_redirects=False
+    )
+    assert answer.status_code == 422
+    page = answer.text
+    assert 'id="review-filters"' in page  # the review desk itself, not an error page
+    assert f'id="refused-{DOSSIER}"' in page and "Ngày sinh không hợp lệ" in page
+    assert 'value="Nguyễn Văn Ann"' in page and 'value="31/02/1990"' in page  # kept
+    # Nothing was saved: one wrong value saves nothing.
+    info = metadata_store(world.settings).get_dossier(DOSSIER)
+    assert next(f for f in info.field_details if f.name == "full_name").value == "Nguyễn Văn An"
+    # Corrected on the same form, the dossier leaves the queue.
+    fixed = {**typed, "value.date_of_birth": "12/03/1990"}
+    done = world.client.post(
+        f"/ops/review/{DOSSIER}", data=fixed, headers=SAME_ORIGIN, follow_redirects=False
+    )
+    assert done.status_code == 303
+    assert not metadata_store(world.settings).get_dossier(DOSSIER).needs_review
