@@ -15,6 +15,7 @@ from app.views import messages_for
 from config import Settings
 from flows.runtime import metadata_store
 from models import DossierInfo, DossierStatus, FieldCorrection, Principal, SearchQuery
+from models.codes import receiving_unit
 from pipeline.reasons import parse_reason
 from pipeline.validate import CorrectionRefusal, check_correction
 
@@ -153,11 +154,23 @@ def review_items(
                 + _missing_fields(dossier),
                 "procedure": dossier.procedure,
                 "received": dossier.created_at.isoformat(),
+                # A code of another unit than the agency chosen at upload: the two agencies
+                # the operator chooses between (issue 29: it could not be resolved).
+                "routing": _routing(dossier),
             }
         )
         shown: list[dict[str, Any]] = items[-1]["fields"]
         shown += _related_fields(dossier, shown)
     return items
+
+
+def _routing(dossier: DossierInfo) -> dict[str, str] | None:
+    if not any(": agency_mismatch: " in r for r in dossier.review_reasons):
+        return None
+    unit = receiving_unit(dossier.dossier_code or "")
+    if not unit or not dossier.agency_code or unit == dossier.agency_code:
+        return None
+    return {"current": dossier.agency_code, "unit": unit}
 
 
 # Fields that check each other: the CCCD number encodes sex and birth year, so a conflict

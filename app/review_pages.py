@@ -25,6 +25,7 @@ from app.review import (
 from config import Settings
 from flows.runtime import metadata_store
 from models import Principal, Role
+from models.codes import receiving_unit
 from models.errors import DossierNotFoundError
 from models.search import MAX_OFFSET
 from storage import keys
@@ -234,6 +235,23 @@ def add_review_pages(
         except CorrectionRefused as refusal:
             refused = {"dossier_id": dossier_id, "message": str(refusal.detail)}
             return review_response(request, principal, refused={**refused, "values": {name: value}})
+        return RedirectResponse(f"/ops/review?done={dossier_id}", status_code=303)
+
+    @app.post("/ops/route/{dossier_id}", include_in_schema=False)
+    def review_route(
+        dossier_id: str,
+        principal: OperatorPage,
+        agency: Annotated[str, Form(max_length=32)],
+    ) -> Response:
+        """The agency that receives a dossier whose code names another unit: the one chosen
+        at upload, or the code's own unit; nothing else can be sent."""
+        dossier = visible_dossier(settings, principal, dossier_id)
+        choices = {dossier.agency_code, receiving_unit(dossier.dossier_code or "")} - {None}
+        if agency not in choices:
+            raise HTTPException(422, "not one of the dossier's two agencies")
+        metadata_store(settings).route_dossier(
+            dossier_id, agency_code=agency, routed_by=principal.name
+        )
         return RedirectResponse(f"/ops/review?done={dossier_id}", status_code=303)
 
     @app.post("/ops/retry/{dossier_id}", include_in_schema=False)

@@ -69,8 +69,8 @@ _TEXTS_VI: dict[ReasonCode, str] = {
     ReasonCode.ID_MISMATCH: "số định danh không khớp ({detail})",
     ReasonCode.INVALID_CODE: "mã hồ sơ không đúng mẫu Thông tư 01/2018/TT-VPCP ({detail})",
     ReasonCode.DATE_OUT_OF_RANGE: "ngày sinh ngoài khoảng hợp lý ({detail})",
-    ReasonCode.AGENCY_MISMATCH: "mã hồ sơ thuộc đơn vị {detail}: hồ sơ chưa được chuyển, "
-    "cần xác nhận cơ quan nhận",
+    ReasonCode.AGENCY_MISMATCH: "mã hồ sơ thuộc đơn vị {detail}: hồ sơ đang ở cơ quan đã "
+    "chọn khi tải lên, cần xác nhận cơ quan nhận",
     ReasonCode.PROCEDURE_UNKNOWN: "không nhận ra thủ tục trên {paper}",
 }
 

@@ -173,3 +173,43 @@ def test_a_refused_correction_comes_back_on_its_form_with_what_was_typed(
     )
     assert done.status_code == 303
     assert not metadata_store(world.settings).get_dossier(DOSSIER).needs_review
+
+
+def test_a_code_of_another_unit_is_resolved_from_the_review_desk(world: World) -> None:
+    """Issue 29: 'mã hồ sơ thuộc đơn vị 000.20.14.H49, không phải 000.00.00.H49' could not be
+    resolved: the operator now keeps the dossier with the upload's agency or sends it to
+    the code's unit, and the review ends."""
+    from pipeline.fields import agency_mismatch
+
+    meta = metadata_store(world.settings)
+    meta.create_batch(BatchInfo("b29", datetime.now(UTC), "vie", 1, agency_code=AGENCY_A))
+    meta.add_dossier("b29-001", "b29", 0, "scan.pdf")
+    code = "000.20.14.H49-261204-0007"
+    reason = agency_mismatch(FieldInfo("dossier_code", code, "qr", 0.99), AGENCY_A)
+    assert reason is not None
+    meta.mark_archived(
+        "b29-001",
+        fields=[FieldInfo("dossier_code", code, "qr", 0.99)],
+        review_reasons=[reason.line()],
+    )
+    world.sign_in("operator")
+    page = world.client.get("/ops/review").text
+    assert 'action="/ops/route/b29-001"' in page
+    assert 'value="000.20.14.H49"' in page and f'value="{AGENCY_A}"' in page
+    refused = world.client.post(
+        "/ops/route/b29-001", data={"agency": "000.99.99.H99"}, headers=SAME_ORIGIN
+    )
+    assert refused.status_code == 422  # only one of the dossier's two agencies
+    sent = world.client.post(
+        "/ops/route/b29-001",
+        data={"agency": "000.20.14.H49"},
+        headers=SAME_ORIGIN,
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303
+    info = meta.get_dossier("b29-001")
+    assert info.agency_code == "000.20.14.H49" and not info.needs_review
+    assert info.review_reasons == ()
+    events = [message for _at, _status, message in meta.events("b29-001")]
+    assert any(m and m.startswith("routed to agency 000.20.14.H49") for m in events)
+    assert 'action="/ops/route/b29-001"' not in world.client.get("/ops/review").text

@@ -106,6 +106,32 @@ class CorrectionStore(StoreBase):
                 )
             )
 
+    def route_dossier(self, dossier_id: str, *, agency_code: str, routed_by: str) -> None:
+        """An operator settles which agency receives a dossier whose code names another
+        unit than the one chosen at upload: the agency is set, the mismatch reason cleared
+        (the review ends when no other reason is left) and the decision kept in the history."""
+        if not routed_by or not agency_code.strip():
+            raise ValueError("routing needs the agency and who decided")
+        with self._session() as session:
+            row = self._row(session, dossier_id)
+            before = row.agency_code
+            row.agency_code = agency_code.strip()
+            row.review_reasons = [
+                r for r in row.review_reasons or [] if ": agency_mismatch: " not in r
+            ]
+            row.needs_review = bool(row.review_reasons) or any(
+                f.needs_review for f in row.field_rows
+            )
+            row.updated_at = _now()
+            session.add(
+                EventRow(
+                    dossier_id=dossier_id,
+                    status=row.status,
+                    message=f"routed to agency {row.agency_code} (was {before or '-'})",
+                    actor=routed_by,
+                )
+            )
+
     def corrections(self, dossier_id: str) -> list[FieldCorrection]:
         with self._session() as session:
             rows = session.scalars(
