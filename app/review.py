@@ -210,10 +210,22 @@ def _missing_fields(dossier: DossierInfo) -> list[dict[str, Any]]:
         if re.fullmatch(r"[a-z_]{1,64}", name) and name not in present:
             missing.append(
                 {"name": name, "value": "", "source": "-", "confidence": 0.0,
-                 "note": note.strip(), "crop": None, "state": "missing", "handwriting": None,
-                 "suggestion": None, "suggestion_confidence": None, "candidates": []}
+                 "note": note.strip(), "crop": _page_for(dossier, name), "state": "missing",
+                 "handwriting": None, "suggestion": None, "suggestion_confidence": None,
+                 "candidates": []}
             )  # fmt: skip
     return missing
+
+
+def _page_for(dossier: DossierInfo, name: str) -> str | None:
+    """The page a missing value should be on (the receipt for the code, else the form; the
+    first page when neither is there): with no value to crop, the operator needs the page
+    (issue 29: items without a code showed no image at all)."""
+    if not dossier.pages:
+        return None
+    wanted = "receipt" if name == "dossier_code" else "application_form"
+    page = next((p for p in dossier.pages if p.kind == wanted), dossier.pages[0])
+    return f"/api/dossiers/{dossier.dossier_id}/pages/{page.index + 1}.jpg"
 
 
 def retry_dossier(

@@ -213,3 +213,25 @@ def test_a_code_of_another_unit_is_resolved_from_the_review_desk(world: World) -
     events = [message for _at, _status, message in meta.events("b29-001")]
     assert any(m and m.startswith("routed to agency 000.20.14.H49") for m in events)
     assert 'action="/ops/route/b29-001"' not in world.client.get("/ops/review").text
+
+
+def test_a_missing_value_shows_the_page_it_should_be_on() -> None:
+    from dataclasses import replace
+
+    from app.review import _missing_fields
+    from models import DossierInfo, DossierStatus, PageInfo
+
+    pages = tuple(
+        PageInfo(index=i, width_px=10, height_px=10, dpi=200.0, kind=kind)
+        for i, kind in enumerate(["other", "receipt", "application_form"])
+    )
+    now = datetime.now(UTC)
+    dossier = DossierInfo("d-001", "d", "s.pdf", DossierStatus.ARCHIVED, 3, now, now)
+    dossier = replace(
+        dossier, pages=pages, review_reasons=("dossier_code: missing: x", "phone: missing: y")
+    )
+    crops = {f["name"]: f["crop"] for f in _missing_fields(dossier)}
+    assert crops == {
+        "dossier_code": "/api/dossiers/d-001/pages/2.jpg",  # the receipt
+        "phone": "/api/dossiers/d-001/pages/3.jpg",  # the form
+    }
