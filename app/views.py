@@ -195,6 +195,7 @@ def ops_data(settings: Settings, *, request_runner: BatchRunner) -> dict[str, An
     hour_dossiers, hour_pages = meta.archived_since(now - timedelta(hours=1))
     day_dossiers, day_pages = meta.archived_since(now - timedelta(days=1))
     failures = meta.search(SearchQuery(status=DossierStatus.FAILED, limit=50)).items
+    retried = meta.retries([d.dossier_id for d in failures])
     stuck = meta.stuck_dossiers(now - timedelta(minutes=30))
     review = meta.search(
         SearchQuery(needs_review=True, status=DossierStatus.ARCHIVED, limit=200)
@@ -213,6 +214,9 @@ def ops_data(settings: Settings, *, request_runner: BatchRunner) -> dict[str, An
                 "source": d.source_name,
                 "error": d.error,
                 "at": d.updated_at.isoformat(),
+                # A retry that failed again says so, and who asked for it (issue 29).
+                "retries": retried.get(d.dossier_id, (0, None))[0],
+                "retried_by": retried.get(d.dossier_id, (0, None))[1],
             }
             for d in failures
         ],

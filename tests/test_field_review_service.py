@@ -235,3 +235,21 @@ def test_a_missing_value_shows_the_page_it_should_be_on() -> None:
         "dossier_code": "/api/dossiers/d-001/pages/2.jpg",  # the receipt
         "phone": "/api/dossiers/d-001/pages/3.jpg",  # the form
     }
+
+
+def test_a_retry_that_fails_again_says_so_and_who_asked(tmp_path: Path) -> None:
+    from models import DossierStatus
+    from tests.service_support import idle_world
+
+    with idle_world(tmp_path / "data", f"sqlite:///{tmp_path / 'db.sqlite'}") as world:
+        meta = metadata_store(world.settings)
+        meta.create_batch(BatchInfo("b30", datetime.now(UTC), "vie", 1, agency_code=AGENCY_A))
+        meta.add_dossier("b30-001", "b30", 0, "scan.pdf")
+        meta.set_status("b30-001", DossierStatus.FAILED, "scan.pdf: page 1 is corrupt (x)")
+        world.sign_in("operator")
+        assert "vẫn lỗi" not in world.client.get("/ops").text
+        retried = world.client.post("/ops/retry/b30-001", headers=SAME_ORIGIN)
+        assert retried.status_code == 200
+        meta.set_status("b30-001", DossierStatus.FAILED, "scan.pdf: page 1 is corrupt (x)")
+        page = world.client.get("/ops").text
+        assert "vẫn lỗi sau 1 lần xử lý lại (lần cuối do operator user yêu cầu)" in page

@@ -122,6 +122,25 @@ class DossierReads(StoreBase):
             ).all()
             return {str(dossier_id): int(count) for dossier_id, count in rows}
 
+    def retries(self, dossier_ids: list[str]) -> dict[str, tuple[int, str | None]]:
+        """How often each dossier was sent back to processing, and by whom the last time."""
+        if not dossier_ids:
+            return {}
+        with self._session() as session:
+            rows = session.execute(
+                select(EventRow.dossier_id, EventRow.actor)
+                .where(
+                    EventRow.dossier_id.in_(dossier_ids),
+                    EventRow.message == "retry requested",
+                )
+                .order_by(EventRow.event_id)
+            ).all()
+        found: dict[str, tuple[int, str | None]] = {}
+        for dossier_id, actor in rows:
+            count, _last = found.get(dossier_id, (0, None))
+            found[dossier_id] = (count + 1, actor)
+        return found
+
     def events(self, dossier_id: str) -> list[tuple[datetime, str, str | None]]:
         with self._session() as session:
             rows = session.scalars(
