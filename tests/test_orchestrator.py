@@ -191,9 +191,8 @@ def test_serve_starts_prefects_temporary_server_only_to_run_on_prefect(
 ) -> None:
     import argparse
 
-    import uvicorn
-
     import app.prefect_env
+    import app.serverlimits
     from app import cli
 
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
@@ -201,7 +200,10 @@ def test_serve_starts_prefects_temporary_server_only_to_run_on_prefect(
     served: list[str] = []
     monkeypatch.setattr(app.prefect_env, "start_temporary_server", lambda s: servers.append(s))
     monkeypatch.setattr(app.prefect_env, "configure_prefect", lambda s, verbose=False: None)
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(kw["host"]))
+    # The service's own server (app/serverlimits.py, uvicorn with its limits): not started.
+    monkeypatch.setattr(
+        app.serverlimits, "serve", lambda app, host, port, settings: served.append(host)
+    )
     monkeypatch.setattr(cli.signal, "signal", lambda *args: None)  # keep pytest's SIGTERM
     settings = Settings(data_dir=tmp_path, orchestrator=orchestrator)  # type: ignore[arg-type]
     args = argparse.Namespace(verbose=False, host="127.0.0.1", port=0)
