@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from models.errors import BadInputError
+from pipeline.pdf_content import page_content_size
 
 __all__ = [
     "CutOffFileError",
@@ -128,7 +129,13 @@ def pdf_page_whole(page: object) -> bool:
             jpeg = stream.get("/Filter") == pikepdf.Name.DCTDecode
             if jpeg and not jpeg_is_whole(bytes(raw)):
                 return False
-        return True
+        # qpdf drops a named image whose object the cut removed: the page still says to draw
+        # it. Its drawing is measured before it is parsed (at most 4 MB, pipeline.pdf_content).
+        if page_content_size(page) is None:
+            return False
+        named = set(xobjects.keys()) if isinstance(xobjects, pikepdf.Dictionary) else set()
+        drawn = {str(op.operands[0]) for op in pikepdf.parse_content_stream(page, "Do")}
+        return drawn <= named
     except (pikepdf.PdfError, ValueError, TypeError, KeyError):
         return False
 

@@ -207,3 +207,26 @@ def test_the_clerk_reads_how_much_was_read_and_what_to_do() -> None:
     assert "cắt cụt" in said and "gửi lại tệp" in said
     said = vi.error("page 2 is cut off: its scan stops before its end; scan it again")
     assert "trang 2" in said and "quét lại" in said
+
+
+def test_a_cut_pdf_whose_writer_put_every_page_entry_first_counts_only_whole_pages(
+    tmp_path: Path,
+) -> None:
+    """pikepdf (and many scanners' writers) put the page dictionaries first and the images
+    after: a cut file still lists 3 pages, but only the first draws an image that is there.
+    The clerk is told 1 of 3, not 3 (found by bench/counter.py's damaged dossier)."""
+    with pikepdf.new() as out:
+        for page in _pages(3):
+            buffer = io.BytesIO()
+            page.save(buffer, "PDF", resolution=200, quality=85)
+            with pikepdf.open(io.BytesIO(buffer.getvalue())) as single:
+                out.pages.extend(single.pages)
+        out.save(tmp_path / "whole.pdf")
+    data = (tmp_path / "whole.pdf").read_bytes()
+    first_image_ends = data.index(b"endstream") + 200
+    cut = tmp_path / "hoso.pdf"
+    cut.write_bytes(data[: max(first_image_ends, round(len(data) * 0.45))])
+    with pytest.raises(CutOffFileError) as refused:
+        inspect_source(cut)
+    assert (refused.value.pages_read, refused.value.pages_declared) == (1, 3), str(refused.value)
+    assert "only 1 of 3 pages can be read" in str(refused.value)
