@@ -71,6 +71,8 @@ API_PATHS = ("/api/", "/metrics", "/openapi", "/docs", "/redoc", "/static/", "/h
 
 CounterPage = Annotated[Principal, Depends(page_user(Role.COUNTER))]
 ReaderPage = Annotated[Principal, Depends(page_user(Role.AGENCY, Role.OPERATOR))]
+# A dossier's page: also for the counter that uploaded it (visible_dossier's rule).
+DossierPage = Annotated[Principal, Depends(page_user(Role.COUNTER, Role.AGENCY, Role.OPERATOR))]
 OperatorPage = Annotated[Principal, Depends(page_user(Role.OPERATOR))]
 
 
@@ -333,7 +335,7 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
     def dossier_page(
         request: Request,
         dossier_id: str,
-        principal: ReaderPage,
+        principal: DossierPage,
         field: Annotated[str, Query(max_length=64, pattern=r"^[a-z_]*$")] = "",
     ) -> Response:
         dossier = visible_dossier(settings, principal, dossier_id)

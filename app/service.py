@@ -307,9 +307,10 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
         )
 
     @app.get("/api/dossiers/{dossier_id}/pdf", tags=["agency"])
-    def get_pdf(dossier_id: str, principal: Reader, redirect: bool = False) -> Response:
+    def get_pdf(dossier_id: str, principal: Anyone, redirect: bool = False) -> Response:
         """The searchable PDF; ``redirect=true`` answers with a short-lived presigned URL
-        on S3 (after the same access check)."""
+        on S3 (after the same access check). Also for the counter that uploaded the
+        dossier (to check its scan, issue 26), like its page images and original."""
         if redirect:
             visible_dossier(settings, principal, dossier_id)
             presign = getattr(object_store(settings), "presigned_url", None)
@@ -319,7 +320,7 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
         return _stream(size, chunks, "application/pdf", download_name(dossier, ".pdf"))
 
     @app.get("/api/dossiers/{dossier_id}/original", tags=["agency"])
-    def get_original(dossier_id: str, principal: Reader, stack: bool = False) -> Response:
+    def get_original(dossier_id: str, principal: Anyone, stack: bool = False) -> Response:
         """A split dossier's own pages of its stack; ``stack=true``: the whole scanned
         file (operators only). See app/originals.py."""
         dossier = visible_dossier(settings, principal, dossier_id)
@@ -387,7 +388,7 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
         )
 
     @app.get("/api/dossiers/{dossier_id}/pages/{number}.jpg", tags=["agency"])
-    def get_page_image(dossier_id: str, number: int, principal: Reader) -> Response:
+    def get_page_image(dossier_id: str, number: int, principal: Anyone) -> Response:
         dossier = visible_dossier(settings, principal, dossier_id)
         image = _upright_page(settings, dossier, number)
         ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])

@@ -130,6 +130,10 @@ def dossier_json(settings: Settings, principal: Principal, dossier: DossierInfo)
         name: f"/api/dossiers/{dossier.dossier_id}/{name}" for name in ("pdf", "fields", "original")
     }
     data["downloads"]["receipt"] = receipt_url(dossier)
+    if principal.role is Role.COUNTER:
+        # A counter checks its scan (pages, PDF, original, receipt); the fields' JSON, the
+        # history and the corrections are the agency's and operators'.
+        del data["downloads"]["fields"]
     data["signature"] = signature_of(settings, dossier)
     if principal.role is Role.OPERATOR:
         meta = metadata_store(settings)
