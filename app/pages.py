@@ -385,7 +385,7 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
 
     @app.get("/ops/batches/{batch_id}", response_class=HTMLResponse, include_in_schema=False)
     def batch_page(request: Request, batch_id: str, principal: OperatorPage) -> Response:
-        batch = batch_json(settings, visible_batch(settings, principal, batch_id))
+        batch = batch_json(settings, visible_batch(settings, principal, batch_id), principal)
         counts: dict[str, int] = {}
         for d in batch["dossiers"]:
             counts[d["status"]] = counts.get(d["status"], 0) + 1

@@ -209,7 +209,7 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
         metrics.uploaded(files=len(paths), size=total_bytes)
         sources = [steps.SourceRef(path="", name=name) for name in names]
         request.app.state.runner.submit(batch_id, sources)
-        return batch_json(settings, metadata_store(settings).get_batch(batch_id))
+        return batch_json(settings, metadata_store(settings).get_batch(batch_id), principal)
 
     @app.get("/api/batches", tags=["counter"])
     def list_batches(
@@ -219,11 +219,11 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
     ) -> dict[str, Any]:
         token = principal.token_id if principal.role is Role.COUNTER else None
         batches = metadata_store(settings).list_batches(token_id=token, limit=limit, offset=offset)
-        return {"batches": [batch_json(settings, b) for b in batches]}
+        return {"batches": [batch_json(settings, b, principal) for b in batches]}
 
     @app.get("/api/batches/{batch_id}", tags=["counter"])
     def get_batch(batch_id: str, principal: CounterOrOperator) -> dict[str, Any]:
-        return batch_json(settings, visible_batch(settings, principal, batch_id))
+        return batch_json(settings, visible_batch(settings, principal, batch_id), principal)
 
     # --- agencies ---------------------------------------------------------------------
 

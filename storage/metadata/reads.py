@@ -82,6 +82,13 @@ class DossierReads(StoreBase):
         with self._session() as session:
             return session.scalar(query) is not None
 
+    def dossier_code(self, dossier_id: str) -> str | None:
+        """The dossier's code (None until read, or for no such dossier)."""
+        with self._session() as session:
+            return session.scalar(
+                select(DossierRow.dossier_code).where(DossierRow.dossier_id == dossier_id)
+            )
+
     def get_dossier(self, dossier_id: str) -> DossierInfo:
         with self._session() as session:
             return _to_info(self._row(session, dossier_id), with_pages=True)
