@@ -40,7 +40,8 @@ def served_original(
             raise HTTPException(404, "no stored original")
         return stack_key, False
     if dossier.status is not DossierStatus.ARCHIVED:
-        # Only operators see a dossier before it is archived: the file as received.
+        # Before it is archived only operators and the counter that uploaded it see a
+        # dossier (visible_dossier): the file as received, which that counter sent.
         if not stack_key:
             raise HTTPException(404, "no stored original")
         return stack_key, False

@@ -66,6 +66,8 @@ API_PATHS = ("/api/", "/metrics", "/openapi", "/docs", "/redoc", "/static/", "/h
 
 CounterPage = Annotated[Principal, Depends(page_user(Role.COUNTER))]
 ReaderPage = Annotated[Principal, Depends(page_user(Role.AGENCY, Role.OPERATOR))]
+# A dossier's page: also for the counter that uploaded it (visible_dossier's rule).
+DossierPage = Annotated[Principal, Depends(page_user(Role.COUNTER, Role.AGENCY, Role.OPERATOR))]
 OperatorPage = Annotated[Principal, Depends(page_user(Role.OPERATOR))]
 
 
@@ -328,7 +330,7 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
     def dossier_page(
         request: Request,
         dossier_id: str,
-        principal: ReaderPage,
+        principal: DossierPage,
         field: Annotated[str, Query(max_length=64, pattern=r"^[a-z_]*$")] = "",
     ) -> Response:
         dossier = visible_dossier(settings, principal, dossier_id)
@@ -380,7 +382,7 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
 
     @app.get("/ops/batches/{batch_id}", response_class=HTMLResponse, include_in_schema=False)
     def batch_page(request: Request, batch_id: str, principal: OperatorPage) -> Response:
-        batch = batch_json(settings, visible_batch(settings, principal, batch_id))
+        batch = batch_json(settings, visible_batch(settings, principal, batch_id), principal)
         counts: dict[str, int] = {}
         for d in batch["dossiers"]:
             counts[d["status"]] = counts.get(d["status"], 0) + 1

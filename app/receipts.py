@@ -12,15 +12,13 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from fastapi import HTTPException
-
 from app.auth import visible_dossier
 from app.i18n import Messages
 from app.views import messages_for
 from config import Settings
 from flows.runtime import metadata_store, object_store
-from models import BatchInfo, DossierInfo, Principal, Role
-from models.errors import DossierNotFoundError, ObjectNotFoundError, StorageError
+from models import BatchInfo, DossierInfo, Principal
+from models.errors import ObjectNotFoundError, StorageError
 from models.handover import HandoverReceipt, ReceiptLine, ReceiptOriginal
 from pipeline.handover import build_receipt_pdf
 from storage import keys
@@ -36,18 +34,7 @@ def receipt_dossier(settings: Settings, principal: Principal, dossier_id: str) -
     """The dossier if this principal may have its receipt: the counter that uploaded it
     (its batch's owner, as for the batch's own routes), operators, and the agency it is
     routed to once archived (as for every other dossier route). 404 otherwise."""
-    if principal.role is not Role.COUNTER:
-        return visible_dossier(settings, principal, dossier_id)
-    meta = metadata_store(settings)
-    try:
-        keys.check_id(dossier_id)
-        dossier = meta.get_dossier(dossier_id)
-        batch = meta.get_batch(dossier.batch_id)
-    except (ValueError, DossierNotFoundError):
-        raise HTTPException(404, "no such dossier") from None
-    if batch.token_id is None or batch.token_id != principal.token_id:
-        raise HTTPException(404, "no such dossier")
-    return dossier
+    return visible_dossier(settings, principal, dossier_id)
 
 
 def _papers(words: Messages, dossier: DossierInfo) -> tuple[ReceiptLine, ...]:

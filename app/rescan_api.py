@@ -15,13 +15,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 
-from app.auth import CounterOrOperator, visible_batch
+from app.auth import CounterOrOperator, visible_dossier
 from app.uploads import _check_uploads, _stage
 from config import Settings
 from flows.rescan import RescanRefused, rescan_dossier
-from flows.runtime import metadata_store
 from models import DossierStatus
-from models.errors import DossierNotFoundError, StorageError
+from models.errors import StorageError
 from storage import keys
 
 RESCAN_PATH = re.compile(r"/api/dossiers/[A-Za-z0-9][A-Za-z0-9_.-]{0,127}/rescan")
@@ -44,12 +43,8 @@ def rescan_router(settings: Settings) -> APIRouter:
             ),
         ] = "",
     ) -> dict[str, Any]:
-        try:
-            keys.check_id(dossier_id)
-            dossier = metadata_store(settings).get_dossier(dossier_id)
-        except (ValueError, DossierNotFoundError):
-            raise HTTPException(404, "no such dossier") from None
-        visible_batch(settings, principal, dossier.batch_id)  # 404 unless its own counter's
+        # 404 unless its own counter's (or an operator), decided before it is loaded.
+        dossier = visible_dossier(settings, principal, dossier_id)
         if dossier.status is DossierStatus.DUPLICATE:
             raise HTTPException(409, "a duplicate holds no pages of its own: rescan the first")
         if replace.strip() and not _PAGES.fullmatch(replace):

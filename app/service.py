@@ -211,7 +211,7 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
         metrics.uploaded(files=len(paths), size=total_bytes)
         sources = [steps.SourceRef(path="", name=name) for name in names]
         request.app.state.runner.submit(batch_id, sources)
-        return batch_json(settings, metadata_store(settings).get_batch(batch_id))
+        return batch_json(settings, metadata_store(settings).get_batch(batch_id), principal)
 
     @app.get("/api/batches", tags=["counter"])
     def list_batches(
@@ -221,11 +221,11 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
     ) -> dict[str, Any]:
         token = principal.token_id if principal.role is Role.COUNTER else None
         batches = metadata_store(settings).list_batches(token_id=token, limit=limit, offset=offset)
-        return {"batches": [batch_json(settings, b) for b in batches]}
+        return {"batches": [batch_json(settings, b, principal) for b in batches]}
 
     @app.get("/api/batches/{batch_id}", tags=["counter"])
     def get_batch(batch_id: str, principal: CounterOrOperator) -> dict[str, Any]:
-        return batch_json(settings, visible_batch(settings, principal, batch_id))
+        return batch_json(settings, visible_batch(settings, principal, batch_id), principal)
 
     # --- agencies ---------------------------------------------------------------------
 
@@ -309,9 +309,10 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
         )
 
     @app.get("/api/dossiers/{dossier_id}/pdf", tags=["agency"])
-    def get_pdf(dossier_id: str, principal: Reader, redirect: bool = False) -> Response:
+    def get_pdf(dossier_id: str, principal: Anyone, redirect: bool = False) -> Response:
         """The searchable PDF; ``redirect=true`` answers with a short-lived presigned URL
-        on S3 (after the same access check)."""
+        on S3 (after the same access check). Also for the counter that uploaded the
+        dossier (to check its scan, issue 26), like its page images and original."""
         if redirect:
             visible_dossier(settings, principal, dossier_id)
             presign = getattr(object_store(settings), "presigned_url", None)
@@ -321,7 +322,7 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
         return _stream(size, chunks, "application/pdf", download_name(dossier, ".pdf"))
 
     @app.get("/api/dossiers/{dossier_id}/original", tags=["agency"])
-    def get_original(dossier_id: str, principal: Reader, stack: bool = False) -> Response:
+    def get_original(dossier_id: str, principal: Anyone, stack: bool = False) -> Response:
         """A split dossier's own pages of its stack; ``stack=true``: the whole scanned
         file (operators only). See app/originals.py."""
         dossier = visible_dossier(settings, principal, dossier_id)
@@ -389,7 +390,7 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
         )
 
     @app.get("/api/dossiers/{dossier_id}/pages/{number}.jpg", tags=["agency"])
-    def get_page_image(dossier_id: str, number: int, principal: Reader) -> Response:
+    def get_page_image(dossier_id: str, number: int, principal: Anyone) -> Response:
         dossier = visible_dossier(settings, principal, dossier_id)
         image = _upright_page(settings, dossier, number)
         ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])

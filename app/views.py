@@ -57,7 +57,22 @@ def process_report(settings: Settings, dossier: DossierInfo, words: Messages) ->
     }
 
 
-def batch_json(settings: Settings, batch: BatchInfo) -> dict[str, Any]:
+def earlier_copy(
+    settings: Settings, principal: Principal, duplicate_of: str | None
+) -> tuple[str | None, str | None]:
+    """(id, dossier code) of the dossier a duplicate repeats, for this principal: named only
+    when it may open that dossier (an operator; a counter its own token's), so a counter
+    never learns of another counter's dossier; (None, None) otherwise: "the same file was
+    already received", without saying where."""
+    if duplicate_of is None:
+        return None, None
+    meta = metadata_store(settings)
+    if not meta.dossier_visible(duplicate_of, principal):
+        return None, None
+    return duplicate_of, meta.dossier_code(duplicate_of)
+
+
+def batch_json(settings: Settings, batch: BatchInfo, principal: Principal) -> dict[str, Any]:
     meta = metadata_store(settings)
     words = messages_for(settings)
     dossiers = meta.batch_dossiers(batch.batch_id)
@@ -72,6 +87,7 @@ def batch_json(settings: Settings, batch: BatchInfo) -> dict[str, Any]:
         for d in dossiers
     }
     agency_says = meta.agency_statuses([d.dossier_id for d in dossiers])  # issue 27
+    earlier = {d.dossier_id: earlier_copy(settings, principal, d.duplicate_of) for d in dossiers}
     done, total = sum(per_dossier.values()), sum(d.page_count for d in dossiers)
     finished = all(
         d.status in (DossierStatus.ARCHIVED, DossierStatus.FAILED, DossierStatus.DUPLICATE)
@@ -100,7 +116,10 @@ def batch_json(settings: Settings, batch: BatchInfo) -> dict[str, Any]:
                 "dossier_code": d.dossier_code,
                 "needs_review": d.needs_review,
                 "error": d.error,
-                "duplicate_of": d.duplicate_of,
+                # Named only to whoever may open the earlier dossier: its id, and the code
+                # the counter's page shows (the internal id means nothing at a counter).
+                "duplicate_of": earlier[d.dossier_id][0],
+                "duplicate_code": earlier[d.dossier_id][1],
                 # For the counter's page: the catalogue's words, never raw library text.
                 "status_text": words.status(d.status),
                 "error_text": words.error(d.error, file=d.source_name) if d.error else None,
@@ -149,6 +168,11 @@ def dossier_json(settings: Settings, principal: Principal, dossier: DossierInfo)
         name: f"/api/dossiers/{dossier.dossier_id}/{name}" for name in ("pdf", "fields", "original")
     }
     data["downloads"]["receipt"] = receipt_url(dossier)
+    data["duplicate_of"] = earlier_copy(settings, principal, dossier.duplicate_of)[0]
+    if principal.role is Role.COUNTER:
+        # A counter checks its scan (pages, PDF, original, receipt); the fields' JSON, the
+        # history and the corrections are the agency's and operators'.
+        del data["downloads"]["fields"]
     data["signature"] = signature_of(settings, dossier)
     if principal.role is Role.OPERATOR:
         meta = metadata_store(settings)

@@ -23,6 +23,11 @@ secret key in the environment) and attacks it. Every attack is bounded in count 
 under control: tests/test_security.py injects those faults.)
 
     .venv/bin/python bench/hostile_service.py [--keep] [--timeout 900]
+
+Issue 31's cases (a QR worst case, idle sockets, unique methods, NUL bytes, foreign vs
+missing ids, the duplicate race, a spinning page step), in-process, with their figures:
+
+    .venv/bin/python bench/hostile_service.py --issue31 [--postgres URL]
 """
 
 from __future__ import annotations
@@ -453,11 +458,28 @@ def guarded(suite: Suite, point: str, attack: Callable[[], Any]) -> Any:
         return None
 
 
+def issue31(database_url: str | None) -> int:
+    """Issue 31's cases in this process (bench/hostile31.py): each with its figure."""
+    from bench.hostile31 import run
+
+    suite = Suite("", {})
+    run(suite.check, database_url)
+    failed = [r for r in suite.results if not r[2]]
+    print(f"\n{len(suite.results) - len(failed)}/{len(suite.results)} checks held")
+    return 1 if failed or not suite.results else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--timeout", type=float, default=900, help="seconds for the run (900)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--issue31", action="store_true", help="only issue 31's cases (bench/hostile31.py)"
+    )
+    parser.add_argument("--postgres", help="with --issue31: a PostgreSQL URL to run them on")
     args = parser.parse_args(argv)
+    if args.issue31:
+        return issue31(args.postgres)
     deadline = time.monotonic() + args.timeout
     root = Path(tempfile.mkdtemp(prefix="sohoa-hostile-"))
     env = service_env(root)

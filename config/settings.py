@@ -53,7 +53,10 @@ class Settings(BaseSettings):
         description="Scans finer than 400 dpi are read at this resolution.",
     )
     page_timeout_s: float = Field(
-        default=180.0, gt=0, description="Upper bound for OCR of one page."
+        default=180.0,
+        gt=0,
+        description="Upper bound for one page, every step of it (load, barcodes, cleanup, "
+        "OCR, ...): past it the page fails with one line naming the file and the page.",
     )
     max_pages_per_file: int = Field(default=2000, ge=1)
     max_file_bytes: int = Field(default=1024 * 1024 * 1024, ge=1)

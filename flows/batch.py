@@ -135,8 +135,9 @@ def _batch_body(
         metadata_store(settings).set_batch_flow_run(batch_id, run_id)
     settings_id = settings_ref(settings)  # what tasks carry: an id, never the settings
     meta = metadata_store(settings)
-    # Pages are bounded inside: Tesseract runs under SOHOA_PAGE_TIMEOUT_S and is killed past
-    # it (a Prefect timeout could not interrupt a worker thread anyway).
+    # Pages are bounded inside: every step of a page runs within SOHOA_PAGE_TIMEOUT_S
+    # (pipeline/deadline.py; Tesseract is stopped past it), and a page past it fails alone
+    # while the batch goes on (a Prefect timeout could not interrupt a worker thread anyway).
     page_futures: list[tuple[steps.ReceivedDossier, list[TaskFuture[steps.PageDone]]]] = []
     # Files are received one after another, in batch order, each file's pages starting as
     # soon as it is in: the same bytes handed in twice are then always the later file's

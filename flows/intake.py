@@ -10,6 +10,7 @@ so a file is inspected and hashed once, whichever way it came in.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from models import BatchInfo, StoredOriginal
 from models.errors import StorageError
 from pipeline.load import SourceDocument
 from storage import keys
+
+log = logging.getLogger("sohoa.intake")
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,14 @@ def store_originals(
 
 def receive_upload(settings: Settings, batch: BatchInfo, documents: list[SourceDocument]) -> None:
     """Store every inspected original, then record the batch and its dossiers last, in one
-    transaction: a failure before that records nothing at all."""
+    transaction: a failure before that records nothing at all.
+
+    The look-up in ``store_originals`` is only a shortcut: two uploads of the same bytes
+    at the same moment both miss each other there, and the claim taken when recording
+    (a unique key, ``storage.metadata.claims``) makes the later one a duplicate."""
     stored = store_originals(settings, batch, documents)
-    metadata_store(settings).receive_upload(batch, stored)
+    losers = metadata_store(settings).receive_upload(batch, stored)
+    for dossier_id in losers:
+        log.info(
+            "dossier %s: the same file was recorded at the same moment; a duplicate", dossier_id
+        )

@@ -166,14 +166,21 @@ def receive_source(
         )
     media_type = str(document.media_type) if document else None
     page_count = document.page_count if document else 0
-    meta.record_original(
+    winner = meta.record_original(
         dossier_id,
         key=key,
         sha256=stored.sha256,
         size=stored.size,
         media_type=media_type,
         page_count=page_count,
+        claim=error is None,  # a file that will be read claims its bytes for the agency
     )
+    if winner is not None:
+        # The same bytes were recorded for the agency between the look-up above and now
+        # (two receipts at once): the claim decided, this one is the duplicate.
+        return ReceivedDossier(
+            dossier_id, source.name, "", stored.sha256, stored.size, None, 0, duplicate_of=winner
+        )
     if error is None and settings.signing_required:
         # Kept (above) but not worked on: without a signer it could never be archived, so
         # it fails now, before any OCR, rather than after it (archive checks again).

@@ -23,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
-from models.errors import BadInputError, OcrEngineError, StorageError
+from models.errors import BadInputError, OcrEngineError, PageTimeoutError, StorageError
 
 log = logging.getLogger("sohoa.flows")
 
@@ -37,7 +37,7 @@ RETRY_DELAYS_S: tuple[float, ...] = (1.0, 5.0)
 
 def retryable(exc: BaseException) -> bool:
     """What a second try can fix (disk, network, store); never bad input or OCR bugs."""
-    if isinstance(exc, BadInputError | OcrEngineError):
+    if isinstance(exc, BadInputError | OcrEngineError | PageTimeoutError):
         return False
     return isinstance(exc, OSError | StorageError)
 

@@ -58,6 +58,13 @@ class OcrTimeoutError(OcrEngineError):
     pass
 
 
+class PageTimeoutError(SohoaError):
+    """A page's steps together ran past SOHOA_PAGE_TIMEOUT_S (issue 31): that page fails,
+    the batch goes on. Not retried: a hostile page is as slow the second time."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
 class StorageError(SohoaError):
     exit_code = ExitCode.STORAGE
 

@@ -15,6 +15,7 @@ import zxingcpp
 
 # The shape lives with the page record it is stored in; read here, so named here too.
 from models.pagerecord import Barcode as Barcode
+from pipeline.deadline import check_deadline
 
 # What a dossier's paper carries: QR codes (the chip ID card's, the receipt's, our separator
 # sheet's) and the Code 128 some one-stop systems print beside the dossier code. Looking
@@ -53,6 +54,7 @@ def read_barcodes(image: np.ndarray) -> tuple[Barcode, ...]:
         return ()
     found: list[Barcode] = []
     for result in results:
+        check_deadline("reading barcodes")  # a page of thousands of codes stops in time
         if not result.valid:
             continue
         position = result.position

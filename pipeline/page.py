@@ -30,6 +30,7 @@ from pipeline.classify import PageClass, PageKind, classify_page
 from pipeline.clean import CleanedPage, clean_page, to_grey
 from pipeline.context import PageContext
 from pipeline.crop_reader import NeuralCropReader
+from pipeline.deadline import PageDeadline, check_deadline, page_deadline
 from pipeline.edges import EdgeStep
 from pipeline.fields import CANONICAL, reread_value
 from pipeline.handwriting import (
@@ -70,8 +71,7 @@ class PageJob:
     page_class: PageClass | None = None
     replaced_text_layer: bool = False  # the PDF's own text was judged bad: archive drops it
     handwritten: list[tuple[HandwrittenArea, Path]] = field(default_factory=list)
-    # Values read again from the unfaded scan.
-    reread: list[RereadValue] = field(default_factory=list)
+    reread: list[RereadValue] = field(default_factory=list)  # read again, from the unfaded scan
 
     def path(self, suffix: str) -> Path:
         return self.work_dir / f"page-{self.context.page_index + 1:04d}{suffix}"
@@ -395,6 +395,7 @@ class HandwritingStep:
             accept=lambda name, text: reread_value(name, text, procedure.form) is not None,
         )
         for area in areas:
+            check_deadline("reading handwritten areas")
             assert area.crop is not None
             turn = _TURNS.get(job.cleaned.rotation)
             crop = cv2.rotate(area.crop, turn) if turn is not None else area.crop
@@ -573,9 +574,17 @@ def process_page(
     job = PageJob(
         source=source, context=context, work_dir=work_dir, preview_quality=preview_quality
     )
-    for step in steps:
-        if step.able_to_run(job):
-            step.run(job)
+    # The whole page within SOHOA_PAGE_TIMEOUT_S (pipeline/deadline.py): checked around
+    # every step, inside long loops, and each step (Tesseract) given only what is left.
+    deadline = PageDeadline(context.source_name, context.page_index + 1, context.ocr_timeout_s)
+    with page_deadline(deadline):
+        for step in steps:
+            deadline.check(f"before the {step.name} step")
+            job.context = replace(context, ocr_timeout_s=max(1.0, deadline.remaining()))
+            if step.able_to_run(job):
+                step.run(job)
+            deadline.check(f"in the {step.name} step")
+    job.context = context
     loaded, cleaned = job.loaded, job.cleaned
     assert loaded is not None
     record = page_record(job)

@@ -423,8 +423,26 @@ def test_duplicates_stay_within_one_agency(world: World, samples_dir: Path) -> N
     # The same bytes sent to another agency are that agency's own dossier.
     assert other["status"] == "received" and other["duplicate_of"] is None
     assert first["dossier_id"] not in str(other)
-    again = world.upload("counter2", [page], agency=AGENCY_A).json()["dossiers"][0]
-    assert again["status"] == "duplicate" and again["duplicate_of"] == first["dossier_id"]
+    again = world.upload("counter2", [page], agency=AGENCY_A).json()
+    copy = again["dossiers"][0]
+    # A duplicate, but of another counter's dossier: not named to this counter (issue 31).
+    assert copy["status"] == "duplicate" and copy["duplicate_of"] is None
+    assert copy["duplicate_code"] is None and first["dossier_id"] not in str(again)
+    seen = world.client.get(f"/api/batches/{again['batch_id']}", headers=world.auth("operator"))
+    assert seen.json()["dossiers"][0]["duplicate_of"] == first["dossier_id"]  # operators: named
+    # The counter's own earlier dossier is named to it.
+    mine = world.upload("counter", [page], agency=AGENCY_A).json()["dossiers"][0]
+    assert mine["status"] == "duplicate" and mine["duplicate_of"] == first["dossier_id"]
+    # Once the first is read, the counter's page names it by its dossier code, not its id.
+    code = f"{AGENCY_A}-260312-0001"
+    metadata_store(world.settings).mark_archived(
+        first["dossier_id"],
+        fields=[FieldInfo(name="dossier_code", value=code, source="qr", confidence=1.0)],
+    )
+    listed = world.client.get("/api/batches", headers=world.auth("counter")).json()["batches"]
+    assert listed[0]["dossiers"][0]["duplicate_code"] == code
+    theirs = world.client.get(f"/api/batches/{again['batch_id']}", headers=world.auth("counter2"))
+    assert theirs.json()["dossiers"][0]["duplicate_code"] is None and code not in theirs.text
     meta = metadata_store(world.settings)
     assert meta.original_key(other["dossier_id"]) is not None
 

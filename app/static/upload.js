@@ -157,7 +157,10 @@
       const verdict = d.verdict && d.verdict.verdict !== "processing" ? d.verdict : null;
       // The verdict says the error itself (in words), and what needs a person.
       if (d.error_text && !verdict) notes.push(d.error_text);
-      if (d.duplicate_of) notes.push(say("duplicate_of", { id: d.duplicate_of }));
+      // The earlier dossier is named by its code, and only when this counter may open it;
+      // otherwise (or before its code is read) only that the file came in before.
+      if (d.duplicate_code) notes.push(say("duplicate_code", { code: d.duplicate_code }));
+      else if (d.status === "duplicate") notes.push(say("duplicate_unnamed"));
       if (d.needs_review && !verdict) notes.push(say("needs_review"));
       if (d.other_unit) notes.push(say("other_unit", { code: d.dossier_code, unit: d.other_unit, agency: batch.agency }));
       const note = cell(tr, notes.join(" · "));

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from models import BatchInfo, DossierStatus, FieldInfo, PageInfo, StoredOriginal
 from models.errors import StorageError
 from storage.metadata.base import StoreBase
+from storage.metadata.claims import claim_holder, first_sha256, try_claim
 from storage.metadata.outbox import enqueue_push
 from storage.metadata.records import _apply_field_values, _batch_row, _fill_page, _fold_text
 from storage.metadata.rows import (
@@ -48,35 +49,30 @@ class DossierLifecycle(StoreBase):
             session.add(EventRow(dossier_id=dossier_id, status=DossierStatus.RECEIVED))
 
     def find_original(self, sha256: str, *, agency_code: str | None, other_than: str) -> str | None:
-        """The dossier that already holds a file with these bytes, if any (not a failed one).
+        """The dossier that already holds a file with these bytes, if any: the holder of
+        their claim (``storage.metadata.claims``; not a failed one, nor a duplicate).
 
         Scoped to the agency the upload names: the same bytes sent to another agency are
         that agency's own dossier, and its counter never learns another agency's dossier
         id. The service always names one; ``None`` (a ``sohoa process`` run without
         ``--agency``, by someone who reads the whole database anyway) looks everywhere.
+        A look-up only: the claim itself, taken when the dossier is recorded, is what makes
+        two copies received at once end as one dossier and one duplicate.
         """
-        query = (
-            select(DossierRow.dossier_id)
-            .where(
-                DossierRow.original_sha256 == sha256,
-                DossierRow.dossier_id != other_than,
-                DossierRow.source_dossier_id.is_(None),
-                DossierRow.status.not_in([DossierStatus.FAILED, DossierStatus.DUPLICATE]),
-            )
-            .order_by(DossierRow.created_at)
-            .limit(1)
-        )
-        if agency_code is not None:
-            query = query.join(BatchRow, BatchRow.batch_id == DossierRow.batch_id).where(
-                BatchRow.agency_code == agency_code
-            )
         with self._session() as session:
-            return session.scalar(query)
+            holder = claim_holder(session, sha256, agency_code)
+            return None if holder == other_than else holder
 
-    def receive_upload(self, batch: BatchInfo, files: list[StoredOriginal]) -> None:
+    def receive_upload(self, batch: BatchInfo, files: list[StoredOriginal]) -> list[str]:
         """Record an upload whose originals are all stored: the batch and every dossier in
         one transaction, so a failure half-way (disk full, a crash) leaves no batch and no
-        dossier without its original."""
+        dossier without its original.
+
+        Each first copy claims its bytes for the batch's agency; a file whose claim another
+        upload took in the meantime (a race between two counters) is recorded as a
+        duplicate of that dossier instead. Returns the ids of those race losers, whose
+        stored copy is then referenced by nothing (the store is write-once)."""
+        losers: list[str] = []
         with self._session() as session:
             if session.get(BatchRow, batch.batch_id) is not None:
                 raise StorageError(f"batch {batch.batch_id} exists already")
@@ -84,37 +80,47 @@ class DossierLifecycle(StoreBase):
             session.flush()  # the dossiers reference it
             now = _now()
             for item in files:
-                duplicate = item.duplicate_of is not None
-                status = DossierStatus.DUPLICATE if duplicate else DossierStatus.RECEIVED
-                session.add(
-                    DossierRow(
+                duplicate_of = item.duplicate_of
+
+                def row(of: str | None, item: StoredOriginal = item) -> DossierRow:
+                    return DossierRow(
                         dossier_id=item.dossier_id,
                         batch_id=batch.batch_id,
                         position=item.position,
                         source_name=item.source_name,
-                        status=status,
-                        page_count=0 if duplicate else item.page_count,
-                        original_key=item.original_key,
+                        status=DossierStatus.DUPLICATE if of else DossierStatus.RECEIVED,
+                        page_count=0 if of else item.page_count,
+                        original_key=None if of else item.original_key,
                         original_sha256=item.sha256,
                         original_size=item.size,
-                        media_type=None if duplicate else item.media_type,
-                        duplicate_of=item.duplicate_of,
+                        media_type=None if of else item.media_type,
+                        duplicate_of=of,
                         fields={},
                         agency_code=batch.agency_code,
                         procedure=batch.procedure,
                         created_at=now,
                         updated_at=now,
                     )
-                )
+
+                if duplicate_of is None and not try_claim(
+                    session, row(None), item.sha256, batch.agency_code
+                ):
+                    duplicate_of = claim_holder(session, item.sha256, batch.agency_code)
+                    if duplicate_of is None:  # the holder failed in between: claim again
+                        raise StorageError(f"{item.source_name}: its claim changed hands")
+                    losers.append(item.dossier_id)
+                if duplicate_of is not None:
+                    session.add(row(duplicate_of))
                 session.add(EventRow(dossier_id=item.dossier_id, status=DossierStatus.RECEIVED))
-                if duplicate:
+                if duplicate_of is not None:
                     session.add(
                         EventRow(
                             dossier_id=item.dossier_id,
                             status=DossierStatus.DUPLICATE,
-                            message=f"same file as dossier {item.duplicate_of}",
+                            message=f"same file as dossier {duplicate_of}",
                         )
                     )
+        return losers
 
     def mark_duplicate(self, dossier_id: str, *, of: str, sha256: str, size: int) -> None:
         """The same bytes were handed in before: point at that dossier, store nothing twice."""
@@ -123,6 +129,7 @@ class DossierLifecycle(StoreBase):
             row.status = DossierStatus.DUPLICATE
             row.duplicate_of = of
             row.original_sha256, row.original_size = sha256, size
+            row.claim_sha256 = None
             row.error = None
             row.updated_at = _now()
             session.add(
@@ -142,7 +149,12 @@ class DossierLifecycle(StoreBase):
         size: int,
         media_type: str | None,
         page_count: int,
-    ) -> None:
+        claim: bool = True,
+    ) -> str | None:
+        """Record the stored original and, unless ``claim`` is off (a file refused, which is
+        never read), claim its bytes for the batch's agency. When another dossier holds
+        that claim (recorded between this one's look-up and now), this dossier becomes its
+        duplicate instead: its id is returned."""
         with self._session() as session:
             row = self._row(session, dossier_id)
             if row.original_sha256 and row.original_sha256 != sha256:
@@ -153,6 +165,25 @@ class DossierLifecycle(StoreBase):
             row.original_key, row.original_sha256, row.original_size = key, sha256, size
             row.media_type, row.page_count = media_type, page_count
             row.updated_at = _now()
+            if not claim or row.claim_sha256 == sha256 or row.source_dossier_id is not None:
+                return None
+            agency = session.scalar(
+                select(BatchRow.agency_code).where(BatchRow.batch_id == row.batch_id)
+            )
+            if try_claim(session, row, sha256, agency):
+                return None
+            winner = claim_holder(session, sha256, agency)
+            row.status, row.duplicate_of = DossierStatus.DUPLICATE, winner
+            row.original_key, row.media_type, row.page_count = None, None, 0
+            row.claim_sha256, row.error, row.updated_at = None, None, _now()
+            session.add(
+                EventRow(
+                    dossier_id=dossier_id,
+                    status=DossierStatus.DUPLICATE,
+                    message=f"same file as dossier {winner}",
+                )
+            )
+            return winner
 
     def set_status(
         self,
@@ -164,9 +195,22 @@ class DossierLifecycle(StoreBase):
     ) -> None:
         with self._session() as session:
             row = self._row(session, dossier_id)
+            was = row.status
             row.status = status
             row.error = message if status is DossierStatus.FAILED else None
             row.updated_at = _now()
+            if status is DossierStatus.FAILED:
+                # A failed dossier is no earlier copy: the same bytes handed in again are read.
+                row.claim_sha256 = None
+            elif was == DossierStatus.FAILED and row.source_dossier_id is None:
+                # Retried: first again, unless another copy was received meanwhile (then
+                # both are read, as before claims existed).
+                sha = first_sha256(session, row)
+                if sha:
+                    agency = session.scalar(
+                        select(BatchRow.agency_code).where(BatchRow.batch_id == row.batch_id)
+                    )
+                    try_claim(session, row, sha, agency)
             session.add(
                 EventRow(dossier_id=dossier_id, status=status, message=message, actor=actor)
             )

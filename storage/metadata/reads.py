@@ -6,10 +6,10 @@ from datetime import datetime
 
 from sqlalchemy import func, literal, select
 
-from models import DossierInfo, DossierStatus
+from models import DossierInfo, DossierStatus, Principal, Role
 from storage.metadata.base import StoreBase
 from storage.metadata.records import _to_info
-from storage.metadata.rows import DossierRow, EventRow, PageRow
+from storage.metadata.rows import BatchRow, DossierRow, EventRow, PageRow
 
 
 class DossierReads(StoreBase):
@@ -56,6 +56,38 @@ class DossierReads(StoreBase):
             return [_to_info(row, with_pages=False) for row in rows]
 
     # --- reads ----------------------------------------------------------------------------
+
+    def dossier_visible(self, dossier_id: str, principal: Principal) -> bool:
+        """Whether this principal may see the dossier: one query on the primary key (and,
+        for a counter, its batch's), filtered by the principal's scope, that reads nothing
+        of the dossier itself. A foreign id and a missing one cost the same single lookup,
+        and nothing more is loaded for either (issue 31).
+
+        Operators see every dossier; an agency its own archived ones; a counter those of
+        the batches uploaded with its own token (the rule of ``visible_batch``)."""
+        query = select(DossierRow.dossier_id).where(DossierRow.dossier_id == dossier_id)
+        if principal.role is Role.AGENCY:
+            if principal.agency_code is None:
+                return False
+            query = query.where(
+                DossierRow.agency_code == principal.agency_code,
+                DossierRow.status == DossierStatus.ARCHIVED,
+            )
+        elif principal.role is Role.COUNTER:
+            query = query.join(BatchRow, BatchRow.batch_id == DossierRow.batch_id).where(
+                BatchRow.token_id == principal.token_id
+            )
+        elif principal.role is not Role.OPERATOR:
+            return False
+        with self._session() as session:
+            return session.scalar(query) is not None
+
+    def dossier_code(self, dossier_id: str) -> str | None:
+        """The dossier's code (None until read, or for no such dossier)."""
+        with self._session() as session:
+            return session.scalar(
+                select(DossierRow.dossier_code).where(DossierRow.dossier_id == dossier_id)
+            )
 
     def get_dossier(self, dossier_id: str) -> DossierInfo:
         with self._session() as session:

@@ -138,6 +138,11 @@ class DossierRow(Base):
     source_dossier_id: Mapped[str | None] = mapped_column(String(96))
     source_pages: Mapped[list[int]] = mapped_column(JSON, default=list)
     duplicate_of: Mapped[str | None] = mapped_column(String(96))
+    # The first copy of these bytes for this agency (migration 0009): unique together, so
+    # two copies received at once cannot both be first. Set at receipt (the first file's
+    # SHA-256, kept through rescans), released when the dossier fails.
+    claim_sha256: Mapped[str | None] = mapped_column(String(64))
+    claim_agency: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -150,6 +155,7 @@ class DossierRow(Base):
     __table_args__ = (
         Index("ix_dossiers_created", "created_at", "dossier_id"),
         Index("ix_dossiers_agency_created", "agency_code", "created_at"),
+        Index("uq_dossiers_claim", "claim_sha256", "claim_agency", unique=True),
         Index(
             "ix_dossiers_code",
             "dossier_code",
