@@ -10,7 +10,7 @@ from app.views import batch_json
 from config import Settings
 from flows import runtime
 from flows.runtime import metadata_store
-from models import BatchInfo, DossierStatus, FieldInfo, PageInfo
+from models import BatchInfo, DossierStatus, FieldInfo, PageInfo, Principal, Role
 
 
 def _page(index: int) -> PageInfo:
@@ -27,9 +27,10 @@ def test_progress_never_runs_backwards_while_a_stack_is_split(tmp_path: Path) ->
         "b1-001", key="k", sha256="0" * 64, size=1, media_type="application/pdf", page_count=3
     )
     seen: list[tuple[int, int]] = []
+    operator = Principal(token_id="t", name="operator", role=Role.OPERATOR)
 
     def progress() -> None:
-        shown = batch_json(settings, meta.get_batch("b1"))["progress"]
+        shown = batch_json(settings, meta.get_batch("b1"), operator)["progress"]
         seen.append((shown["pages_done"], shown["pages_total"]))
 
     for index in range(3):

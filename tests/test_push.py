@@ -222,8 +222,10 @@ def test_status_back_is_recorded_and_shown_to_the_counter(
         meta = metadata_store(settings)
         meta_batch = meta.get_batch(batch_id)
         from app.views import batch_json
+        from models import Principal
 
-        row = batch_json(settings, meta_batch)["dossiers"][0]
+        operator = Principal(token_id="t", name="operator", role=Role.OPERATOR)
+        row = batch_json(settings, meta_batch, operator)["dossiers"][0]
         assert row["agency_status"] == "result_ready"
         assert row["agency_status_text"] == "Đã có kết quả"
         events = json.dumps([str(e) for e in meta.events(dossier_id)], ensure_ascii=False)
