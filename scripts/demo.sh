@@ -22,6 +22,14 @@ echo "== sohoa process samples/dossier-sample.pdf" >&2
 dossier=$(.venv/bin/python -c 'import json,sys; d=json.load(open(sys.argv[1]))["dossiers"][0]; print(d["duplicate_of"] or d["dossier_id"])' "$SOHOA_DATA_DIR.last-batch.json")
 rm -f "$SOHOA_DATA_DIR.last-batch.json"
 
+# At the counter: the sample's citizen forgot the ID copy the procedure requires, and the
+# verdict says so. The clerk scans it and adds it to the same dossier (rescan in place).
+pages=$(.venv/bin/sohoa show --json "$dossier" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["pages"])')
+if [ "$pages" = "3" ]; then  # as first taken in; a second demo run finds it complete
+  echo "== sohoa rescan $dossier samples/id-copy.jpg (the missing ID copy, added)" >&2
+  .venv/bin/sohoa rescan "$dossier" samples/id-copy.jpg --by "Nguyễn Thị Demo"
+fi
+
 echo "== sohoa show $dossier" >&2
 .venv/bin/sohoa show "$dossier"
 mkdir -p "$SOHOA_DATA_DIR/out"
