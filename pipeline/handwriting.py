@@ -25,6 +25,7 @@ import numpy as np
 
 from models.pagerecord import HandwrittenNote, OcrWord
 from models.textfold import fold
+from pipeline.vietnamese import load_syllables, text_quality
 
 __all__ = [
     "CropReader",
@@ -260,3 +261,26 @@ def find_handwritten_areas(
             )
         )
     return areas
+
+
+# A reader's guess at handwriting shown to a person must look like writing: on real forms the
+# line reader turned dot leaders and crossings into ".$$PP.T ?!ỆMttt$ệ …" at 42 % (issue 28).
+MIN_SUGGESTION_CONFIDENCE = 0.5
+MIN_PLAIN_CHARACTERS = 0.9  # letters, digits, spaces and the punctuation of names and dates
+MIN_SUGGESTION_SYLLABLES = 0.6  # of a name's or an address's words, when the list is there
+_PLAIN_PUNCTUATION = frozenset(" .,/-:()'")
+
+
+def plausible_suggestion(text: str, confidence: float, *, words: bool) -> bool:
+    """Whether a line reader's reading of a handwritten area is worth showing as a
+    suggestion: confident enough, made of what the field's values are made of, and, for a
+    name or an address (``words``), mostly Vietnamese syllables."""
+    text = " ".join(text.split())
+    if not text or confidence < MIN_SUGGESTION_CONFIDENCE:
+        return False
+    plain = sum(1 for ch in text if ch.isalnum() or ch in _PLAIN_PUNCTUATION)
+    if plain / len(text) < MIN_PLAIN_CHARACTERS:
+        return False
+    if words and load_syllables():
+        return text_quality(text).syllable_rate >= MIN_SUGGESTION_SYLLABLES
+    return True

@@ -179,3 +179,15 @@ def test_the_second_reader_suggests_a_handwritten_value_never_sets_it(tmp_path: 
     assert name.needs_review and name.state == "handwritten"
     assert name.crop_key == "crops/full_name.png"
     assert name.suggestion == " ".join((entries["full_name"].suggestion or "").split())
+
+
+def test_a_reading_that_is_not_writing_is_no_suggestion() -> None:
+    """Issue 28: the review desk showed 'Gợi ý của máy đọc: “.$$PP.T ?!ỆMttt$ệ …” (42 %)'."""
+    from pipeline.handwriting import plausible_suggestion
+
+    noise = ".$$PP.T ?!ỆMttt$ệ $ $t F4+Ệ+ự+$ệ$ÝẾ"
+    assert not plausible_suggestion(noise, 0.42, words=True)
+    assert not plausible_suggestion(noise, 0.95, words=True)  # not made of a name's letters
+    assert not plausible_suggestion("Nguyễn Văn An", 0.3, words=True)  # too unsure
+    assert plausible_suggestion("Nguyễn Văn An", 0.8, words=True)
+    assert plausible_suggestion("12/03/1990", 0.7, words=False)
