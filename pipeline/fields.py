@@ -27,7 +27,7 @@ from models.textfold import fold
 from pipeline.barcodes import Barcode
 from pipeline.classify import PageKind, procedure_from_text
 from pipeline.extract import ExtractedFields, find_dossier_codes
-from pipeline.handwriting import CropReader, HandwrittenArea, plausible_suggestion
+from pipeline.handwriting import CropReader, HandwrittenArea, suggested_value
 from pipeline.qrdata import read_qr
 from pipeline.reasons import PAPER_NAMES_VI, ReasonCode, ReviewReason
 from pipeline.validate import (
@@ -513,16 +513,11 @@ def _handwritten(
             reading = area.suggestion
             if reading is None and reader is not None and area.crop is not None:
                 reading = reader.read_crop(area.crop)
-            text = " ".join(reading.text.split()) if reading is not None else ""
-            words = area.field in ("full_name", "address")
-            # Shown only when it looks like writing, and a value of the field's kind (a date,
-            # a number) reads as one (issue 28: dot leaders read as ".$$PP.T ?!…").
-            if (
-                reading is not None
-                and plausible_suggestion(text, reading.confidence, words=words)
-                and (words or _normalise(area.field, text)[0])
-            ):
-                suggestion, suggestion_confidence = text, reading.confidence
+            # Only a value of the field's kind, cut from the noise around it (issue 28: dot
+            # leaders were offered as ".$$PP.T ?!ỆMttt$ệ …").
+            if reading is not None:
+                suggestion = suggested_value(area.field, reading.text, reading.confidence)
+                suggestion_confidence = reading.confidence if suggestion else None
             where = f"{PAPER_NAMES_VI.get(str(page.kind), 'giấy tờ')}, trang {page.index + 1}"
             reasons.append(ReviewReason(area.field, ReasonCode.HANDWRITTEN, str(page.kind)))
             if current is None:

@@ -25,6 +25,12 @@ import numpy as np
 
 from models.pagerecord import HandwrittenNote, OcrWord
 from models.textfold import fold
+from pipeline.validate import (
+    normalise_id_number,
+    normalise_phone,
+    parse_date,
+    proper_case_name,
+)
 from pipeline.vietnamese import load_syllables, text_quality
 
 __all__ = [
@@ -264,23 +270,58 @@ def find_handwritten_areas(
 
 
 # A reader's guess at handwriting shown to a person must look like writing: on real forms the
-# line reader turned dot leaders and crossings into ".$$PP.T ?!ỆMttt$ệ …" at 42 % (issue 28).
-MIN_SUGGESTION_CONFIDENCE = 0.5
-MIN_PLAIN_CHARACTERS = 0.9  # letters, digits, spaces and the punctuation of names and dates
+# line reader turned dot leaders and crossings into ".$$PP.T ?!ỆMttt$ệ …" at 42 % (issue 28),
+# and good readings trail noise ("08/02/1961....0..", "Hồ Quang Đạt __đz_tỂ- F*+ẵ]P/_").
+MIN_SUGGESTION_CONFIDENCE = 0.3
 MIN_SUGGESTION_SYLLABLES = 0.6  # of a name's or an address's words, when the list is there
-_PLAIN_PUNCTUATION = frozenset(" .,/-:()'")
+MAX_SUGGESTION_CHARS = 240  # a field's value is a line: no scan of a reader's whole page
+_DATE = re.compile(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}")
+_DIGIT_RUN = re.compile(r"\d{9,12}")
+_ADDRESS_MARKS = frozenset(",./-")
 
 
-def plausible_suggestion(text: str, confidence: float, *, words: bool) -> bool:
-    """Whether a line reader's reading of a handwritten area is worth showing as a
-    suggestion: confident enough, made of what the field's values are made of, and, for a
-    name or an address (``words``), mostly Vietnamese syllables."""
-    text = " ".join(text.split())
+def suggested_value(field: str, text: str, confidence: float) -> str | None:
+    """The value a line reader's reading of a handwritten area offers for ``field``, cut
+    from the noise around it, or None when it offers none worth a person's look.
+
+    A date, an ID number or a phone number is the first one found in the reading; a sex
+    word the reading starts with; a name or an address the words it starts with, up to the
+    first that is not made of letters (and, for an address, digits and its punctuation),
+    mostly Vietnamese syllables."""
+    text = " ".join(text[:MAX_SUGGESTION_CHARS].split())
     if not text or confidence < MIN_SUGGESTION_CONFIDENCE:
-        return False
-    plain = sum(1 for ch in text if ch.isalnum() or ch in _PLAIN_PUNCTUATION)
-    if plain / len(text) < MIN_PLAIN_CHARACTERS:
-        return False
-    if words and load_syllables():
-        return text_quality(text).syllable_rate >= MIN_SUGGESTION_SYLLABLES
-    return True
+        return None
+    if field == "date_of_birth":
+        found = _DATE.search(text)
+        return found.group(0) if found and parse_date(found.group(0)) else None
+    if field in ("id_number", "phone"):
+        digits = "".join(text.split(".")).replace(" ", "")
+        found = _DIGIT_RUN.search(digits)
+        value = found.group(0) if found else ""
+        check = normalise_id_number if field == "id_number" else normalise_phone
+        return value if value and check(value) else None
+    if field == "sex":
+        word = text.split()[0].casefold()
+        return next((s for s in ("Nam", "Nữ") if word.startswith(s.casefold())), None)
+    kept: list[str] = []
+    for word in text.split():
+        if word.endswith(":"):
+            # The next field's label ("Quốc tịch:"): its words, back to its capital, go too.
+            while kept and not word[:1].isupper():
+                word = kept.pop()
+            break
+        bare = word.strip(".,;")
+        allowed = (
+            (lambda ch: ch.isalpha())
+            if field != "address"
+            else (lambda ch: ch.isalnum() or ch in _ADDRESS_MARKS)
+        )
+        if not bare or not all(allowed(ch) for ch in bare):
+            break
+        kept.append(bare if field != "address" else word)
+    value = " ".join(kept).strip(" ,.")
+    if len(kept) < 2:
+        return None  # one word of a name is no name
+    if load_syllables() and text_quality(value).syllable_rate < MIN_SUGGESTION_SYLLABLES:
+        return None
+    return (proper_case_name(value) or None) if field == "full_name" else value
