@@ -34,6 +34,7 @@ from app.auth import (
     visible_batch,
     visible_dossier,
 )
+from app.bulk_pages import add_bulk_pages
 from app.i18n import Messages, load_messages
 from app.originals import from_stack
 from app.page_images import field_locations
@@ -371,6 +372,8 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
         principal: OperatorPage,
         retried: Annotated[str, Query(max_length=64)] = "",
         resent: Annotated[str, Query(max_length=20)] = "",
+        retried_n: Annotated[int, Query(ge=0, le=1000)] = 0,
+        chosen: Annotated[int, Query(ge=0, le=1000)] = 0,
     ) -> Response:
         data = ops_data(settings, request_runner=request.app.state.runner)
         data["locked_accounts"] = locked_accounts(settings)
@@ -378,6 +381,7 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
         return render(
             request, "ops.html", principal, ops=data, statuses=list(DossierStatus),
             retried=retried, now=datetime.now(UTC), refresh_s=OPS_REFRESH_S, resent=resent,
+            retried_n=retried_n, chosen=chosen,
         )  # fmt: skip
 
     @app.get("/ops/batches/{batch_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -390,6 +394,7 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
         return render(request, "batch.html", principal, batch=batch, tally=tally)
 
     add_review_pages(app, settings, render, messages)
+    add_bulk_pages(app, settings, render, messages)
 
 
 def plain_errors(exc: RequestValidationError) -> str:
