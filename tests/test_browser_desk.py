@@ -83,6 +83,7 @@ def test_operator_dismisses_two_items_at_once_after_a_confirmation(world: World)
         "Xác nhận: bỏ qua kiểm tra 2 hồ sơ? (lý do: trang không thể đọc được)"
     )
     assert page.locator("#confirm-list li").count() == 2
+    tb.check_page(page, "confirm-dismiss", 1280, tb.internal_words(), tb.read_off_paper(world))
     meta = metadata_store(world.settings)
     assert all(meta.get_dossier(i).needs_review for i in chosen)
     page.click("#confirm-yes")
