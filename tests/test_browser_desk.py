@@ -71,11 +71,34 @@ def test_review_queue_by_keyboard_reaches_the_second_dismissal_quickly(world: Wo
         page.context.close()
 
 
+def test_refused_correction_comes_back_with_the_typed_value_focused(world: World) -> None:
+    dossier_id = two_waiting(world)[0]
+    page = world.sign_in("operator", "/ops/review")
+    item = page.locator(f'section.review-item[data-dossier="{dossier_id}"]')
+    field = item.locator("input[name='value.full_name']")
+    field.fill("Nguyen Van 3")
+    item.locator("form.correction button[type=submit]").click()
+    expect(page.locator("#refused")).to_be_visible()
+    # The typed value is back, focused: retype and Enter, no Tab, no search for the item.
+    focused = page.locator(f"#v-{dossier_id}-full_name")
+    expect(focused).to_be_focused()
+    expect(focused).to_have_value("Nguyen Van 3")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("Nguyễn Văn Ba")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/ops/review?done=*")
+    corrected = {
+        c.name: c.new_value for c in metadata_store(world.settings).corrections(dossier_id)
+    }
+    assert corrected["full_name"] == "Nguyễn Văn Ba"
+
+
 def test_operator_dismisses_two_items_at_once_after_a_confirmation(world: World) -> None:
     chosen = two_waiting(world)
     page = world.sign_in("operator", "/ops/review")
     for dossier_id in chosen:
         page.check(f'section.review-item[data-dossier="{dossier_id}"] .pick input')
+    page.screenshot(path=str(tb.SHOTS / "review-chosen-1280.png"))
     page.select_option("#bulk-reason", "unreadable")
     page.click("#bulk-dismiss-button")
     # Nothing done yet: the question, the two dossiers, a way back.
@@ -162,5 +185,7 @@ def test_phone_checks_a_field_against_the_scan(world: World) -> None:
     assert mark_box is not None
     print(f"code's box at 390 px: {at_fit:.0f} px at fit, {mark_box['width']:.0f} px chosen")
     assert mark_box["width"] >= 200, mark_box
+    tb.SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(tb.SHOTS / "phone-field-390.png"))  # what the phone shows
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert world.csp_violations == []
