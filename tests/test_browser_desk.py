@@ -96,8 +96,24 @@ def test_refused_correction_comes_back_with_the_typed_value_focused(world: World
 def test_operator_dismisses_two_items_at_once_after_a_confirmation(world: World) -> None:
     chosen = two_waiting(world)
     page = world.sign_in("operator", "/ops/review")
+    # By keyboard: Tab to each item's box and Space, Tab to the bulk bar (counted).
+    order = page.locator("section.review-item").evaluate_all(
+        "(s) => s.map((i) => i.dataset.dossier)"
+    )
+    chosen.sort(key=order.index)  # in the queue's order
+    from_the_top(page)
+    tabs = 0
     for dossier_id in chosen:
-        page.check(f'section.review-item[data-dossier="{dossier_id}"] .pick input')
+        tabs += tabs_until(page, f'section.review-item[data-dossier="{dossier_id}"] .pick input')
+        page.keyboard.press("Space")
+    # The last chosen item's link to the bulk bar (shown once an item is chosen).
+    last = f'section.review-item[data-dossier="{chosen[-1]}"] a.to-bulk'
+    tabs += tabs_until(page, last)
+    page.keyboard.press("Enter")
+    expect(page.locator("#bulk-reason")).to_be_focused()
+    print(f"dismiss two by keyboard: {tabs} Tabs, 2 Spaces, Enter, reason, Enter, Enter")
+    for dossier_id in chosen:
+        assert page.is_checked(f'section.review-item[data-dossier="{dossier_id}"] .pick input')
     page.screenshot(path=str(tb.SHOTS / "review-chosen-1280.png"))
     page.select_option("#bulk-reason", "unreadable")
     page.click("#bulk-dismiss-button")
@@ -109,7 +125,8 @@ def test_operator_dismisses_two_items_at_once_after_a_confirmation(world: World)
     tb.check_page(page, "confirm-dismiss", 1280, tb.internal_words(), tb.read_off_paper(world))
     meta = metadata_store(world.settings)
     assert all(meta.get_dossier(i).needs_review for i in chosen)
-    page.click("#confirm-yes")
+    expect(page.locator("#confirm-yes")).to_be_focused()  # Enter confirms
+    page.keyboard.press("Enter")
     page.wait_for_url("**/ops/review?dismissed=2")
     expect(page.locator("#dismissed")).to_have_text("Đã bỏ qua kiểm tra 2 hồ sơ.")
     for dossier_id in chosen:
