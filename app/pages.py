@@ -336,11 +336,11 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
     ) -> Response:
         dossier = visible_dossier(settings, principal, dossier_id)
         data = dossier_json(settings, principal, dossier)
-        # Boxes for the fields under review (and the one asked for): the pages' OCR
-        # records are read once for them, not for every field of every dossier shown.
-        wanted = {f.name for f in dossier.field_details if f.needs_review}
-        if field and any(f.name == field for f in dossier.field_details):
-            wanted.add(field)
+        # Boxes for every field with a value (the pages' OCR records are read once for
+        # them all): any field can be chosen and checked against the scan (issue 29, on a
+        # phone the page zooms to it). Those under review are marked; others only when chosen.
+        flagged = {f.name for f in dossier.field_details if f.needs_review}
+        wanted = {f.name for f in dossier.field_details if f.value}
         boxes = {}
         for name, found in field_locations(settings, dossier, sorted(wanted)).items():
             boxes[name] = {
@@ -363,6 +363,7 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
             }
         return render(
             request, "dossier.html", principal, dossier=data, boxes=boxes, focus=field,
+            flagged=flagged,
             download_stem=download_name(dossier, ""), stack=stack,
         )  # fmt: skip
 

@@ -91,6 +91,14 @@ def test_refused_correction_comes_back_with_the_typed_value_focused(world: World
         c.name: c.new_value for c in metadata_store(world.settings).corrections(dossier_id)
     }
     assert corrected["full_name"] == "Nguyễn Văn Ba"
+    # The agency reads the correction in its dossier's history; another agency gets 404.
+    agency = world.sign_in("agency_a", f"/dossiers/{dossier_id}", width=390)
+    history = agency.locator(".events").inner_text()
+    assert "Đã lưu trữ · sửa Họ và tên:" in history and "Nguyễn Văn Ba" in history, history
+    assert USER_NAMES["operator"] not in agency.locator("main").inner_text()
+    other = world.sign_in("agency_b", "/search")
+    response = other.goto(f"/dossiers/{dossier_id}")
+    assert response is not None and response.status == 404
 
 
 def test_operator_dismisses_two_items_at_once_after_a_confirmation(world: World) -> None:
@@ -175,8 +183,9 @@ def test_operator_retries_two_failures_at_once_after_a_confirmation(world: World
 
 def test_phone_checks_a_field_against_the_scan(world: World) -> None:
     receipt = world.ready()[0]
-    path = f"/dossiers/{receipt.dossier_id}?field=dossier_code"
-    page = world.sign_in("operator", path, width=390)
+    # An agency on a phone; the code is not under review (no box until chosen).
+    page = world.sign_in("agency_a", f"/dossiers/{receipt.dossier_id}", width=390)
+    assert not page.locator('.mark[data-field="dossier_code"]').is_visible()
     mark = page.locator('.mark[data-field="dossier_code"]')
     page.wait_for_function("() => document.querySelector('figure.page:not([hidden]) img').complete")
     at_fit = page.evaluate(
