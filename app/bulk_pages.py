@@ -71,9 +71,11 @@ def add_bulk_pages(
             )  # fmt: skip
         words = reasons[reason] + (f" ({note})" if note else "")
         meta = metadata_store(settings)
-        for dossier in dossiers:
+        # One settled meanwhile (corrected or dismissed by someone else) is left as it is.
+        waiting = [d for d in dossiers if d.needs_review]
+        for dossier in waiting:
             meta.dismiss_review(dossier.dossier_id, reason=words, dismissed_by=principal.name)
-        return RedirectResponse(f"/ops/review?dismissed={len(dossiers)}", status_code=303)
+        return RedirectResponse(f"/ops/review?dismissed={len(waiting)}", status_code=303)
 
     @app.post("/ops/bulk/retry", include_in_schema=False)
     async def bulk_retry(request: Request, principal: OperatorPage) -> Response:

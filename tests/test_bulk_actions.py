@@ -61,6 +61,14 @@ def test_bulk_dismissal_asks_first_refuses_other_sites_and_names_who(
     assert done.status_code == 303 and done.headers["location"] == "/ops/review?dismissed=2"
     for dossier_id in ids:
         assert not meta.get_dossier(dossier_id).needs_review
+    # Confirmed again (a second tab, a double submit): nothing left to dismiss, no new line.
+    events = len(meta.events(ids[0]))
+    again = world.client.post(
+        "/ops/bulk/dismiss", data={**form, "confirm": "1"}, headers=SAME_ORIGIN,
+        follow_redirects=False,
+    )  # fmt: skip
+    assert again.headers["location"] == "/ops/review?dismissed=0"
+    assert len(meta.events(ids[0])) == events
     # An agency cannot.
     world.client.cookies.clear()
     assert world.sign_in("agency_a").status_code == 303
