@@ -34,6 +34,7 @@ from app.auth import (
     visible_batch,
     visible_dossier,
 )
+from app.bulk_pages import add_bulk_pages
 from app.i18n import Messages, load_messages
 from app.originals import from_stack
 from app.page_images import field_locations
@@ -335,11 +336,11 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
     ) -> Response:
         dossier = visible_dossier(settings, principal, dossier_id)
         data = dossier_json(settings, principal, dossier)
-        # Boxes for the fields under review (and the one asked for): the pages' OCR
-        # records are read once for them, not for every field of every dossier shown.
-        wanted = {f.name for f in dossier.field_details if f.needs_review}
-        if field and any(f.name == field for f in dossier.field_details):
-            wanted.add(field)
+        # Boxes for every field with a value (the pages' OCR records are read once for
+        # them all): any field can be chosen and checked against the scan (issue 29, on a
+        # phone the page zooms to it). Those under review are marked; others only when chosen.
+        flagged = {f.name for f in dossier.field_details if f.needs_review}
+        wanted = {f.name for f in dossier.field_details if f.value}
         boxes = {}
         for name, found in field_locations(settings, dossier, sorted(wanted)).items():
             boxes[name] = {
@@ -362,6 +363,7 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
             }
         return render(
             request, "dossier.html", principal, dossier=data, boxes=boxes, focus=field,
+            flagged=flagged,
             download_stem=download_name(dossier, ""), stack=stack,
         )  # fmt: skip
 
@@ -371,6 +373,8 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
         principal: OperatorPage,
         retried: Annotated[str, Query(max_length=64)] = "",
         resent: Annotated[str, Query(max_length=20)] = "",
+        retried_n: Annotated[int, Query(ge=0, le=1000)] = 0,
+        chosen: Annotated[int, Query(ge=0, le=1000)] = 0,
     ) -> Response:
         data = ops_data(settings, request_runner=request.app.state.runner)
         data["locked_accounts"] = locked_accounts(settings)
@@ -378,6 +382,7 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
         return render(
             request, "ops.html", principal, ops=data, statuses=list(DossierStatus),
             retried=retried, now=datetime.now(UTC), refresh_s=OPS_REFRESH_S, resent=resent,
+            retried_n=retried_n, chosen=chosen,
         )  # fmt: skip
 
     @app.get("/ops/batches/{batch_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -390,6 +395,7 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
         return render(request, "batch.html", principal, batch=batch, tally=tally)
 
     add_review_pages(app, settings, render, messages)
+    add_bulk_pages(app, settings, render, messages)
 
 
 def plain_errors(exc: RequestValidationError) -> str:

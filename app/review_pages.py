@@ -71,6 +71,7 @@ def add_review_pages(
         age: int = 0,
         page: int = 1,
         refused: dict[str, Any] | None = None,
+        dismissed: int = 0,
     ) -> Response:
         before = datetime.now(UTC) - timedelta(days=age) if age else None
         if reason:
@@ -108,7 +109,7 @@ def add_review_pages(
             shown = {"id": _code_of(settings, refused["dossier_id"]), "message": refused["message"]}
         response = render(
             request, "review.html", principal, items=items, done=_code_of(settings, done),
-            refused=shown,
+            refused=shown, dismissed=dismissed,
             form=form, page=page, has_more=has_more,
             reasons=sorted(messages.sections["field"].items()),
             procedures=sorted(messages.procedures.items(), key=lambda p: p[1]),
@@ -127,10 +128,12 @@ def add_review_pages(
         procedure: Annotated[str, Query(max_length=64)] = "",
         age: Annotated[int, Query(ge=0, le=3650)] = 0,
         page: Annotated[int, Query(ge=1, le=MAX_OFFSET // PAGE_SIZE + 1)] = 1,
+        dismissed: Annotated[int, Query(ge=0, le=1000)] = 0,
     ) -> Response:
         return review_response(
-            request, principal, done=done, reason=reason, procedure=procedure, age=age, page=page
-        )
+            request, principal, done=done, reason=reason, procedure=procedure, age=age,
+            page=page, dismissed=dismissed,
+        )  # fmt: skip
 
     @app.post("/ops/review/{dossier_id}", include_in_schema=False)
     async def review_save(request: Request, dossier_id: str, principal: OperatorPage) -> Response:

@@ -174,6 +174,12 @@ def dossier_json(settings: Settings, principal: Principal, dossier: DossierInfo)
         # history and the corrections are the agency's and operators'.
         del data["downloads"]["fields"]
     data["signature"] = signature_of(settings, dossier)
+    if principal.role is Role.AGENCY:
+        # The agency reads its dossier's history too (issue 29): when it was received,
+        # processed, archived, which fields were corrected from what to what, routed,
+        # rescanned. Not shown: who acted (operators' names), a failure's error text, an
+        # operator's dismissal note (free text) and another dossier's id.
+        data["events"] = agency_events(metadata_store(settings).events(dossier.dossier_id))
     if principal.role is Role.OPERATOR:
         meta = metadata_store(settings)
         data["events"] = [
@@ -192,6 +198,29 @@ def dossier_json(settings: Settings, principal: Principal, dossier: DossierInfo)
             for c in meta.corrections(dossier.dossier_id)
         ]
     return data
+
+
+# History lines whose words an agency may read (the catalogue's [[event]] words).
+AGENCY_EVENT = re.compile(
+    r"^(?:field [a-z_]+ corrected: |routed to agency |rescan \d+: |needs review: |retry requested$)"
+)
+# The dossier's own statuses (an agency's status reports and the push outbox are not its
+# scan's history).
+AGENCY_STATUSES = frozenset(s.value for s in DossierStatus)
+
+
+def agency_events(events: list[tuple[datetime, str, str | None]]) -> list[dict[str, Any]]:
+    """A dossier's history as its agency reads it: each step's time and status, with its
+    message only when it is one of AGENCY_EVENT's; a repeated bare status is shown once."""
+    shown: list[dict[str, Any]] = []
+    for at, status, message in events:
+        if status not in AGENCY_STATUSES:
+            continue
+        kept = message if message and AGENCY_EVENT.match(message) else None
+        if shown and kept is None and shown[-1]["status"] == status:
+            continue
+        shown.append({"at": at.isoformat(), "status": status, "message": kept})
+    return shown
 
 
 def download_name(dossier: DossierInfo, suffix: str) -> str:

@@ -111,7 +111,10 @@ def test_agency_sees_only_its_own(world: World, archived: dict[str, Any]) -> Non
     assert theirs["dossiers"] == []
     detail = world.client.get(f"/api/dossiers/{dossier_id}", headers=world.auth("agency_a"))
     body = detail.json()
-    assert body["agency"] == AGENCY_A and body["pages"] and "events" not in body
+    assert body["agency"] == AGENCY_A and body["pages"] and "corrections" not in body
+    # Its history (issue 29), without who acted: received, processing, archived.
+    assert [e["status"] for e in body["events"]] == ["received", "processing", "archived"]
+    assert all(set(e) == {"at", "status", "message"} for e in body["events"])
     pdf = world.client.get(f"/api/dossiers/{dossier_id}/pdf", headers=world.auth("agency_a"))
     assert pdf.content.startswith(b"%PDF-")
     original = world.client.get(

@@ -39,7 +39,7 @@
     next.disabled = current === pages.length;
   }
   function setZoom(value) {
-    zoom = Math.min(Math.max(0.5, value), 4);
+    zoom = Math.min(Math.max(0.5, value), 8);
     viewer.style.setProperty("--zoom", zoom);
     frame.classList.toggle("zoomed", zoom !== 1);
   }
@@ -56,14 +56,52 @@
     if (e.key === "+" || e.key === "=") setZoom(zoom * 1.25);
     if (e.key === "-") setZoom(zoom / 1.25);
   });
-  // A field's name shows its page, with its box marked.
-  document.querySelectorAll("button.show-field").forEach((button) => {
-    button.addEventListener("click", () => {
-      viewer.querySelectorAll(".mark").forEach((m) => m.classList.toggle("focus", m.dataset.field === button.dataset.field));
-      show(Number(button.dataset.page));
-      frame.focus();
+  // A field's name shows its page, with its box marked, and its value over the page. On a
+  // phone (issue 29: an A4 page at fit is ~350 px wide, the fields ~1000 px under it) the
+  // page is zoomed to the box, the box scrolled to the middle of the frame, and the viewer
+  // brought to the top of the screen: the value and its place on the paper seen together.
+  const narrow = window.matchMedia("(max-width: 47.99rem)");
+  const callout = document.getElementById("field-callout");
+  function choose(name, page) {
+    let mark = null;
+    viewer.querySelectorAll(".mark").forEach((m) => {
+      const on = m.dataset.field === name;
+      m.classList.toggle("focus", on);
+      if (on) mark = m;
     });
+    document.querySelectorAll("#fields tbody tr").forEach((row) => row.classList.toggle("focus", row.dataset.field === name));
+    show(page);
+    const row = document.querySelector(`#fields tbody tr[data-field="${name}"]`);
+    if (row && callout) {
+      document.getElementById("callout-name").textContent = row.querySelector("th").textContent.trim();
+      const cell = row.querySelector("td");
+      const value = cell.firstChild && cell.firstChild.nodeType === Node.TEXT_NODE ? cell.firstChild.textContent : "";
+      document.getElementById("callout-value").textContent = value.trim();
+      callout.hidden = false;
+    }
+    if (narrow.matches && mark) {
+      const width = Number(mark.dataset.box.split(" ")[2]) || 1;
+      setZoom(Math.max(1, 0.85 / width));
+      frame.focus({ preventScroll: true });
+      const image = mark.closest(".page-box").querySelector("img");
+      if (image.complete) centre(mark);
+      else image.addEventListener("load", () => centre(mark), { once: true });
+    } else {
+      frame.focus();
+    }
+  }
+  function centre(mark) {
+    const box = mark.getBoundingClientRect();
+    const seen = frame.getBoundingClientRect();
+    frame.scrollLeft += box.left - seen.left - (seen.width - box.width) / 2;
+    frame.scrollTop += box.top - seen.top - (seen.height - box.height) / 2;
+    viewer.scrollIntoView({ block: "start" });
+  }
+  document.querySelectorAll("button.show-field").forEach((button) => {
+    button.addEventListener("click", () => choose(button.dataset.field, Number(button.dataset.page)));
   });
   const focused = viewer.querySelector(".mark.focus");
   show(focused ? Number(focused.closest("figure.page").dataset.number) : 1);
+  // A link naming a field (the review desk's) opens on it, zoomed on a phone.
+  if (focused && narrow.matches) choose(focused.dataset.field, Number(focused.closest("figure.page").dataset.number));
 })();
