@@ -65,5 +65,7 @@
     });
   });
   const focused = viewer.querySelector(".mark.focus");
-  show(focused ? Number(focused.closest("figure.page").dataset.number) : 1);
+  // ?page=N (a search result's matching page): a whole number only, clamped by show().
+  const asked = Number.parseInt(new URLSearchParams(window.location.search).get("page") || "", 10);
+  show(focused ? Number(focused.closest("figure.page").dataset.number) : (Number.isInteger(asked) ? asked : 1));
 })();
