@@ -23,6 +23,7 @@ from app.views import download_name
 from config import Settings
 from flows.runtime import metadata_store, object_store
 from models import DossierStatus, Principal, Role, SearchQuery
+from models.codes import received_on
 from models.dossier import DossierInfo
 from models.errors import DossierNotFoundError, StorageError
 from models.search import COUNT_CAP, MAX_OFFSET, parse_text_query, received_day
@@ -211,6 +212,7 @@ def add_search_pages(
         }  # fmt: skip
         asked = any(v for k, v in form.items() if k != "sort")
         result, total, snippets, marks = None, 0, {}, {}
+        paper_days = {}
         if asked or principal.role is Role.AGENCY:
             query = build_query(principal, form, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
             meta = metadata_store(settings)
@@ -218,6 +220,7 @@ def add_search_pages(
             total = meta.count(query)
             parsed = parse_text_query(text) if text else None
             for d in result.items:
+                paper_days[d.dossier_id] = received_on(d.dossier_code)
                 marks[d.dossier_id] = {
                     "code": highlight(d.dossier_code or d.dossier_id, [code]),
                     "name": highlight(d.full_name, [name]),
@@ -231,6 +234,7 @@ def add_search_pages(
         return render(
             request, "search.html", principal, result=result, form=form, page=page, asked=asked,
             total=total, count_cap=COUNT_CAP, snippets=snippets, marks=marks,
+            paper_days=paper_days,
             procedures=procedures, more_set=any(form[k] for k in MORE_KEYS),
             saved=saved, query_string=clean_query(str(request.url.query)), bulk_cap=BULK_CAP,
         )  # fmt: skip

@@ -18,18 +18,26 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, check_page, internal_words
+from app.runner import BatchRunner
+from app.service import create_app
+from config import Settings
+from flows import runtime
+from flows.runtime import metadata_store, object_store
+from models import BatchInfo, FieldInfo, Role
+from storage import keys
+from tests.service_support import live_server, run_steps
 
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright  # noqa: E402
-
-from app.runner import BatchRunner  # noqa: E402
-from app.service import create_app  # noqa: E402
-from config import Settings  # noqa: E402
-from flows import runtime  # noqa: E402
-from flows.runtime import metadata_store, object_store  # noqa: E402
-from models import BatchInfo, FieldInfo, Role  # noqa: E402
-from storage import keys  # noqa: E402
-from tests.service_support import live_server, run_steps  # noqa: E402
+# Skips the module (fails it, under SOHOA_REQUIRE_BROWSER=1) without Playwright or Chromium.
+from tests.test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Browser,
+    BrowserContext,
+    Page,
+    check_page,
+    internal_words,
+    sync_playwright,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -126,6 +134,12 @@ def search_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchWor
             runtime.reset()
 
 
+def go(page: Page, selector: str) -> None:
+    """Click something that loads another page, and wait for it to load."""
+    with page.expect_navigation(wait_until="load"):
+        page.click(selector)
+
+
 def result_codes(page: Page) -> list[str]:
     return [
         link.get_attribute("aria-label") or ""
@@ -138,7 +152,7 @@ def test_phrase_search_finds_page_two_first(search_world: SearchWorld) -> None:
     actions = 0
     page.fill("#s-text", "noi cap cuc canh sat")  # typed without diacritics or quotes
     actions += 1
-    page.click("form.search button[type=submit]")
+    go(page, "form.search button[type=submit]")
     actions += 1
     codes = result_codes(page)
     assert codes[0] == "000.00.00.H49-260305-0002", codes
@@ -151,7 +165,7 @@ def test_phrase_search_finds_page_two_first(search_world: SearchWorld) -> None:
     assert href == "/dossiers/s-phrase?page=2"
     # Quoted: the phrase only.
     page.fill("#s-text", '"cuc canh sat"')
-    page.click("form.search button[type=submit]")
+    go(page, "form.search button[type=submit]")
     assert result_codes(page) == ["000.00.00.H49-260305-0002"]
     assert actions == 2
     check_page(page, "search-phrase", 1280, internal_words())
@@ -163,21 +177,29 @@ def test_search_by_the_day_on_the_receipt(search_world: SearchWorld) -> None:
     page.click("#more-filters summary")
     page.fill("#s-paper-from", PAPER_DAY)
     page.fill("#s-paper-to", PAPER_DAY)
-    page.click("form.search button[type=submit]")
+    go(page, "form.search button[type=submit]")
     actions += 4
     assert sorted(result_codes(page)) == [
         "000.00.00.H49-260305-0002",
         "000.00.00.H49-260305-0003",
     ]
     assert page.locator("#total").inner_text() == "2 hồ sơ"  # counts add up with the rows
+    assert page.locator("#results .paper-day").all_inner_texts() == ["05/03/2026"] * 2
     assert page.locator("#more-filters").get_attribute("open") is not None  # kept open
     # The upload day is another field: nothing was uploaded on the receipt's day.
     page.fill("#s-paper-from", "")
     page.fill("#s-paper-to", "")
     page.fill("#s-received", PAPER_DAY)
-    page.click("form.search button[type=submit]")
+    go(page, "form.search button[type=submit]")
     assert page.locator("#no-results").is_visible()
     assert actions == 4
+    # The API takes the same day, and the same ranking.
+    answer = page.request.get(
+        f"/api/dossiers?received_on_from={PAPER_DAY}&received_on_to={PAPER_DAY}"
+        "&text=noi+cap+cuc+canh+sat&sort=relevance",
+        headers={"Authorization": f"Bearer {search_world.tokens['agency_a']}"},
+    )
+    assert [d["dossier_id"] for d in answer.json()["dossiers"]] == ["s-phrase"]
 
 
 def test_a_phone_sees_results_in_its_first_screen(search_world: SearchWorld) -> None:
@@ -194,19 +216,19 @@ def test_saved_search_round_trip(search_world: SearchWorld) -> None:
     page = search_world.sign_in("agency_a", '/search?text="cuc+canh+sat"')
     actions = 0
     page.fill("#saved-name", "Căn cước do Cục Cảnh sát cấp")
-    page.click("#save-search button[type=submit]")
+    go(page, "#save-search button[type=submit]")
     actions += 2
     saved = page.locator("#saved-list a", has_text="Căn cước do Cục Cảnh sát cấp")
     assert saved.count() == 1
     page.goto("/search")
-    page.click("#saved-list a")  # later: one click runs it again
+    go(page, "#saved-list a")  # later: one click runs it again
     actions += 1
     assert page.locator("#s-text").input_value() == '"cuc canh sat"'
     assert result_codes(page) == ["000.00.00.H49-260305-0002"]
     # Another agency's account does not see it.
     other = search_world.sign_in("agency_b", "/search")
     assert other.locator("#saved-list").count() == 0
-    page.click("#saved-list button")
+    go(page, "#saved-list button")
     actions += 1
     assert page.locator("#saved-list").count() == 0
     assert actions == 4
@@ -215,7 +237,7 @@ def test_saved_search_round_trip(search_world: SearchWorld) -> None:
 def test_a_days_dossiers_download_after_a_confirmation(search_world: SearchWorld) -> None:
     page = search_world.sign_in("agency_a", f"/search?paper_from={PAPER_DAY}&paper_to={PAPER_DAY}")
     actions = 0
-    page.click("#bulk-all")  # every result of this search
+    go(page, "#bulk-all")  # every result of this search
     actions += 1
     assert page.locator("#bulk-count").inner_text().startswith("Tải về 2 hồ sơ")
     with page.expect_download() as info:
@@ -230,7 +252,7 @@ def test_a_days_dossiers_download_after_a_confirmation(search_world: SearchWorld
     # Ticked rows: only those; a foreign dossier's id is refused outright.
     page.goto("/search?text=cuc+canh+sat")
     page.check("#results tbody tr:first-child input[type=checkbox]")
-    page.click("#bulk-chosen")
+    go(page, "#bulk-chosen")
     assert page.locator("#bulk-list li").count() == 1
     response = page.request.post(
         "/search/download.zip",
