@@ -143,7 +143,7 @@ def go(page: Page, selector: str) -> None:
 def result_codes(page: Page) -> list[str]:
     return [
         link.get_attribute("aria-label") or ""
-        for link in page.locator("#results tbody tr td:nth-child(2) a").all()
+        for link in page.locator("#results tbody tr td:first-child a").all()
     ]
 
 
@@ -161,7 +161,7 @@ def test_phrase_search_finds_page_two_first(search_world: SearchWorld) -> None:
     first = page.locator("#results tbody tr").first
     assert first.locator(".snippet-page").inner_text() == "trang 2:"
     assert first.locator(".snippet mark").all_inner_texts() == ["nơi cấp: Cục Cảnh sát"]
-    href = first.locator("td:nth-child(2) a").get_attribute("href")
+    href = first.locator("td:first-child a").get_attribute("href")
     assert href == "/dossiers/s-phrase?page=2"
     # Quoted: the phrase only.
     page.fill("#s-text", '"cuc canh sat"')
@@ -251,7 +251,7 @@ def test_a_days_dossiers_download_after_a_confirmation(search_world: SearchWorld
     assert actions == 2
     # Ticked rows: only those; a foreign dossier's id is refused outright.
     page.goto("/search?text=cuc+canh+sat")
-    page.check("#results tbody tr:first-child input[type=checkbox]")
+    page.check("#results tbody tr:first-child input.pick")
     go(page, "#bulk-chosen")
     assert page.locator("#bulk-list li").count() == 1
     response = page.request.post(
