@@ -348,7 +348,9 @@ def test_a_day_received_is_vietnams_day_on_every_database(filled: MetadataStore)
 # page 2 holds the phrase. Texts recorded directly (no OCR), as agencies' search reads them.
 RANKED = [
     ("r-scatter", "000.00.00.H49-260301-0001",
-     "Giấy tiếp nhận: Nội dung cấp lại. Cục thuế. Cảnh báo: sát ngày\fTrang hai"),
+     # Each word, more often than the phrase has them: bm25 alone would put this first.
+     "Nội dung cấp lại; cấp đổi. Nơi nhận: Cục thuế, cục hải quan. Cảnh báo: sát ngày, "
+     "cảnh giác, sát hạn, nơi khác\fTrang hai"),
     ("r-phrase", "000.00.00.H49-260305-0002",
      "Giấy tiếp nhận hồ sơ\fCăn cước công dân, nơi cấp: Cục Cảnh sát quản lý hành chính"),
     ("r-none", "000.00.00.H49-260305-0003", "Đơn đề nghị cấp phiếu lý lịch tư pháp"),
