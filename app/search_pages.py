@@ -7,6 +7,7 @@ every page's is); a download is confirmed on a page of its own first."""
 
 from __future__ import annotations
 
+import logging
 import zipfile
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
@@ -26,10 +27,11 @@ from models import DossierStatus, Principal, Role, SearchQuery
 from models.codes import received_on
 from models.dossier import DossierInfo
 from models.errors import DossierNotFoundError, StorageError
-from models.search import COUNT_CAP, MAX_OFFSET, parse_text_query, received_day
+from models.search import COUNT_CAP, MAX_OFFSET, VIETNAM, parse_text_query, received_day
 from models.textfold import fold
 from storage import keys
 
+log = logging.getLogger("sohoa.service")
 ReaderPage = Annotated[Principal, Depends(page_user(Role.AGENCY, Role.OPERATOR))]
 PAGE_SIZE = 20
 # "Every result of this search" downloads at most this many dossiers (one page of the API).
@@ -299,7 +301,11 @@ def add_search_pages(
         dossiers = chosen(principal, ids, False, "")
         if not dossiers:
             raise HTTPException(404, "no archived dossier chosen")
-        day = datetime.now().strftime("%Y%m%d")
+        log.info(
+            "bulk download of %d dossiers by %s", len(dossiers), principal.token_id,
+            extra={"dossier_ids": [d.dossier_id for d in dossiers][:BULK_CAP]},
+        )  # fmt: skip
+        day = datetime.now(VIETNAM).strftime("%Y%m%d")
         return StreamingResponse(
             zip_pdfs(settings, dossiers),
             media_type="application/zip",
