@@ -27,7 +27,7 @@ from models import DossierStatus, Principal, Role, SearchQuery
 from models.codes import received_on
 from models.dossier import DossierInfo
 from models.errors import DossierNotFoundError, StorageError
-from models.search import COUNT_CAP, MAX_OFFSET, VIETNAM, parse_text_query, received_day
+from models.search import COUNT_CAP, MAX_OFFSET, SORTS, VIETNAM, parse_text_query, received_day
 from models.textfold import fold
 from storage import keys
 
@@ -101,6 +101,8 @@ def clean_query(raw: str) -> str:
     for key, value in parse_qsl(raw[:2000], keep_blank_values=False):
         if key in SEARCH_KEYS and key not in kept and value.strip():
             kept[key] = value.strip()[:200]
+    if kept.get("sort") not in (None, *SORTS):
+        del kept["sort"]
     return urlencode(kept)
 
 
