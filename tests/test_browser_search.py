@@ -23,7 +23,7 @@ from app.service import create_app
 from config import Settings
 from flows import runtime
 from flows.runtime import metadata_store, object_store
-from models import BatchInfo, FieldInfo, Role
+from models import BatchInfo, FieldInfo, PageInfo, Role
 from storage import keys
 from tests.service_support import live_server, run_steps
 
@@ -56,6 +56,14 @@ DOSSIERS = [
 ]  # fmt: skip
 # The day every search below asks for by its receipt: two of agency A's dossiers.
 PAPER_DAY = "2026-03-05"
+
+
+def blank_jpeg() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (70, 99), "white").save(out, "JPEG")
+    return out.getvalue()
 
 
 def pdf_of(dossier_id: str) -> bytes:
@@ -109,8 +117,12 @@ def search_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchWor
         meta.add_dossier(dossier_id, f"b-{agency}", n, f"{dossier_id}.pdf")
         objects.put_bytes(keys.text_key(dossier_id), text.encode())
         objects.put_bytes(keys.pdf_key(dossier_id), pdf_of(dossier_id))
+        pages = [PageInfo(i, 700, 990, 100) for i in range(text.count("\f") + 1)]
+        for page in pages:
+            objects.put_bytes(keys.page_image_key(dossier_id, page.index), blank_jpeg())
         meta.mark_archived(
             dossier_id,
+            pages=pages,
             fields=[
                 FieldInfo("dossier_code", code, "qr", 0.99),
                 FieldInfo("full_name", name, "qr", 0.99),
@@ -163,6 +175,11 @@ def test_phrase_search_finds_page_two_first(search_world: SearchWorld) -> None:
     assert first.locator(".snippet mark").all_inner_texts() == ["nơi cấp: Cục Cảnh sát"]
     href = first.locator("td:first-child a").get_attribute("href")
     assert href == "/dossiers/s-phrase?page=2"
+    # The link opens the dossier on that page.
+    go(page, "#results tbody tr:first-child td:first-child a")
+    assert page.locator('figure.page[data-number="2"]').is_visible()
+    assert not page.locator('figure.page[data-number="1"]').is_visible()
+    page.go_back()
     # Quoted: the phrase only.
     page.fill("#s-text", '"cuc canh sat"')
     go(page, "form.search button[type=submit]")
