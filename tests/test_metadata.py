@@ -408,3 +408,42 @@ def test_saved_searches_belong_to_their_owner(ranked: MetadataStore) -> None:
     assert ranked.delete_saved_search("user:other", first) is False
     assert ranked.delete_saved_search("user:lan", first) is True
     assert ranked.saved_searches("user:lan") == []
+
+
+def test_migration_0010_fills_the_receipt_day_and_the_text_index(database_url: str) -> None:
+    """Dossiers archived before 0010 get their receipt day from their code, and (SQLite)
+    their texts in the FTS5 table, so a ranked phrase search finds them at once."""
+    from datetime import date
+
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    upgrade_schema(engine, "0009")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO batches (batch_id, created_at, lang, source_count) "
+                "VALUES ('old', CURRENT_TIMESTAMP, 'vie', 2)"
+            )
+        )
+        for n, code in enumerate(["000.00.00.H49-250714-0001", "000.00.00.H49-250231-0002"]):
+            connection.execute(
+                text(
+                    "INSERT INTO dossiers (dossier_id, batch_id, position, source_name, status, "
+                    "page_count, dossier_code, fields, needs_review, review_reasons, "
+                    "source_pages, created_at, updated_at) VALUES (:id, 'old', :n, 'x.pdf', "
+                    "'archived', 1, :code, '{}', false, '[]', '[]', CURRENT_TIMESTAMP, "
+                    "CURRENT_TIMESTAMP)"
+                ),
+                {"id": f"old-{n}", "n": n, "code": code},
+            )
+            connection.execute(
+                text("INSERT INTO dossier_texts (dossier_id, text_folded) VALUES (:id, :t)"),
+                {"id": f"old-{n}", "t": " noi cap cuc canh sat "},
+            )
+    assert upgrade_schema(engine) is True
+    engine.dispose()
+    meta = MetadataStore(database_url)
+    assert _ids(meta, paper_from=date(2025, 7, 14), paper_to=date(2025, 7, 14)) == ["old-0"]
+    assert sorted(_ids(meta, text='"cuc canh sat"', sort="relevance")) == ["old-0", "old-1"]
+    meta.close()
