@@ -4,7 +4,10 @@
   YYMMDD (``000.00.00.H49-230101-0001`` -> 2023-01-01), indexed with the agency; back-filled
   from the codes already stored. ``created_at`` stays the upload time.
 - SQLite: ``dossier_texts_fts``, an FTS5 table over the folded texts, kept by triggers on
-  ``dossier_texts`` (PostgreSQL ranks with ts_rank_cd over the GIN index 0001 made).
+  ``dossier_texts``. PostgreSQL: ``dossier_texts.text_tsv``, the tsvector stored (a generated
+  column) with its GIN index, replacing 0001's expression index: ranking (ts_rank_cd) and
+  phrase checks read the stored vector instead of parsing every matching text again (20,000
+  texts of 600 words: a ranked query took 7-10 s parsing them).
 - ``saved_searches``: a name and a query string, per owner.
 
 Revision ID: 0010
@@ -78,6 +81,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_saved_searches_owner", "saved_searches", ["owner", "created_at"])
 
+    if bind.dialect.name == "postgresql":
+        op.execute(
+            "ALTER TABLE dossier_texts ADD COLUMN text_tsv tsvector GENERATED ALWAYS AS "
+            "(to_tsvector('simple'::regconfig, text_folded)) STORED"
+        )
+        op.execute("CREATE INDEX ix_dossier_texts_tsv_stored ON dossier_texts USING gin (text_tsv)")
+        op.execute("DROP INDEX IF EXISTS ix_dossier_texts_tsv")
     if bind.dialect.name == "sqlite":
         op.execute(
             "CREATE VIRTUAL TABLE dossier_texts_fts USING fts5("
@@ -92,6 +102,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE INDEX ix_dossier_texts_tsv ON dossier_texts "
+            "USING gin (to_tsvector('simple'::regconfig, text_folded))"
+        )
+        op.execute("DROP INDEX IF EXISTS ix_dossier_texts_tsv_stored")
+        op.execute("ALTER TABLE dossier_texts DROP COLUMN text_tsv")
     if op.get_bind().dialect.name == "sqlite":
         for name in ("insert", "update", "delete"):
             op.execute(f"DROP TRIGGER IF EXISTS dossier_texts_fts_{name}")
