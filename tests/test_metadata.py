@@ -450,3 +450,19 @@ def test_migration_0010_fills_the_receipt_day_and_the_text_index(database_url: s
     assert _ids(meta, paper_from=date(2025, 7, 14), paper_to=date(2025, 7, 14)) == ["old-0"]
     assert sorted(_ids(meta, text='"cuc canh sat"', sort="relevance")) == ["old-0", "old-1"]
     meta.close()
+
+
+def test_migration_0010_goes_down_and_up_again(database_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from storage.migrate import _config
+
+    engine = create_engine(database_url)
+    upgrade_schema(engine)
+    with engine.begin() as connection:
+        command.downgrade(_config(connection), "0009")
+    assert current_revision(engine) == "0009"
+    assert upgrade_schema(engine) is True
+    assert current_revision(engine) == SHIPPED_HEAD
+    engine.dispose()
