@@ -39,7 +39,7 @@ BULK_CAP = 200
 # The search form's fields a saved search keeps (its query string holds nothing else).
 SEARCH_KEYS = (
     "text", "name", "id_number", "code", "procedure", "received", "date_from", "date_to",
-    "paper_from", "paper_to", "sort",
+    "paper", "paper_from", "paper_to", "sort",
 )  # fmt: skip
 # Folded away on a phone (issue 29): set ones open the fold.
 MORE_KEYS = SEARCH_KEYS[1:]
@@ -182,8 +182,9 @@ def add_search_pages(
                 text=text or None,
                 received_from=_day(received or form.get("date_from"), end=False),
                 received_to=_day(received or form.get("date_to"), end=True),
-                paper_from=_date(form.get("paper_from", "")),
-                paper_to=_date(form.get("paper_to", "")),
+                # One day on the paper, or a range (as the upload's day and range).
+                paper_from=_date(form.get("paper") or form.get("paper_from", "")),
+                paper_to=_date(form.get("paper") or form.get("paper_to", "")),
                 limit=limit,
                 offset=offset,
                 sort=sort,
@@ -204,6 +205,7 @@ def add_search_pages(
         received: Annotated[str, Query(max_length=32)] = "",
         date_from: Annotated[str, Query(max_length=32)] = "",
         date_to: Annotated[str, Query(max_length=32)] = "",
+        paper: Annotated[str, Query(max_length=32)] = "",
         paper_from: Annotated[str, Query(max_length=32)] = "",
         paper_to: Annotated[str, Query(max_length=32)] = "",
         sort: Annotated[str, Query(pattern="^(|newest|oldest|code|name|relevance)$")] = "",
@@ -212,7 +214,7 @@ def add_search_pages(
         form = {
             "code": code, "id_number": id_number, "name": name, "procedure": procedure,
             "text": text, "received": received, "date_from": date_from, "date_to": date_to,
-            "paper_from": paper_from, "paper_to": paper_to, "sort": sort,
+            "paper": paper, "paper_from": paper_from, "paper_to": paper_to, "sort": sort,
         }  # fmt: skip
         asked = any(v for k, v in form.items() if k != "sort")
         result, total, snippets, marks = None, 0, {}, {}
