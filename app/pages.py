@@ -29,8 +29,6 @@ from app.auth import (
     NotSignedIn,
     _authenticate,
     page_user,
-    scoped_query,
-    text_query,
     visible_batch,
     visible_dossier,
 )
@@ -42,17 +40,14 @@ from app.review import (
     CorrectionRefused,
 )
 from app.review_pages import add_review_pages
+from app.search_pages import add_search_pages
 from app.security import internal_error, new_error_id, same_origin, security_headers
-from app.snippets import TEXT_READ_BYTES, highlight, snippet
 from app.uploads import UploadRefused
 from app.views import batch_json, dossier_json, download_name, ops_data, push_ops
 from config import Settings
-from flows.runtime import metadata_store, object_store
-from models import DossierStatus, Principal, Role, SearchQuery
-from models.errors import DossierNotFoundError, SohoaError, StorageError
-from models.search import COUNT_CAP, MAX_OFFSET, received_day
-from models.textfold import fold
-from storage import keys
+from flows.runtime import metadata_store
+from models import DossierStatus, Principal, Role
+from models.errors import DossierNotFoundError, SohoaError
 
 log = logging.getLogger("sohoa.service")
 
@@ -94,15 +89,6 @@ def install_messages(templates: Jinja2Templates, messages: Messages) -> None:
         err=lambda text, file=None: messages.error(text, file=file),
         value=lambda value, name: messages.field_value(name, value),
     )
-
-
-def _day(text: str | None, *, end: bool) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return received_day(text, end=end)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
 
 
 def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> None:
@@ -271,62 +257,6 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
             procedures=sorted(messages.procedures.items(), key=lambda p: p[1]),
         )  # fmt: skip
 
-    @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
-    def search_page(
-        request: Request,
-        principal: ReaderPage,
-        code: Annotated[str, Query(max_length=64)] = "",
-        id_number: Annotated[str, Query(max_length=32)] = "",
-        name: Annotated[str, Query(max_length=128)] = "",
-        procedure: Annotated[str, Query(max_length=64)] = "",
-        text: Annotated[str, Query(max_length=200)] = "",
-        received: Annotated[str, Query(max_length=32)] = "",
-        date_from: Annotated[str, Query(max_length=32)] = "",
-        date_to: Annotated[str, Query(max_length=32)] = "",
-        sort: Annotated[str, Query(pattern="^(newest|oldest|code|name)$")] = "newest",
-        page: Annotated[int, Query(ge=1, le=MAX_OFFSET // PAGE_SIZE + 1)] = 1,
-    ) -> Response:
-        asked = any((code, id_number, name, procedure, text, received, date_from, date_to))
-        text_query(text)
-        result, total, snippets, marks = None, 0, {}, {}
-        if asked or principal.role is Role.AGENCY:
-            query = scoped_query(
-                principal,
-                SearchQuery(
-                    dossier_code=code or None,
-                    id_number=id_number or None,
-                    name=name or None,
-                    procedure=_procedure_id(messages, procedure),
-                    text=text or None,
-                    received_from=_day(received or date_from, end=False),
-                    received_to=_day(received or date_to, end=True),
-                    limit=PAGE_SIZE,
-                    offset=(page - 1) * PAGE_SIZE,
-                    sort=sort,
-                ),
-            )
-            meta = metadata_store(settings)
-            result = meta.search(query)
-            total = meta.count(query)
-            for d in result.items:
-                marks[d.dossier_id] = {
-                    "code": highlight(d.dossier_code or d.dossier_id, [code]),
-                    "name": highlight(d.full_name, [name]),
-                    "id_number": highlight(d.id_number, [id_number]),
-                }
-                if text:
-                    snippets[d.dossier_id] = snippet(_dossier_text(settings, d.dossier_id), [text])
-        form = {
-            "code": code, "id_number": id_number, "name": name, "procedure": procedure,
-            "text": text, "received": received, "date_from": date_from, "date_to": date_to,
-            "sort": sort,
-        }  # fmt: skip
-        return render(
-            request, "search.html", principal, result=result, form=form, page=page, asked=asked,
-            total=total, count_cap=COUNT_CAP, snippets=snippets, marks=marks,
-            procedures=sorted(messages.procedures.items(), key=lambda p: p[1]),
-        )  # fmt: skip
-
     @app.get("/dossiers/{dossier_id}", response_class=HTMLResponse, include_in_schema=False)
     def dossier_page(
         request: Request,
@@ -396,6 +326,7 @@ def add_pages(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> N
 
     add_review_pages(app, settings, render, messages)
     add_bulk_pages(app, settings, render, messages)
+    add_search_pages(app, settings, render, messages)
 
 
 def plain_errors(exc: RequestValidationError) -> str:
@@ -417,27 +348,3 @@ def page_ranges(indices: tuple[int, ...] | list[int]) -> str:
         else:
             runs.append([number])
     return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
-
-
-def _procedure_id(messages: Messages, asked: str) -> str | None:
-    """A procedure named by its id or by (part of) its name ("lý lịch" -> "lltp"); a text
-    naming none is searched as it is (and finds nothing)."""
-    asked = asked.strip()
-    if not asked or asked in messages.procedures:
-        return asked or None
-    wanted = " ".join(fold(asked).split())
-    named = [pid for pid, name in messages.procedures.items() if wanted in fold(name)]
-    return named[0] if named else asked
-
-
-def _dossier_text(settings: Settings, dossier_id: str) -> str:
-    """The start of a dossier's OCR text (for a search snippet), or "" if it has none."""
-    read = bytearray()
-    try:
-        for chunk in object_store(settings).iter_chunks(keys.text_key(dossier_id)):
-            read += chunk
-            if len(read) >= TEXT_READ_BYTES:
-                break
-    except StorageError:
-        return ""
-    return read[:TEXT_READ_BYTES].decode("utf-8", errors="ignore")

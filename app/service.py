@@ -22,7 +22,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -244,6 +244,11 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
         ] = None,
         status: DossierStatus | None = None,
         needs_review: bool | None = None,
+        received_on_from: Annotated[
+            date | None, Query(description="The day on the receipt (its code), from.")
+        ] = None,
+        received_on_to: date | None = None,
+        sort: Annotated[str, Query(pattern="^(newest|oldest|code|name|relevance)$")] = "newest",
         limit: Annotated[int, Query(ge=1, le=200)] = 20,
         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> dict[str, Any]:
@@ -261,8 +266,11 @@ def create_app(settings: Settings, *, runner: BatchRunner | None = None) -> Fast
                 text=text,
                 status=status,
                 needs_review=needs_review,
+                paper_from=received_on_from,
+                paper_to=received_on_to,
                 limit=limit,
                 offset=offset,
+                sort=sort,
             ),
         )
         page = metadata_store(settings).search(query)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from models.dossier import DossierInfo, DossierStatus
+from models.textfold import fold
 
 MAX_PAGE_SIZE = 200
 # Deeper pages cost a scan of every row skipped; past this, narrow the search instead.
@@ -14,7 +15,8 @@ MAX_OFFSET = 100_000
 # stored text); a query is a few words someone typed, not a document.
 MAX_TEXT_WORDS = 20
 MAX_TEXT_CHARS = 200
-SORTS = ("newest", "oldest", "code", "name")
+# "relevance": the best text match first (only with a text query; else newest first).
+SORTS = ("newest", "oldest", "code", "name", "relevance")
 # A total is counted up to this many matches; past it a page says "more than".
 COUNT_CAP = 1000
 VIETNAM = timezone(timedelta(hours=7))  # dossiers are received, and days counted, here
@@ -50,7 +52,11 @@ class SearchQuery:
     agency_code: str | None = None
     received_from: datetime | None = None  # inclusive
     received_to: datetime | None = None  # exclusive
-    text: str | None = None  # words anywhere in the OCR text
+    text: str | None = None  # words anywhere in the OCR text; "quoted words": a phrase
+    # The day the one-stop desk received it, as its dossier code says (YYMMDD), inclusive;
+    # not the upload time (received_from/received_to).
+    paper_from: date | None = None
+    paper_to: date | None = None
     status: DossierStatus | None = None
     batch_id: str | None = None
     needs_review: bool | None = None
@@ -76,6 +82,49 @@ def check_text_query(text: str) -> str:
     if len(text.split()) > MAX_TEXT_WORDS:
         raise ValueError(f"text: at most {MAX_TEXT_WORDS} words")
     return text
+
+
+def _tokens(text: str) -> list[str]:
+    """Folded words: letters and digits; everything else separates (as stored texts do)."""
+    return "".join(c if c.isalnum() else " " for c in fold(text)).split()
+
+
+@dataclass(frozen=True)
+class TextQuery:
+    """A full-text query taken apart: every word must match (``words``, all of them, in
+    and out of quotes), and each quoted part as a phrase (``phrases``). ``hint``: the
+    whole unquoted query as a phrase, which ranks first when it is found as one.
+
+    Parsed in one pass over at most MAX_TEXT_CHARS characters: no regular expression.
+    """
+
+    words: tuple[str, ...]
+    phrases: tuple[tuple[str, ...], ...]
+    hint: tuple[str, ...] | None
+
+    @property
+    def wanted_phrases(self) -> tuple[tuple[str, ...], ...]:
+        """The phrases a snippet marks: the quoted ones, else the hint."""
+        return self.phrases or ((self.hint,) if self.hint else ())
+
+
+def parse_text_query(text: str) -> TextQuery:
+    """``noi cap "cuc canh sat"`` -> words noi, cap, cuc, canh, sat; phrase cuc canh sat.
+    An unclosed quote runs to the end. Words repeated count once."""
+    check_text_query(text)
+    words: list[str] = []
+    phrases: list[tuple[str, ...]] = []
+    for n, part in enumerate(text.split('"')):
+        tokens = _tokens(part)
+        for token in tokens:
+            if token not in words:
+                words.append(token)
+        if n % 2 == 1 and len(tokens) > 1 and tuple(tokens) not in phrases:
+            phrases.append(tuple(tokens))
+    quoted = '"' in text
+    every = tuple(_tokens(text))
+    hint = every if not quoted and len(every) > 1 else None
+    return TextQuery(tuple(words[:MAX_TEXT_WORDS]), tuple(phrases), hint)
 
 
 @dataclass(frozen=True)

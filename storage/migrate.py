@@ -26,7 +26,7 @@ _ADVISORY_LOCK_KEY = 0x50_48_4F_41  # "SOHOA"-ish; any constant shared by all st
 # The newest revision in migrations/versions (tests check it is Alembic's head). Every start
 # compares the database with it; Alembic (a third of a second to import, and it reads every
 # migration file) is loaded only when there is something to apply or a command asks.
-SHIPPED_HEAD = "0009"
+SHIPPED_HEAD = "0010"
 _VERSION_TABLE = "alembic_version"
 
 

@@ -98,6 +98,15 @@ def test_fresh_database_is_migrated_to_head_and_matches_the_models(database_url:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     # The full-text index is an expression index the models cannot describe.
     diff = [d for d in diff if not (d[0] == "remove_index" and d[1].name == "ix_dossier_texts_tsv")]
+    # Nor SQLite's FTS5 table (and the tables it keeps itself), nor PostgreSQL's stored
+    # tsvector and its index: migration 0010's, each on its own database.
+    diff = [
+        d
+        for d in diff
+        if not (d[0] == "remove_table" and d[1].name.startswith("dossier_texts_fts"))
+        and not (d[0] == "remove_index" and d[1].name == "ix_dossier_texts_tsv_stored")
+        and not (d[0] == "remove_column" and d[3].name == "text_tsv")
+    ]
     assert diff == []
     meta.close()
 
@@ -336,3 +345,124 @@ def test_a_day_received_is_vietnams_day_on_every_database(filled: MetadataStore)
     assert [d.dossier_id for d in filled.search(day).items] == ["b1-001"]
     before = SearchQuery(received_to=received_day("2026-11-30", end=True))
     assert "b1-001" not in [d.dossier_id for d in filled.search(before).items]
+
+
+# Issue 29: the receipt names "nơi cấp" and "cấp" apart on page 1; the ID card copy on
+# page 2 holds the phrase. Texts recorded directly (no OCR), as agencies' search reads them.
+RANKED = [
+    ("r-scatter", "000.00.00.H49-260301-0001",
+     # Each word, more often than the phrase has them: bm25 alone would put this first.
+     "Nội dung cấp lại; cấp đổi. Nơi nhận: Cục thuế, cục hải quan. Cảnh báo: sát ngày, "
+     "cảnh giác, sát hạn, nơi khác\fTrang hai"),
+    ("r-phrase", "000.00.00.H49-260305-0002",
+     "Giấy tiếp nhận hồ sơ\fCăn cước công dân, nơi cấp: Cục Cảnh sát quản lý hành chính"),
+    ("r-none", "000.00.00.H49-260305-0003", "Đơn đề nghị cấp phiếu lý lịch tư pháp"),
+]  # fmt: skip
+
+
+@pytest.fixture
+def ranked(database_url: str) -> MetadataStore:
+    meta = MetadataStore(database_url)
+    at = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    meta.create_batch(BatchInfo("rb", at, "vie", len(RANKED), counter_id="q1"))
+    for n, (dossier_id, code, text) in enumerate(RANKED):
+        meta.add_dossier(dossier_id, "rb", n, f"{dossier_id}.pdf")
+        meta.mark_archived(
+            dossier_id, fields=[FieldInfo("dossier_code", code, "qr", 0.99)], text=text
+        )
+    yield meta
+    meta.close()
+
+
+def test_text_search_ranks_phrases_first_and_needs_every_word(ranked: MetadataStore) -> None:
+    def ranked_ids(text: str) -> list[str]:
+        return _ids(ranked, text=text, sort="relevance")
+
+    # Every word must be there: the third dossier has "cấp" but not "cục cảnh sát".
+    assert sorted(ranked_ids("noi cap cuc canh sat")) == ["r-phrase", "r-scatter"]
+    # Typed without quotes, the dossier holding the words as one phrase comes first.
+    assert ranked_ids("noi cap cuc canh sat")[0] == "r-phrase"
+    # Quoted: only the phrase matches.
+    assert ranked_ids('"noi cap cuc canh sat"') == ["r-phrase"]
+    assert ranked_ids('"cuc canh sat" noi') == ["r-phrase"]
+    assert ranked_ids('"sat cuc"') == []
+    assert ranked.count(SearchQuery(text='"noi cap cuc canh sat"')) == 1
+    assert ranked.count(SearchQuery(text="noi cap")) == 2
+    # The same criteria under another order; a quote alone asks for nothing.
+    assert _ids(ranked, text='"cuc canh sat"', sort="oldest") == ["r-phrase"]
+    assert len(_ids(ranked, text='"', sort="relevance")) == 3
+
+
+def test_search_by_the_day_on_the_receipt(ranked: MetadataStore) -> None:
+    from datetime import date
+
+    day = date(2026, 3, 5)
+    assert sorted(_ids(ranked, paper_from=day, paper_to=day)) == ["r-none", "r-phrase"]
+    assert _ids(ranked, paper_to=date(2026, 3, 4)) == ["r-scatter"]
+    assert _ids(ranked, paper_from=date(2026, 3, 6)) == []
+
+
+def test_saved_searches_belong_to_their_owner(ranked: MetadataStore) -> None:
+    first = ranked.save_search("user:lan", "Cục cảnh sát", "text=cuc+canh+sat")
+    assert first is not None
+    assert ranked.save_search("user:lan", "Cục cảnh sát", "text=noi+cap") == first  # replaced
+    assert ranked.saved_searches("user:lan") == [(first, "Cục cảnh sát", "text=noi+cap")]
+    assert ranked.saved_searches("user:other") == []
+    assert ranked.delete_saved_search("user:other", first) is False
+    assert ranked.delete_saved_search("user:lan", first) is True
+    assert ranked.saved_searches("user:lan") == []
+
+
+def test_migration_0010_fills_the_receipt_day_and_the_text_index(database_url: str) -> None:
+    """Dossiers archived before 0010 get their receipt day from their code, and (SQLite)
+    their texts in the FTS5 table, so a ranked phrase search finds them at once."""
+    from datetime import date
+
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    upgrade_schema(engine, "0009")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO batches (batch_id, created_at, lang, source_count) "
+                "VALUES ('old', CURRENT_TIMESTAMP, 'vie', 2)"
+            )
+        )
+        for n, code in enumerate(["000.00.00.H49-250714-0001", "000.00.00.H49-250231-0002"]):
+            connection.execute(
+                text(
+                    "INSERT INTO dossiers (dossier_id, batch_id, position, source_name, status, "
+                    "page_count, dossier_code, fields, needs_review, review_reasons, "
+                    "source_pages, created_at, updated_at) VALUES (:id, 'old', :n, 'x.pdf', "
+                    "'archived', 1, :code, '{}', false, '[]', '[]', CURRENT_TIMESTAMP, "
+                    "CURRENT_TIMESTAMP)"
+                ),
+                {"id": f"old-{n}", "n": n, "code": code},
+            )
+            connection.execute(
+                text("INSERT INTO dossier_texts (dossier_id, text_folded) VALUES (:id, :t)"),
+                {"id": f"old-{n}", "t": " noi cap cuc canh sat "},
+            )
+    assert upgrade_schema(engine) is True
+    engine.dispose()
+    meta = MetadataStore(database_url)
+    assert _ids(meta, paper_from=date(2025, 7, 14), paper_to=date(2025, 7, 14)) == ["old-0"]
+    assert sorted(_ids(meta, text='"cuc canh sat"', sort="relevance")) == ["old-0", "old-1"]
+    meta.close()
+
+
+def test_migration_0010_goes_down_and_up_again(database_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from storage.migrate import _config
+
+    engine = create_engine(database_url)
+    upgrade_schema(engine)
+    with engine.begin() as connection:
+        command.downgrade(_config(connection), "0009")
+    assert current_revision(engine) == "0009"
+    assert upgrade_schema(engine) is True
+    assert current_revision(engine) == SHIPPED_HEAD
+    engine.dispose()

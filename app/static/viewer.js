@@ -101,7 +101,9 @@
     button.addEventListener("click", () => choose(button.dataset.field, Number(button.dataset.page)));
   });
   const focused = viewer.querySelector(".mark.focus");
-  show(focused ? Number(focused.closest("figure.page").dataset.number) : 1);
+  // ?page=N (a search result's matching page): a whole number only, clamped by show().
+  const asked = Number.parseInt(new URLSearchParams(window.location.search).get("page") || "", 10);
+  show(focused ? Number(focused.closest("figure.page").dataset.number) : (Number.isInteger(asked) ? asked : 1));
   // A link naming a field (the review desk's) opens on it, zoomed on a phone.
   if (focused && narrow.matches) choose(focused.dataset.field, Number(focused.closest("figure.page").dataset.number));
 })();

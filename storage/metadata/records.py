@@ -17,7 +17,7 @@ from models import (
     Role,
     TokenInfo,
 )
-from models.codes import receiving_unit
+from models.codes import received_on, receiving_unit
 from models.textfold import fold
 from storage.metadata.rows import BatchRow, DossierRow, PageRow, TokenRow, _aware
 
@@ -60,6 +60,7 @@ def _apply_field_values(row: DossierRow, values: dict[str, Any]) -> None:
     """Copy the fields people search by into their indexed columns."""
     row.fields = values
     row.dossier_code = values.get("dossier_code")
+    row.received_on = received_on(row.dossier_code)
     row.procedure = values.get("procedure") or row.procedure
     row.id_number = values.get("id_number")
     row.full_name = values.get("full_name")

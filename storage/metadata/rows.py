@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -143,6 +144,9 @@ class DossierRow(Base):
     # SHA-256, kept through rescans), released when the dossier fails.
     claim_sha256: Mapped[str | None] = mapped_column(String(64))
     claim_agency: Mapped[str | None] = mapped_column(String(32))
+    # The day the one-stop desk received it, from its code's YYMMDD (migration 0010):
+    # searched apart from created_at, which is when it was uploaded here.
+    received_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -156,6 +160,7 @@ class DossierRow(Base):
         Index("ix_dossiers_created", "created_at", "dossier_id"),
         Index("ix_dossiers_agency_created", "agency_code", "created_at"),
         Index("uq_dossiers_claim", "claim_sha256", "claim_agency", unique=True),
+        Index("ix_dossiers_agency_received_on", "agency_code", "received_on"),
         Index(
             "ix_dossiers_code",
             "dossier_code",
@@ -336,3 +341,18 @@ class AgencyStatusRow(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     note: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class SavedSearchRow(Base):
+    """A search someone saved on the search page: a name and the query string it runs
+    (migration 0010). Its owner: the user name of an account, else the token's id."""
+
+    __tablename__ = "saved_searches"
+
+    search_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(100))
+    query: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    __table_args__ = (Index("ix_saved_searches_owner", "owner", "created_at"),)
