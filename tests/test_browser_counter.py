@@ -113,6 +113,10 @@ def test_every_defect_is_named_in_vietnamese_at_390_and_1280(
     # Every dossier gets its verdict box once read (the batch is finished: the tally shows).
     expect(page.locator("#tally")).to_be_visible(timeout=UI_TIMEOUT_MS)
     expect(page.locator("#batch-status tbody tr div.verdict")).to_have_count(len(sent))
+    # The finished upload is among "recent uploads" at once (issue 29: "Các lô gần đây: Chưa có
+    # lô nào." right after a batch finished), and "Xong" counts the files sent.
+    expect(page.locator(f'#recent-batches a[href="/upload?batch={batch_id}"]')).to_have_count(1)
+    assert page.locator("#recent-batches li.none").count() == 0
 
     dossier_ids = [d.dossier_id for d in metadata_store(world.settings).batch_dossiers(batch_id)]
     paper = values_read(world.settings, dossier_ids)
