@@ -65,7 +65,8 @@ def rescan_router(settings: Settings) -> APIRouter:
                 raise HTTPException(409, f"not now: {exc.message}") from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        request.app.state.runner.submit(result.batch_id)
+        # Read again even when the batch's other files are still being read right now.
+        request.app.state.runner.submit_again(result.batch_id)
         return {
             "dossier_id": result.dossier_id,
             "batch_id": result.batch_id,

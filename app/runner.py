@@ -78,6 +78,7 @@ class BatchRunner:
         )
         self._lock = threading.Lock()
         self._running: dict[str, Future[object]] = {}
+        self._again: set[str] = set()  # batches to run once more after their running pass
         self._flow_runs: dict[str, str] = {}  # batch id -> the flow run queued for it
         self._last_busy = 0
 
@@ -104,6 +105,32 @@ class BatchRunner:
             future = self._pool.submit(self._process, batch_id, sources)
             self._running[batch_id] = future
             return future
+
+    def submit_again(self, batch_id: str) -> Future[object]:
+        """Queue a batch, and once more after the pass running now, if one is: a dossier
+        set back to received (a rescan) after that pass walked past it would otherwise
+        wait until the next start. One extra pass at most, however often it is asked."""
+        with self._lock:
+            running = self._running.get(batch_id)
+            busy = not self.deployment and running is not None and not running.done()
+            first_ask = busy and batch_id not in self._again
+            if first_ask:
+                self._again.add(batch_id)
+        if not busy:
+            return self.submit(batch_id)
+        assert running is not None
+        if first_ask:
+            # Outside the lock: a pass ending meanwhile calls back at once, in this thread.
+            running.add_done_callback(lambda _done: self._run_again(batch_id))
+        return running
+
+    def _run_again(self, batch_id: str) -> None:
+        with self._lock:
+            self._again.discard(batch_id)
+        try:
+            self.submit(batch_id)
+        except RuntimeError:  # the service is stopping: `sohoa resume` finishes it
+            log.warning("batch %s: not queued again, the runner is shutting down", batch_id)
 
     def _live_flow_run(self, batch_id: str) -> str | None:
         known = (
