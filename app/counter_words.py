@@ -13,12 +13,7 @@ _ORDER = {Severity.RESCAN: 0, Severity.CHECK: 1, Severity.NOTE: 2}
 
 
 def _say(words: Messages, key: str, **values: object) -> str:
-    text = words.sections.get("counter", {}).get(key)
-    if text is None:
-        return words.word("counter", key)  # logged, shown as the generic line
-    for name, value in values.items():
-        text = text.replace("{" + name + "}", str(value))
-    return text
+    return words.sentence("counter", key, **values)
 
 
 def _problem_line(words: Messages, problem: CounterProblem, verdict: CounterVerdict) -> str:

@@ -88,9 +88,14 @@ class Messages:
         """A heading, label, button or hint of a page (section [ui]), its ``{name}``
         places filled with ``values``. A key the catalogue lacks is logged and shown as
         the generic line (tests check that every key a page uses is in the catalogue)."""
-        found = self.sections.get("ui", {}).get(key)
+        return self.sentence("ui", key, **values)
+
+    def sentence(self, section: str, key: str, **values: object) -> str:
+        """Entry ``key`` of ``section`` with its ``{name}`` places filled with ``values``;
+        a missing one logged and shown as the generic line, never as its key."""
+        found = self.sections.get(section, {}).get(key)
         if found is None:
-            return self.word("ui", key)
+            return self.word(section, key)
         return _PLACE.sub(lambda m: str(values.get(m.group(1), m.group(0))), found)
 
     def paper(self, value: object) -> str:

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pikepdf
 
 from models.errors import BadInputError
 from pipeline.pdf_content import page_content_size
@@ -96,8 +97,6 @@ def count_page_objects(objects: Iterator[object], *, limit: int) -> int:
 
     Used only when qpdf rebuilt the file: a page object that the rebuilt page tree does not
     reach is a page the file holds and sohoa would silently drop."""
-    import pikepdf  # only PDFs need it, and load.py has it loaded already
-
     found = 0
     for number, obj in enumerate(objects):
         if number > limit * 64:  # a bounded walk: a scan's PDF holds a few objects a page
@@ -109,12 +108,9 @@ def count_page_objects(objects: Iterator[object], *, limit: int) -> int:
     return found
 
 
-def pdf_page_whole(page: object) -> bool:
+def pdf_page_whole(page: pikepdf.Page) -> bool:
     """Whether a page of a rebuilt PDF still has every stream it draws: its content and the
     images and forms it names, each readable, a JPEG to its end."""
-    import pikepdf
-
-    assert isinstance(page, pikepdf.Page)
     try:
         contents = page.obj.get("/Contents")
         streams = list(contents) if isinstance(contents, pikepdf.Array) else [contents]
