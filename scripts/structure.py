@@ -5,7 +5,10 @@ within its own package. ``models`` is the bottom (dossier types, errors with the
 codes, fault points, text folding, the dossier-code grammar), ``config`` sits on it;
 ``pipeline`` and ``storage`` are siblings above them that never import each other;
 ``flows`` wires them; ``app`` (CLI, service, pages) is the top. Also: no two modules
-importing each other, no source file over ``MAX_LINES`` lines.
+importing each other, no source file over ``MAX_LINES`` lines. Issue 30 added two more:
+no function over ``MAX_FUNCTION_LINES`` lines outside migrations, and no private name
+(``_name``) reached from another module, whether imported (``from m import _x``) or through
+the module (``m._x`` after ``import m`` / ``from pkg import m``).
 
 Counts are printed every run. ``--check`` compares them with the ceilings in
 ``scripts/structure-baseline.json`` and exits 1 when any count rose, so the structure can
@@ -25,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "scripts" / "structure-baseline.json"
 MAX_LINES = 600
+MAX_FUNCTION_LINES = 80
 
 # Lower rank = lower layer. Equal rank across different packages = siblings that must not
 # import each other.
@@ -134,18 +138,81 @@ def long_files() -> list[tuple[str, int]]:
     return found
 
 
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def long_functions() -> list[tuple[str, int, str, int]]:
+    """(file, line, function, length) for every function longer than MAX_FUNCTION_LINES,
+    nested ones included; migrations are a record of history, not code to change."""
+    found = []
+    for path in _source_files():
+        if "migrations" in path.parts:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    rel = str(path.relative_to(ROOT))
+                    found.append((rel, node.lineno, node.name, length))
+    return found
+
+
+def private_crossings() -> list[tuple[str, int, str]]:
+    """(file, line, what) for each private name of one first-party module used by another."""
+    found = []
+    for path in _source_files():
+        source = _module_name(path)
+        rel = str(path.relative_to(ROOT))
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        module_aliases: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                if _package(node.module) not in LAYER_RANK:
+                    continue
+                for alias in node.names:
+                    dotted = f"{node.module}.{alias.name}"
+                    if _is_module(dotted):
+                        module_aliases.add(alias.asname or alias.name)
+                    elif _is_private(alias.name) and node.module != source:
+                        found.append((rel, node.lineno, f"{node.module}.{alias.name}"))
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if _package(alias.name) in LAYER_RANK and alias.asname:
+                        module_aliases.add(alias.asname)
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and _is_private(node.attr)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in module_aliases
+            ):
+                found.append((rel, node.lineno, f"{node.value.id}.{node.attr}"))
+    return found
+
+
 def counts() -> tuple[dict[str, int], list[str]]:
     imports = [imp for path in _source_files() for imp in _imports(path)]
     wrong = wrong_way(imports)
     pairs = mutual(imports)
     longs = long_files()
+    functions = long_functions()
+    private = private_crossings()
     details = [f"wrong-way import: {i.source}:{i.line} imports {i.target}" for i in wrong]
     details += [f"mutual import: {a} <-> {b}" for a, b in pairs]
     details += [f"long file: {name} has {n} lines (> {MAX_LINES})" for name, n in longs]
+    details += [
+        f"long function: {name}:{line} {fn} has {n} lines (> {MAX_FUNCTION_LINES})"
+        for name, line, fn, n in functions
+    ]
+    details += [f"private name crossing: {name}:{line} uses {what}" for name, line, what in private]
     return {
         "wrong_way_imports": len(wrong),
         "mutual_imports": len(pairs),
         "files_over_limit": len(longs),
+        "functions_over_limit": len(functions),
+        "private_names_crossing": len(private),
     }, details
 
 
