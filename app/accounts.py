@@ -9,18 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import HTTPException
 
-from app.auth import Operator, page_user
 from config import Settings
 from flows.runtime import metadata_store
-from models import AccountInfo, Principal, Role
+from models import AccountInfo, Principal
 from models.errors import AccountNotFoundError
-
-OperatorPage = Annotated[Principal, Depends(page_user(Role.OPERATOR))]
 
 
 @dataclass(frozen=True)
@@ -63,20 +59,10 @@ def locked_accounts(settings: Settings) -> list[dict[str, Any]]:
     return [account_json(a) for a in metadata_store(settings).locked_accounts()]
 
 
-def add_account_routes(app: FastAPI, settings: Settings) -> None:
-    def unlock(user_name: str) -> AccountInfo:
-        try:
-            info: AccountInfo = metadata_store(settings).unlock_account(user_name)
-        except AccountNotFoundError:
-            raise HTTPException(404, "no such account") from None
-        return info
-
-    @app.post("/api/accounts/{user_name}/unlock", tags=["operator"])
-    def unlock_api(user_name: str, principal: Operator) -> dict[str, Any]:
-        return account_json(unlock(user_name))
-
-    @app.post("/ops/accounts/{user_name}/unlock", include_in_schema=False)
-    def unlock_page(request: Request, user_name: str, principal: OperatorPage) -> Response:
-        # Cookie posts are same-origin only (app.auth): no other site can unlock anyone.
-        unlock(user_name)
-        return RedirectResponse("/ops#locked", status_code=303)
+def unlock_account(settings: Settings, user_name: str) -> AccountInfo:
+    """An operator lets a locked-out person try again now (404 for no such account)."""
+    try:
+        info: AccountInfo = metadata_store(settings).unlock_account(user_name)
+    except AccountNotFoundError:
+        raise HTTPException(404, "no such account") from None
+    return info

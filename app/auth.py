@@ -8,12 +8,12 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from app.routes.state import service_state
 from app.security import same_origin
 from config import Settings
 from flows.runtime import metadata_store
 from models import BatchInfo, DossierInfo, DossierStatus, Principal, Role, SearchQuery
 from models.errors import DossierNotFoundError
-from models.search import check_text_query
 from storage import keys
 
 COOKIE = "sohoa_session"  # a page session's id (never the API token)
@@ -25,7 +25,7 @@ class NotSignedIn(Exception):
     """Raised by page routes: the browser is sent to the sign-in page."""
 
 
-def _authenticate(request: Request) -> Principal | None:
+def authenticate(request: Request) -> Principal | None:
     """Who is calling: an API bearer token, else a page session cookie. Done once per
     request (the upload gate does it before the body; the route reuses the answer)."""
     if _PRINCIPAL in request.scope:
@@ -37,7 +37,7 @@ def _authenticate(request: Request) -> Principal | None:
 
 
 def _lookup(request: Request) -> Principal | None:
-    meta = metadata_store(request.app.state.settings)
+    meta = metadata_store(service_state(request).settings)
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         # A bearer token is never sent by a browser on its own: no cross-site question.
@@ -57,7 +57,7 @@ def _role_check(
     roles: tuple[Role, ...], signed_out: Callable[[], Exception]
 ) -> Callable[[Request], Principal]:
     def dependency(request: Request) -> Principal:
-        principal = _authenticate(request)
+        principal = authenticate(request)
         if principal is None:
             raise signed_out()
         if principal.role not in roles:
@@ -80,11 +80,27 @@ def page_user(*roles: Role) -> Callable[[Request], Principal]:
     return _role_check(roles, NotSignedIn)
 
 
+# Each check is made once and shared: a router's dependency and its routes' parameter are
+# then the same dependency, which FastAPI solves once per request.
+signed_in = require(Role.COUNTER, Role.AGENCY, Role.OPERATOR)
+operator_only = require(Role.OPERATOR)
+page_signed_in = page_user(Role.COUNTER, Role.AGENCY, Role.OPERATOR)
+reader_page = page_user(Role.AGENCY, Role.OPERATOR)
+operator_page = page_user(Role.OPERATOR)
+counter_page = page_user(Role.COUNTER)
+
 Counter = Annotated[Principal, Depends(require(Role.COUNTER))]
 CounterOrOperator = Annotated[Principal, Depends(require(Role.COUNTER, Role.OPERATOR))]
 Reader = Annotated[Principal, Depends(require(Role.AGENCY, Role.OPERATOR))]
-Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
-Anyone = Annotated[Principal, Depends(require(Role.COUNTER, Role.AGENCY, Role.OPERATOR))]
+Operator = Annotated[Principal, Depends(operator_only)]
+AgencyOnly = Annotated[Principal, Depends(require(Role.AGENCY))]
+Anyone = Annotated[Principal, Depends(signed_in)]
+
+CounterPage = Annotated[Principal, Depends(counter_page)]
+ReaderPage = Annotated[Principal, Depends(reader_page)]
+# A dossier's page: also for the counter that uploaded it (visible_dossier's rule).
+DossierPage = Annotated[Principal, Depends(page_signed_in)]
+OperatorPage = Annotated[Principal, Depends(operator_page)]
 
 # --- visibility ---------------------------------------------------------------------------
 
@@ -121,16 +137,6 @@ def visible_batch(settings: Settings, principal: Principal, batch_id: str) -> Ba
     ):
         return batch
     raise HTTPException(404, "no such batch")
-
-
-def text_query(text: str | None) -> str | None:
-    """A full-text query within its bounds (words, characters), else a plain 422."""
-    if text is not None:
-        try:
-            check_text_query(text)
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
-    return text
 
 
 def scoped_query(principal: Principal, query: SearchQuery) -> SearchQuery:

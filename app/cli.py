@@ -287,16 +287,16 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def search_query_from_args(args: argparse.Namespace) -> Any:
-    from models.search import SearchQuery, received_day
+    from app.search_query import search_query
 
-    return SearchQuery(
-        dossier_code=args.code,
+    return search_query(
+        code=args.code,
         id_number=args.id_number,
         name=args.name,
         procedure=args.procedure,
-        agency_code=args.agency,
-        received_from=received_day(args.date_from, end=False) if args.date_from else None,
-        received_to=received_day(args.date_to, end=True) if args.date_to else None,
+        agency=args.agency,
+        received_from=args.date_from,
+        received_to=args.date_to,
         text=" ".join(args.words) if args.words else None,
         status=DossierStatus(args.status) if args.status else None,
         needs_review=True if args.review else None,

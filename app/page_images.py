@@ -24,7 +24,7 @@ def _page_owner_index(dossier: DossierInfo, number: int) -> tuple[str, int, int]
     return dossier.file_owner, source_index, page.rotation
 
 
-def _upright_page(settings: Settings, dossier: DossierInfo, number: int) -> np.ndarray:
+def upright_page(settings: Settings, dossier: DossierInfo, number: int) -> np.ndarray:
     owner, source_index, rotation = _page_owner_index(dossier, number)
     try:
         data = object_store(settings).get_bytes(keys.page_image_key(owner, source_index))
@@ -62,11 +62,11 @@ def field_locations(
     return {name: where for name, where in found.items() if where is not None}
 
 
-def _field_crop(settings: Settings, dossier: DossierInfo, name: str) -> np.ndarray | None:
+def field_crop(settings: Settings, dossier: DossierInfo, name: str) -> np.ndarray | None:
     found = field_locations(settings, dossier, [name]).get(name)
     if found is None:
         return None
-    image = _upright_page(settings, dossier, found.page_position + 1)
+    image = upright_page(settings, dossier, found.page_position + 1)
     height, width = image.shape[:2]
     margin_x, margin_y = 0.04 * width, 0.02 * height
     left = max(0, int(found.left * width - margin_x))

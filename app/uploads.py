@@ -26,7 +26,7 @@ class UploadRefused(HTTPException):
         self.files = files
 
 
-def _stage(
+def stage_uploads(
     settings: Settings, files: list[UploadFile], staging: Path
 ) -> tuple[list[str], list[Path], int]:
     """Copy uploads to numbered files: the client's file names never touch the disk."""
@@ -54,7 +54,7 @@ def _stage(
     return names, paths, total
 
 
-def _check_uploads(settings: Settings, names: list[str], paths: list[Path]) -> list[SourceDocument]:
+def check_uploads(settings: Settings, names: list[str], paths: list[Path]) -> list[SourceDocument]:
     """Every file must be a scan we can read, judged by its content: else 4xx, nothing kept."""
     documents, refusals = intake.inspect_files(settings, names, paths)
     problems: list[tuple[int, str]] = []

@@ -13,6 +13,7 @@ from config import Settings
 from config.catalogue import load_catalogue
 from flows.runtime import metadata_store, object_store
 from models import BatchInfo, DossierInfo, DossierStatus, Principal, Role, SearchQuery
+from models.codes import receiving_unit
 from models.errors import StorageError
 from models.push import StatusReport
 from pipeline.counter import counter_verdict
@@ -24,12 +25,10 @@ def messages_for(settings: Settings) -> Messages:
 
 
 def other_unit(dossier_code: str | None, agency_code: str | None) -> str | None:
-    """The receiving unit a dossier code names (its part before the date) when it is not
-    the agency the batch was sent to: the counter likely picked the wrong agency."""
-    if not dossier_code or not agency_code:
-        return None
-    unit = dossier_code.split("-", 1)[0]
-    return unit if "-" in dossier_code and unit != agency_code else None
+    """The receiving unit a dossier code names when it is not the agency the batch was
+    sent to: the counter likely picked the wrong agency."""
+    unit = receiving_unit(dossier_code)
+    return unit if unit and agency_code and unit != agency_code else None
 
 
 def dossier_verdict(settings: Settings, dossier: DossierInfo, words: Messages) -> dict[str, Any]:

@@ -53,7 +53,7 @@ def test_templates_and_scripts_hold_no_words_of_their_own() -> None:
 
 def test_every_key_the_pages_use_is_in_the_catalogue_and_every_key_is_used() -> None:
     used = set()
-    for path in [*TEMPLATES, *APP.glob("*.py")]:
+    for path in [*TEMPLATES, *APP.rglob("*.py")]:
         used |= set(UI_CALL.findall(path.read_text(encoding="utf-8")))
     catalogue = _catalogue("vi")
     assert sorted(used - set(catalogue["ui"])) == [], "used by a page, missing in vi.toml"
