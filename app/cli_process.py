@@ -26,8 +26,7 @@ from models.errors import ExitCode, SohoaError
 from storage import keys
 
 if TYPE_CHECKING:
-    from flows.steps import SourceRef
-    from storage.metadata import MetadataStore
+    from app.i18n import Messages
 
 log = logging.getLogger("sohoa")
 
@@ -94,6 +93,11 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
     # imported, the originals are stored and Prefect's server (if any) starts.
     warm_up = threading.Thread(target=preload, args=(lang, settings.workers), daemon=True)
     warm_up.start()
+    # Everything the run and its report use, imported before collector_on freezes what
+    # imports made (app/startup.py).
+    from app.progress import ProgressBar
+    from app.views import messages_for
+    from flows.orchestrator import run_batch
     from flows.steps import SourceRef, receive_batch
 
     meta, _objects = open_stores(settings)
@@ -109,9 +113,18 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
     # from the store alone. The flow starts from what this recorded.
     receive_batch(settings, batch, sources)
     await_temporary_server(server)
-    engine_error = _run_batch(settings, meta, batch_id, sources, lang)
+    engine_error: str | None = None
+    with ProgressBar(lambda: meta.batch_progress(batch_id)):
+        try:
+            run_batch(settings, batch_id, sources, lang)
+        except SohoaError:
+            raise
+        except Exception as exc:  # the orchestrator itself failed; dossiers stay resumable
+            engine_error = f"processing engine failed: {type(exc).__name__}: {exc}"
     dossiers = meta.batch_dossiers(batch_id)
-    report = batch_report(settings, batch_id, [s.name for s in sources], dossiers, engine_error)
+    names = [source.name for source in sources]
+    words = messages_for(settings)
+    report = batch_report(settings, words, batch_id, names, dossiers, engine_error)
     _write_report(report, as_json=args.json)
     return process_exit_code(report, dossiers, engine_error, source_count=len(sources))
 
@@ -133,30 +146,9 @@ def batch_from_args(
     )
 
 
-def _run_batch(
-    settings: Settings,
-    meta: MetadataStore,
-    batch_id: str,
-    sources: list[SourceRef],
-    lang: str,
-) -> str | None:
-    """Read the batch under a progress bar; what broke the processing engine, if it broke
-    (its dossiers then stay resumable), else None."""
-    from app.progress import ProgressBar
-    from flows.orchestrator import run_batch
-
-    with ProgressBar(lambda: meta.batch_progress(batch_id)):
-        try:
-            run_batch(settings, batch_id, sources, lang)
-        except SohoaError:
-            raise
-        except Exception as exc:  # the orchestrator itself failed; dossiers stay resumable
-            return f"processing engine failed: {type(exc).__name__}: {exc}"
-    return None
-
-
 def batch_report(
     settings: Settings,
+    words: Messages,
     batch_id: str,
     source_names: Sequence[str],
     dossiers: Sequence[DossierInfo],
@@ -164,9 +156,8 @@ def batch_report(
 ) -> BatchReport:
     """Each file's dossiers (a stack may have been split) in the order of the files; a file
     with none, a dossier that did not end archived, is an error."""
-    from app.views import messages_for, process_report
+    from app.views import process_report
 
-    words = messages_for(settings)
     report = BatchReport(batch_id)
     for position, source_name in enumerate(source_names):
         file_dossier_id = keys.dossier_id(batch_id, position)

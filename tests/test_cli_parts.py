@@ -12,6 +12,7 @@ import pytest
 
 from app import cli, cli_admin, cli_process, export, verify
 from app.cli_process import BatchReport, batch_report, process_exit_code
+from app.views import messages_for
 from config import Settings
 from models import DossierInfo, DossierStatus, PageInfo
 from models.errors import ExitCode
@@ -108,7 +109,8 @@ def test_the_report_follows_the_files_and_names_what_failed(tmp_path: Path) -> N
         _dossier("b1-001-02", DossierStatus.FAILED, error="page 2 unreadable"),
         _dossier("b1-003", DossierStatus.DUPLICATE, duplicate_of="a0-001"),
     ]
-    report = batch_report(settings, "b1", ["stack.pdf", "lost.pdf", "again.pdf"], dossiers, None)
+    files = ["stack.pdf", "lost.pdf", "again.pdf"]
+    report = batch_report(settings, messages_for(settings), "b1", files, dossiers, None)
     assert [d["dossier_id"] for d in report.dossiers] == ["b1-001", "b1-001-02", "b1-003"]
     assert report.errors == [
         {"source": "b1-001-02.pdf", "error": "page 2 unreadable"},
