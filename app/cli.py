@@ -3,159 +3,35 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import signal
 import sys
-import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.cli_admin import _stores, add_token_commands, cmd_db, cmd_separator, cmd_signer_demo
+from app.cli_admin import (
+    add_token_commands,
+    cmd_db,
+    cmd_separator,
+    cmd_signer_demo,
+    open_stores,
+    print_json,
+)
 from app.collector import collector_on
 from config import Settings, load_settings
-from models import BatchInfo, DossierInfo, DossierStatus
+from models import DossierInfo, DossierStatus
 from models.errors import ExitCode, SohoaError
 from storage import keys
 
 log = logging.getLogger("sohoa")
 
 
-def _print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-
-
-# --- process ------------------------------------------------------------------------------
-
-
-def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
-    from app.prefect_env import (
-        configure_prefect,
-        start_temporary_server,
-    )
-    from config import orchestrator_for
-
-    settings = settings.model_copy(
-        update={"orchestrator": orchestrator_for(settings, long_lived=False)}
-    )
-    if settings.orchestrator == "inline":  # no Prefect at all (see orchestrator_for)
-        return _process(args, settings, None)
-    configure_prefect(settings, verbose=args.verbose)
-    server = start_temporary_server(settings)  # starts while we import and check
-    try:
-        return _process(args, settings, server)
-    finally:
-        if server is not None:
-            server.stop()
-
-
-def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
-    from app.counter_words import verdict_text_lines
-    from app.prefect_env import await_temporary_server
-    from app.progress import ProgressBar
-    from app.views import messages_for, process_report
-    from pipeline.tesseract import check_languages, preload
-
-    lang = args.lang or settings.lang
-    check_languages(lang)  # fail fast, before anything is queued
-    # The OCR engines load (the model is read outside the GIL) while the rest of sohoa is
-    # imported, the originals are stored and Prefect's server (if any) starts.
-    warm_up = threading.Thread(target=preload, args=(lang, settings.workers), daemon=True)
-    warm_up.start()
-    from flows.orchestrator import run_batch
-    from flows.steps import SourceRef
-
-    meta, _objects = _stores(settings)
-    collector_on()  # imports done; a batch may run for an hour
-    # Re-running a batch (after a crash or an interruption) reuses its id: every dossier
-    # key is derived from it, so nothing already stored is stored or recorded twice.
-    batch_id = keys.check_id(args.batch_id) if args.batch_id else keys.new_batch_id()
-    sources = [SourceRef(path=str(Path(f).absolute()), name=f) for f in args.files]
-    batch = BatchInfo(
-        batch_id=batch_id,
-        created_at=datetime.now(UTC),
-        lang=lang,
-        source_count=len(sources),
-        uploaded_by=args.uploaded_by or os.environ.get("USER"),
-        counter_id=args.counter,
-        post_office_id=args.post_office,
-        agency_code=args.agency,
-        procedure=args.procedure,
-    )
-    log.info("batch %s: %d file(s)", batch_id, len(sources))
-    # Every original goes into the store before any processing (while Prefect's server
-    # starts): from here on a crash loses nothing, and `sohoa resume` can finish the batch
-    # from the store alone. The flow starts from what this recorded.
-    from flows.steps import receive_batch
-
-    receive_batch(settings, batch, sources)
-    await_temporary_server(server)
-    engine_error: str | None = None
-    with ProgressBar(lambda: meta.batch_progress(batch_id)):
-        try:
-            run_batch(settings, batch_id, sources, lang)
-        except SohoaError:
-            raise
-        except Exception as exc:  # the orchestrator itself failed; dossiers stay resumable
-            engine_error = f"processing engine failed: {type(exc).__name__}: {exc}"
-    dossiers = meta.batch_dossiers(batch_id)
-    words = messages_for(settings)
-    report: dict[str, Any] = {"batch_id": batch_id, "dossiers": [], "errors": []}
-    for position, source in enumerate(sources):
-        base = f"{batch_id}-{position + 1:03d}"
-        # A stack may have been split: its dossiers share the file's id as a prefix.
-        found = [d for d in dossiers if d.dossier_id == base or d.dossier_id.startswith(base + "-")]
-        if not found:
-            report["errors"].append(
-                {"source": source.name, "error": engine_error or "not processed"}
-            )
-            continue
-        for dossier in found:
-            report["dossiers"].append(process_report(settings, dossier, words))
-            if dossier.status is DossierStatus.DUPLICATE:
-                sys.stderr.write(
-                    f"sohoa: note: {dossier.source_name} was already received as dossier "
-                    f"{dossier.duplicate_of}; not stored again\n"
-                )
-                continue
-            if dossier.status is not DossierStatus.ARCHIVED:
-                error = dossier.error or engine_error or f"ended {dossier.status}"
-                report["errors"].append({"source": dossier.source_name, "error": error})
-    for error in report["errors"]:
-        sys.stderr.write(f"sohoa: error: {error['error']}\n")
-    if args.json:
-        _print_json(report)
-    else:
-        for item in report["dossiers"]:
-            code = item["dossier_code"] or "-"
-            review = "  [review]" if item["needs_review"] else ""
-            if item["duplicate_of"]:
-                review = f"  [same file as {item['duplicate_of']}]"
-            sys.stdout.write(
-                f"{item['status']:<10} {item['dossier_id']}  {item['pages']:>3} page(s)  "
-                f"{code}  {item['source']}{review}\n"
-            )
-            for line in verdict_text_lines(item["verdict"]):
-                sys.stdout.write(f"           {line}\n")
-    if engine_error and len(report["errors"]) == len(sources):
-        return ExitCode.UNEXPECTED
-    if not report["errors"]:
-        return ExitCode.OK
-    failed = [
-        d for d in dossiers if d.status not in (DossierStatus.ARCHIVED, DossierStatus.DUPLICATE)
-    ]
-    bad_input_only = all(d.page_count == 0 for d in failed) and not engine_error
-    return ExitCode.BAD_INPUT if bad_input_only else ExitCode.DOSSIER_FAILED
-
-
 # --- get / list / show --------------------------------------------------------------------
 
 
 def cmd_get(args: argparse.Namespace, settings: Settings) -> int:
-    meta, objects = _stores(settings)
+    meta, objects = open_stores(settings)
     dossier: DossierInfo = meta.get_dossier(args.dossier_id)
     artefact = args.artefact
     if artefact == "original":
@@ -208,11 +84,11 @@ def cmd_get(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    meta, _ = _stores(settings)
+    meta, _ = open_stores(settings)
     status = DossierStatus(args.status) if args.status else None
     dossiers = meta.list_dossiers(status=status, limit=args.limit, offset=args.offset)
     if args.json:
-        _print_json({"dossiers": [d.summary() for d in dossiers]})
+        print_json({"dossiers": [d.summary() for d in dossiers]})
         return ExitCode.OK
     for d in dossiers:
         sys.stdout.write(
@@ -223,7 +99,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    meta, _ = _stores(settings)
+    meta, _ = open_stores(settings)
     dossier = meta.get_dossier(args.dossier_id)
     events = meta.events(dossier.dossier_id)
     data = dossier.summary()
@@ -252,7 +128,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     data["field_details"] = {f.name: f.to_json() for f in dossier.field_details}
     data["events"] = [{"at": at.isoformat(), "status": s, "message": m} for at, s, m in events]
     if args.json:
-        _print_json(data)
+        print_json(data)
         return ExitCode.OK
     out = sys.stdout
     out.write(f"dossier   {dossier.dossier_id}\nsource    {dossier.source_name}\n")
@@ -309,10 +185,10 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     if args.page < 1:
         raise ValueError("--page starts at 1")
     query = search_query_from_args(args)
-    meta, _ = _stores(settings)
+    meta, _ = open_stores(settings)
     result = meta.search(query)
     if args.json:
-        _print_json(
+        print_json(
             {
                 "page": args.page,
                 "limit": result.limit,
@@ -348,7 +224,7 @@ def cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
     inline = settings.orchestrator == "inline"  # no Prefect at all (see orchestrator_for)
     if not inline:
         configure_prefect(settings, verbose=args.verbose)
-    meta, _ = _stores(settings)
+    meta, _ = open_stores(settings)
     unfinished = meta.unfinished_batches()
     if not unfinished:
         sys.stdout.write("nothing to resume\n")
@@ -409,7 +285,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         from app.serverlimits import serve
         from app.service import create_app
 
-        _stores(settings)  # open (and migrate) the database before taking requests
+        open_stores(settings)  # open (and migrate) the database before taking requests
         await_temporary_server(server)
         runner = BatchRunner(settings)
         app = create_app(settings, runner=runner)
@@ -437,27 +313,45 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Every ``sohoa`` command, in the order ``sohoa --help`` lists them."""
     parser = argparse.ArgumentParser(
         prog="sohoa", description="Digitise scanned dossiers into searchable, archived PDFs."
     )
     parser.add_argument("--data-dir", help="where objects and the database live (SOHOA_DATA_DIR)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from app.cli_accounts import add_commands as add_account_commands
+    from app.cli_handoff import add_commands as add_handoff_commands
+    from app.cli_process import add_commands as add_process_commands
+    from app.cli_rescan import add_commands as add_rescan_commands
+    from app.export import add_commands as add_export_commands
+    from app.scaleout import add_commands as add_scaleout_commands
 
-    process = commands.add_parser("process", help="process files as one batch, one dossier each")
-    process.add_argument("files", nargs="+", metavar="FILE")
-    process.add_argument("--lang", help="Tesseract language(s), default SOHOA_LANG or 'vie'")
-    process.add_argument("--json", action="store_true", help="print one JSON report on stdout")
-    process.add_argument("--agency", help="receiving agency code (default: from the dossier code)")
-    process.add_argument("--procedure", help="procedure id, when the papers do not say")
-    process.add_argument("--counter", help="counter / one-stop desk id")
-    process.add_argument("--post-office", help="post office id")
-    process.add_argument("--uploaded-by", help="who hands the files in (default: $USER)")
-    process.add_argument(
-        "--batch-id", help="re-run this batch: what is already stored is not stored again"
+    add_process_commands(commands)
+    add_dossier_commands(commands)
+    add_signer_commands(commands)
+    resume = commands.add_parser(
+        "resume", help="finish batches left unfinished by a crash or a stop"
     )
-    process.set_defaults(handler=cmd_process)
+    resume.set_defaults(handler=cmd_resume)
+    add_scaleout_commands(commands)  # flows/deployed.py
+    add_rescan_commands(commands)  # flows/rescan.py
+    add_export_commands(commands)
+    add_handoff_commands(commands)  # handoff, push, agency set-push, catalogue load
+    serve = commands.add_parser(
+        "serve", help="run the HTTP service (API, pages, metrics) and the processing"
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=cmd_serve)
+    add_token_commands(commands)  # app/cli_admin.py
+    add_account_commands(commands)  # people's accounts, receipts
+    add_upkeep_commands(commands)
+    return parser
 
+
+def add_dossier_commands(commands: Any) -> None:
+    """``sohoa get|list|show|search``: dossiers and their artefacts, read back."""
     get = commands.add_parser("get", help="fetch an artefact of a dossier")
     get.add_argument("dossier_id")
     what = get.add_mutually_exclusive_group(required=True)
@@ -496,6 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true")
     search.set_defaults(handler=cmd_search)
 
+
+def add_signer_commands(commands: Any) -> None:
+    """``sohoa signer demo``."""
     signer = commands.add_parser("signer", help="signing certificates")
     signer_commands = signer.add_subparsers(dest="signer_command", required=True, metavar="ACTION")
     demo = signer_commands.add_parser(
@@ -506,43 +403,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--password", default="demo", help="PKCS#12 password (default 'demo')")
     demo.set_defaults(handler=cmd_signer_demo)
 
-    resume = commands.add_parser(
-        "resume", help="finish batches left unfinished by a crash or a stop"
-    )
-    resume.set_defaults(handler=cmd_resume)
 
-    # --- scale-out commands (flows/deployed.py), rescan (flows/rescan.py) ---
-    from app.cli_rescan import add_commands as add_rescan_commands
-    from app.export import add_commands as add_export_commands
-    from app.scaleout import add_commands as add_scaleout_commands
-
-    add_scaleout_commands(commands)
-    add_rescan_commands(commands)
-    add_export_commands(commands)
-    from app.cli_handoff import add_commands as add_handoff_commands
-
-    add_handoff_commands(commands)  # handoff, push, agency set-push, catalogue load
-    # --- end scale-out ---
-
-    serve = commands.add_parser(
-        "serve", help="run the HTTP service (API, pages, metrics) and the processing"
-    )
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.set_defaults(handler=cmd_serve)
-
-    # --- tokens, people's accounts, receipts (app/cli_admin.py, app/cli_accounts.py) ---
-    from app.cli_accounts import add_commands as add_account_commands
-
-    add_token_commands(commands)
-    add_account_commands(commands)
+def add_upkeep_commands(commands: Any) -> None:
+    """``sohoa db|verify|separator``: the schema, archived dossiers checked, separator
+    sheets."""
+    from app.verify import cmd_verify
 
     db = commands.add_parser("db", help="database schema: upgrade or show its revision")
     db.add_argument("db_command", choices=["upgrade", "current"])
     db.set_defaults(handler=cmd_db)
-
-    # --- verify (app/verify.py) ---
-    from app.verify import cmd_verify
 
     verify = commands.add_parser(
         "verify", help="check archived dossiers: manifest, object hashes, original, signature"
@@ -551,14 +420,12 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--all", action="store_true", help="every dossier, newest first")
     verify.add_argument("--json", action="store_true", help="one JSON object per line")
     verify.set_defaults(handler=cmd_verify)
-    # --- end verify ---
 
     separator = commands.add_parser(
         "separator", help="print a separator sheet to put between dossiers in a stack"
     )
     separator.add_argument("-o", "--output", required=True, help="PDF file to write")
     separator.set_defaults(handler=cmd_separator)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

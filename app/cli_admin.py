@@ -1,5 +1,6 @@
 """The ``sohoa`` administration commands: tokens, the database schema, demo signers,
-separator sheets. ``app.cli`` parses the command line and calls these handlers.
+separator sheets. ``app.cli`` parses the command line and calls these handlers. Also what
+every command module shares: the stores, JSON on stdout.
 
 Imports stay inside the handlers, as in ``app.cli``: ``sohoa process`` starts without them.
 """
@@ -7,21 +8,32 @@ Imports stay inside the handlers, as in ``app.cli``: ``sohoa process`` starts wi
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from config import Settings
 from models.errors import ExitCode
 
+if TYPE_CHECKING:
+    from storage.metadata import MetadataStore
+    from storage.objects import ObjectStore
+
 log = logging.getLogger("sohoa")
 
 
-def _stores(settings: Settings) -> tuple[Any, Any]:
-    from flows.runtime import metadata_store, object_store
+def open_stores(settings: Settings) -> tuple[MetadataStore, ObjectStore]:
+    """The process's metadata and object stores (the database opened and migrated)."""
+    from storage.factory import metadata_store, object_store
 
     return metadata_store(settings), object_store(settings)
+
+
+def print_json(data: object) -> None:
+    """One JSON document on stdout, as every ``--json`` command prints it."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 # --- db -----------------------------------------------------------------------------------
@@ -91,7 +103,7 @@ def add_token_commands(commands: Any) -> None:
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     from models import Role
 
-    meta, _ = _stores(settings)
+    meta, _ = open_stores(settings)
     if args.token_command == "create":
         info, token = meta.create_token(
             name=args.name, role=Role(args.role), agency_code=args.agency, counter_id=args.counter

@@ -13,14 +13,14 @@ import importlib.metadata
 import mimetypes
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from config import Settings
-from models import DossierInfo, DossierStatus, SearchQuery
+from models import BatchInfo, DossierInfo, DossierStatus, SearchQuery
 from models.errors import DossierNotFoundError, ExitCode, SohoaError, StorageError
 from models.package import (
     DossierPackage,
@@ -33,6 +33,9 @@ from models.package import (
 
 SOFTWARE = "sohoa"
 _DIGITISED = "digitised by sohoa: pages cleaned, OCR (Tesseract vie), fields read"
+_ARCHIVED = "archived: PDF/A-2b with its text layer, manifest with SHA-256"
+_PDF_LABEL = "the signed PDF/A-2b copy"
+_PROGRAM = ((SOFTWARE, "executing program"),)
 
 
 def add_commands(commands: Any) -> None:
@@ -154,12 +157,52 @@ def _extension(key: str) -> str:
 def gather(meta: Any, objects: Any, dossier: DossierInfo, scratch: Path) -> DossierPackage:
     """The dossier as a package sees it, its files verified into ``scratch``."""
     from config.catalogue import load_catalogue
-    from storage.archive import own_original_key, read_manifest
+    from storage.archive import read_manifest
 
     assert dossier.archived_at is not None
     archived_at = _aware(dossier.archived_at)
     dossier_id = dossier.dossier_id
     manifest = read_manifest(objects, dossier_id)
+    files = _package_files(meta, objects, dossier, manifest, scratch, archived_at)
+    batch = meta.get_batch(dossier.batch_id)
+    signature = _signature(manifest.get("signature"))
+    procedure = load_catalogue().procedure(dossier.procedure) if dossier.procedure else None
+    agents, events = package_history(meta, dossier, batch, signature, files)
+    code = dossier.dossier_code
+    return DossierPackage(
+        dossier_id=dossier_id,
+        package_id=package_id(dossier_id, archived_at),
+        title=f"Hồ sơ {code}" if code else f"Hồ sơ {dossier_id}",
+        archived_at=archived_at,
+        received_at=_aware(dossier.created_at),
+        dossier_code=code,
+        procedure=dossier.procedure,
+        procedure_name=procedure.name if procedure else None,
+        agency_code=dossier.agency_code,
+        owner_name=dossier.full_name,
+        page_count=dossier.page_count,
+        files=tuple(files),
+        agents=tuple(agents.values()),
+        events=tuple(events),
+        signature=signature,
+        software=SOFTWARE,
+        software_version=_software_version(),
+    )
+
+
+def _package_files(
+    meta: Any,
+    objects: Any,
+    dossier: DossierInfo,
+    manifest: dict[str, Any],
+    scratch: Path,
+    archived_at: datetime,
+) -> list[PackageFile]:
+    """What the package carries, each file verified against the manifest into ``scratch``:
+    every file the dossier was handed in as (the first one the original), then the PDF."""
+    from storage.archive import own_original_key
+
+    dossier_id = dossier.dossier_id
     roles: dict[str, list[str]] = {}
     for entry in manifest.get("objects", []):
         roles.setdefault(str(entry.get("role")), []).append(str(entry.get("key")))
@@ -199,42 +242,15 @@ def gather(meta: Any, objects: Any, dossier: DossierInfo, scratch: Path) -> Doss
     pdf_keys = roles.get("pdf", [])
     if not pdf_keys:
         raise StorageError(f"dossier {dossier_id}: its manifest names no archived PDF")
-    take(
-        pdf_keys[0],
-        "dossier.pdf",
-        "pdf",
-        "application/pdf",
-        archived_at,
-        "the signed PDF/A-2b copy",
-    )
-    batch = meta.get_batch(dossier.batch_id)
-    signature = _signature(manifest.get("signature"))
-    procedure = load_catalogue().procedure(dossier.procedure) if dossier.procedure else None
-    agents, events = _history(meta, dossier, batch, signature, files)
+    take(pdf_keys[0], "dossier.pdf", "pdf", "application/pdf", archived_at, _PDF_LABEL)
+    return files
+
+
+def _software_version() -> str:
     try:
-        version = importlib.metadata.version("sohoa")
+        return importlib.metadata.version("sohoa")
     except importlib.metadata.PackageNotFoundError:
-        version = "unknown"
-    code = dossier.dossier_code
-    return DossierPackage(
-        dossier_id=dossier_id,
-        package_id=package_id(dossier_id, archived_at),
-        title=f"Hồ sơ {code}" if code else f"Hồ sơ {dossier_id}",
-        archived_at=archived_at,
-        received_at=_aware(dossier.created_at),
-        dossier_code=code,
-        procedure=dossier.procedure,
-        procedure_name=procedure.name if procedure else None,
-        agency_code=dossier.agency_code,
-        owner_name=dossier.full_name,
-        page_count=dossier.page_count,
-        files=tuple(files),
-        agents=tuple(agents.values()),
-        events=tuple(events),
-        signature=signature,
-        software=SOFTWARE,
-        software_version=version,
-    )
+        return "unknown"
 
 
 def _signature(record: dict[str, Any] | None) -> SignatureRecord | None:
@@ -249,98 +265,22 @@ def _signature(record: dict[str, Any] | None) -> SignatureRecord | None:
     )
 
 
-def _history(
+def package_history(
     meta: Any,
     dossier: DossierInfo,
-    batch: Any,
+    batch: BatchInfo,
     signature: SignatureRecord | None,
-    files: list[PackageFile],
+    files: Sequence[PackageFile],
 ) -> tuple[dict[str, PackageAgent], list[PackageEvent]]:
-    """PREMIS agents and events from the dossier's event log, corrections and signature."""
+    """PREMIS agents and events from the dossier's event log, corrections and signature,
+    the events in time order."""
     agents: dict[str, PackageAgent] = {
         SOFTWARE: PackageAgent(SOFTWARE, SOFTWARE, "software", "OCR, field extraction, PDF/A")
     }
-    clerk = batch.uploaded_by_account or batch.uploaded_by
-    clerk_key = None
-    if clerk:
-        clerk_key = f"clerk:{clerk}"
-        where = ", ".join(
-            part
-            for part in (
-                f"counter {batch.counter_id}" if batch.counter_id else "",
-                f"post office {batch.post_office_id}" if batch.post_office_id else "",
-            )
-            if part
-        )
-        agents[clerk_key] = PackageAgent(clerk_key, clerk, "person", where or "counter clerk")
-    originals = tuple(f.name for f in files if f.role in ("original", "submission"))
-    pdf = tuple(f.name for f in files if f.role == "pdf")
-    by_number = {f.name.split(".")[0].removeprefix("submission-"): f.name for f in files}
-    program = ((SOFTWARE, "executing program"),)
-    events: list[PackageEvent] = []
-    first = True
-    for at, status, message in meta.events(dossier.dossier_id):
-        text = message or ""
-        if text.startswith("field "):
-            continue  # a correction: told below from the corrections table, without values
-        if status == DossierStatus.RECEIVED:
-            if text.startswith("rescan "):
-                number = text.split()[1].rstrip(":")
-                name = by_number.get(number)
-                events.append(
-                    PackageEvent(
-                        "capture",
-                        at,
-                        text,
-                        agents=((clerk_key, "implementer"),) if clerk_key else (),
-                        files=(name,) if name else (),
-                    )
-                )
-            else:
-                detail = "received at the counter" if first else (text or "received again")
-                who = ((clerk_key, "implementer"),) if clerk_key and first else ()
-                events.append(
-                    PackageEvent(
-                        "ingestion start",
-                        at,
-                        detail,
-                        agents=who + program,
-                        files=originals[:1] if first else (),
-                    )
-                )
-            first = False
-        elif status == DossierStatus.PROCESSING:
-            detail = _DIGITISED
-            events.append(
-                PackageEvent(
-                    "digitization",
-                    at,
-                    f"{detail}; {text}" if text else detail,
-                    agents=program,
-                    files=originals,
-                )
-            )
-        elif status == DossierStatus.FAILED:
-            events.append(
-                PackageEvent("digitization", at, text or "failed", "fail", program, originals)
-            )
-        elif status == DossierStatus.ARCHIVED:
-            if not any(e.kind == "digitization" and e.outcome == "success" for e in events):
-                # Read without a "processing" mark (steps run directly): digitised all the same.
-                events.append(
-                    PackageEvent("digitization", at, _DIGITISED, agents=program, files=originals)
-                )
-            detail = "archived: PDF/A-2b with its text layer, manifest with SHA-256"
-            events.append(
-                PackageEvent(
-                    "ingestion end",
-                    at,
-                    f"{detail}; {text}" if text else detail,
-                    "success",
-                    program,
-                    pdf,
-                )
-            )
+    clerk = clerk_agent(batch)
+    if clerk is not None:
+        agents[clerk.key] = clerk
+    events = lifecycle_events(meta.events(dossier.dossier_id), files, clerk)
     for correction in meta.corrections(dossier.dossier_id):
         key = f"person:{correction.corrected_by}"
         agents.setdefault(key, PackageAgent(key, correction.corrected_by, "person", "operator"))
@@ -353,26 +293,112 @@ def _history(
             )
         )
     if signature is not None:
-        key = "digitiser"
-        agents[key] = PackageAgent(
-            key,
-            signature.signer_name,
-            "person",
-            f"certificate {signature.certificate_subject}, serial {signature.certificate_serial}, "
-            f"SHA-256 {signature.certificate_sha256}",
-        )
+        digitiser = _digitiser_agent(signature)
+        agents[digitiser.key] = digitiser
         events.append(
             PackageEvent(
                 "digital signature generation",
                 signature.signed_at,
                 "the digitiser's signature of the PDF/A copy (TT 01/2023/TT-VPCP Art. 8)",
-                agents=((key, "implementer"), *program),
-                files=pdf,
+                agents=((digitiser.key, "implementer"), *_PROGRAM),
+                files=tuple(f.name for f in files if f.role == "pdf"),
             )
         )
     events = [replace(event, at=_aware(event.at)) for event in events]
     events.sort(key=lambda event: event.at)
     return agents, events
+
+
+def clerk_agent(batch: BatchInfo) -> PackageAgent | None:
+    """The person who handed the batch in (their account, else the name recorded), and
+    where; None when the batch names nobody."""
+    clerk = batch.uploaded_by_account or batch.uploaded_by
+    if not clerk:
+        return None
+    where = ", ".join(
+        part
+        for part in (
+            f"counter {batch.counter_id}" if batch.counter_id else "",
+            f"post office {batch.post_office_id}" if batch.post_office_id else "",
+        )
+        if part
+    )
+    key = f"clerk:{clerk}"
+    return PackageAgent(key, clerk, "person", where or "counter clerk")
+
+
+def _digitiser_agent(signature: SignatureRecord) -> PackageAgent:
+    return PackageAgent(
+        "digitiser",
+        signature.signer_name,
+        "person",
+        f"certificate {signature.certificate_subject}, serial {signature.certificate_serial}, "
+        f"SHA-256 {signature.certificate_sha256}",
+    )
+
+
+def lifecycle_events(
+    log: Iterable[tuple[datetime, str, str | None]],
+    files: Sequence[PackageFile],
+    clerk: PackageAgent | None,
+) -> list[PackageEvent]:
+    """PREMIS events from the dossier's event log (at, status, message), in its order:
+    received (or rescanned), digitised or failed, archived. Corrections (``field ...``
+    messages) are left out: they are told from the corrections table, without values."""
+    originals = tuple(f.name for f in files if f.role in ("original", "submission"))
+    pdf = tuple(f.name for f in files if f.role == "pdf")
+    by_number = {f.name.split(".")[0].removeprefix("submission-"): f.name for f in files}
+    handed_in_by = ((clerk.key, "implementer"),) if clerk is not None else ()
+    events: list[PackageEvent] = []
+    first = True
+    for at, status, message in log:
+        text = message or ""
+        if text.startswith("field "):
+            continue
+        if status == DossierStatus.RECEIVED:
+            if text.startswith("rescan "):
+                name = by_number.get(text.split()[1].rstrip(":"))
+                files_of = (name,) if name else ()
+                events.append(
+                    PackageEvent("capture", at, text, agents=handed_in_by, files=files_of)
+                )
+            else:
+                events.append(_received_event(at, text, first, handed_in_by, originals))
+            first = False
+        elif status == DossierStatus.PROCESSING:
+            detail = f"{_DIGITISED}; {text}" if text else _DIGITISED
+            events.append(
+                PackageEvent("digitization", at, detail, agents=_PROGRAM, files=originals)
+            )
+        elif status == DossierStatus.FAILED:
+            events.append(
+                PackageEvent("digitization", at, text or "failed", "fail", _PROGRAM, originals)
+            )
+        elif status == DossierStatus.ARCHIVED:
+            if not any(e.kind == "digitization" and e.outcome == "success" for e in events):
+                # Read without a "processing" mark (steps run directly): digitised all the same.
+                events.append(
+                    PackageEvent("digitization", at, _DIGITISED, agents=_PROGRAM, files=originals)
+                )
+            detail = f"{_ARCHIVED}; {text}" if text else _ARCHIVED
+            events.append(PackageEvent("ingestion end", at, detail, "success", _PROGRAM, pdf))
+    return events
+
+
+def _received_event(
+    at: datetime,
+    text: str,
+    first: bool,
+    handed_in_by: tuple[tuple[str, str], ...],
+    originals: tuple[str, ...],
+) -> PackageEvent:
+    """The counter taking the dossier in (the first time, by the clerk), or sending it back
+    to be read again."""
+    if first:
+        detail, who, files = "received at the counter", handed_in_by, originals[:1]
+    else:
+        detail, who, files = text or "received again", (), ()
+    return PackageEvent("ingestion start", at, detail, agents=who + _PROGRAM, files=files)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -32,8 +32,20 @@ def new_batch_id() -> str:
 
 
 def dossier_id(batch_id: str, position: int) -> str:
-    """The dossier a batch's file (0-based ``position``) becomes; split stacks add -NN."""
+    """The dossier a batch's file (0-based ``position``) becomes; split stacks add -NN
+    (``split_dossier_id``)."""
     return f"{check_id(batch_id)}-{position + 1:03d}"
+
+
+def split_dossier_id(file_dossier_id: str, number: int) -> str:
+    """The dossier part ``number`` (1-based) of a stack split apart becomes: the first part
+    keeps the file's dossier id, each other one adds ``-NN`` to it."""
+    return file_dossier_id if number == 1 else f"{file_dossier_id}-{number:02d}"
+
+
+def is_from_file(dossier_id: str, file_dossier_id: str) -> bool:
+    """Whether ``dossier_id`` is the file's own dossier or one split from it."""
+    return dossier_id == file_dossier_id or dossier_id.startswith(f"{file_dossier_id}-")
 
 
 def dossier_prefix(dossier_id: str) -> str:

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import threading
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,20 +76,56 @@ def check_key(key: str) -> str:
     return key
 
 
-def keep_existing(store: ObjectStore, key: str, path: Path) -> StoredObject | None:
-    """For write-once puts: the stored object if it already holds these bytes, else None.
+class WriteOnceFiles(ABC):
+    """``put_file`` with the write-once rule written once, for every store.
 
-    Raises when the key holds other bytes: an original is the citizen's paper and is
-    never overwritten, whatever a caller asks.
+    A write-once put (originals) keeps an object already holding the same bytes, refuses
+    one holding other bytes, and seals what it wrote (``_seal``); how the bytes get there is
+    each store's own ``_write_file``.
     """
-    try:
-        existing = store.stat(key)
-    except ObjectNotFoundError:
-        return None
-    size, sha = sha256_file(path)
-    if existing.sha256 and existing.sha256 == sha and existing.size == size:
-        return existing
-    raise StorageError(f"refusing to overwrite {key}: it is write-once and holds other bytes")
+
+    def put_file(
+        self,
+        key: str,
+        path: Path,
+        content_type: str = "application/octet-stream",
+        *,
+        write_once: bool = False,
+    ) -> StoredObject:
+        if write_once and (kept := self._kept_original(key, path)) is not None:
+            return kept
+        stored = self._write_file(key, path, content_type, write_once=write_once)
+        if write_once:
+            self._seal(key)
+        return stored
+
+    def _kept_original(self, key: str, path: Path) -> StoredObject | None:
+        """The stored object if it already holds these bytes, else None.
+
+        Raises when the key holds other bytes: an original is the citizen's paper and is
+        never overwritten, whatever a caller asks.
+        """
+        try:
+            existing = self.stat(key)
+        except ObjectNotFoundError:
+            return None
+        size, sha = sha256_file(path)
+        if existing.sha256 and existing.sha256 == sha and existing.size == size:
+            return existing
+        raise StorageError(f"refusing to overwrite {key}: it is write-once and holds other bytes")
+
+    @abstractmethod
+    def stat(self, key: str) -> StoredObject: ...
+
+    @abstractmethod
+    def _write_file(
+        self, key: str, path: Path, content_type: str, *, write_once: bool
+    ) -> StoredObject:
+        """Store ``path`` under ``key``; with ``write_once`` the key is known to be free."""
+
+    @abstractmethod
+    def _seal(self, key: str) -> None:
+        """Protect a write-once object just written, as far as the store can."""
 
 
 def sha256_file(path: Path) -> tuple[int, str]:
@@ -101,7 +138,7 @@ def sha256_file(path: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-class LocalObjectStore:
+class LocalObjectStore(WriteOnceFiles):
     """Objects as files under ``root``; the embedded default on one machine."""
 
     def __init__(self, root: Path) -> None:
@@ -140,25 +177,18 @@ class LocalObjectStore:
             raise StorageError(f"cannot store {key} ({exc.strerror or exc})") from exc
         return StoredObject(key, size, digest.hexdigest())
 
-    def put_file(
-        self,
-        key: str,
-        path: Path,
-        content_type: str = "application/octet-stream",
-        *,
-        write_once: bool = False,
+    def _write_file(
+        self, key: str, path: Path, content_type: str, *, write_once: bool
     ) -> StoredObject:
-        if write_once and (kept := keep_existing(self, key, path)) is not None:
-            return kept
-
         def chunks() -> Iterator[bytes]:
             with path.open("rb") as stream:
                 yield from iter(lambda: stream.read(CHUNK), b"")
 
-        stored = self._atomic_write(key, chunks)
-        if write_once:  # a guard against our own bugs and careless hands, not a lock
-            self._path(key).chmod(0o444)
-        return stored
+        return self._atomic_write(key, chunks)
+
+    def _seal(self, key: str) -> None:
+        # A guard against our own bugs and careless hands, not a lock.
+        self._path(key).chmod(0o444)
 
     def put_bytes(
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
@@ -220,7 +250,7 @@ class LocalObjectStore:
         return sorted(k for k in keys if k.startswith(prefix))
 
 
-class MemoryObjectStore:
+class MemoryObjectStore(WriteOnceFiles):
     """For tests: same contract, kept in a dict."""
 
     def __init__(self) -> None:
@@ -234,17 +264,13 @@ class MemoryObjectStore:
             self._objects[check_key(key)] = bytes(data)
         return StoredObject(key, len(data), hashlib.sha256(data).hexdigest())
 
-    def put_file(
-        self,
-        key: str,
-        path: Path,
-        content_type: str = "application/octet-stream",
-        *,
-        write_once: bool = False,
+    def _write_file(
+        self, key: str, path: Path, content_type: str, *, write_once: bool
     ) -> StoredObject:
-        if write_once and (kept := keep_existing(self, key, path)) is not None:
-            return kept
         return self.put_bytes(key, path.read_bytes(), content_type)
+
+    def _seal(self, key: str) -> None:
+        pass  # a dict in a test has nothing to lock: the write-once rule is all there is
 
     def get_bytes(self, key: str) -> bytes:
         with self._lock:

@@ -26,7 +26,7 @@ from urllib3.exceptions import HTTPError
 
 from models import faults
 from models.errors import ObjectNotFoundError, StorageError
-from storage.objects import CHUNK, StoredObject, check_key, keep_existing, sha256_file
+from storage.objects import CHUNK, StoredObject, WriteOnceFiles, check_key, sha256_file
 
 log = logging.getLogger("sohoa.storage")
 
@@ -35,7 +35,7 @@ PART_SIZE = 16 * 1024 * 1024
 MISSING_CODES = ("NoSuchKey", "NoSuchObject", "NoSuchVersion")
 
 
-class S3ObjectStore:
+class S3ObjectStore(WriteOnceFiles):
     def __init__(
         self,
         *,
@@ -106,19 +106,14 @@ class S3ObjectStore:
 
     # --- writes ---------------------------------------------------------------------------
 
-    def put_file(
-        self,
-        key: str,
-        path: Path,
-        content_type: str = "application/octet-stream",
-        *,
-        write_once: bool = False,
+    def _write_file(
+        self, key: str, path: Path, content_type: str, *, write_once: bool
     ) -> StoredObject:
-        if write_once and (kept := keep_existing(self, key, path)) is not None:
-            return kept
         size, sha = sha256_file(path)
+        # A write-once put found the key free already; any other may be a re-run, which
+        # must not make a second version of identical bytes.
         if not write_once and (same := self._same_bytes(key, size, sha)) is not None:
-            return same  # a re-run: no second version of identical bytes
+            return same
         try:
             self.client.fput_object(
                 self.bucket,
@@ -131,9 +126,10 @@ class S3ObjectStore:
         except (S3Error, HTTPError, OSError) as exc:
             raise StorageError(f"cannot store {key} ({exc})") from exc
         faults.point("objects.after-put")
-        if write_once:
-            self._retain(key)
         return StoredObject(key, size, sha)
+
+    def _seal(self, key: str) -> None:
+        self._retain(key)
 
     def _same_bytes(self, key: str, size: int, sha: str) -> StoredObject | None:
         try:

@@ -27,8 +27,8 @@ from models import AccountInfo, Principal, Role
 from models.errors import AccountNotFoundError
 from storage.metadata import passwords
 from storage.metadata.base import StoreBase
-from storage.metadata.records import _token_info
-from storage.metadata.rows import AccountRow, TokenRow, _aware, _now
+from storage.metadata.records import token_info
+from storage.metadata.rows import AccountRow, TokenRow, as_utc, utc_now
 
 USER_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 
@@ -48,13 +48,13 @@ def user_name_of(text: str) -> str:
 
 
 def _stamp(value: datetime | None) -> datetime | None:
-    return _aware(value) if value is not None else None
+    return as_utc(value) if value is not None else None
 
 
 def _account_info(row: AccountRow, token: TokenRow) -> AccountInfo:
     return AccountInfo(
-        principal=_token_info(token, row.user_name).principal,
-        created_at=_aware(row.created_at),
+        principal=token_info(token, row.user_name).principal,
+        created_at=as_utc(row.created_at),
         disabled_at=_stamp(row.disabled_at),
         failed_attempts=row.failed_attempts,
         locked_at=_stamp(row.locked_at),
@@ -91,7 +91,7 @@ class AccountStore(StoreBase):
             raise ValueError("a counter account needs --counter ID (the desk it works at)")
         passwords.check_new_password(password)
         password_hash = passwords.hash_password(password)
-        now = _now()
+        now = utc_now()
         with self._session() as session:
             if session.get(AccountRow, name) is not None:
                 raise ValueError(f"an account named {name} already exists")
@@ -129,7 +129,7 @@ class AccountStore(StoreBase):
         now: datetime | None = None,
     ) -> SignIn:
         """Check a person's password; count it when wrong, lock the account when too many."""
-        now = now or _now()
+        now = now or utc_now()
         name = user_name_of(user_name)
         stored: str | None = None
         if USER_NAME.fullmatch(name):
@@ -156,7 +156,7 @@ class AccountStore(StoreBase):
                 row.failed_attempts, row.last_sign_in_at = 0, now
                 if passwords.needs_rehash(row.password_hash):
                     row.password_hash = passwords.hash_password(password)
-                return SignIn(principal=_token_info(token, row.user_name).principal)
+                return SignIn(principal=token_info(token, row.user_name).principal)
             return self._count_failure(session, row, max_failures, now + lockout, now)
 
     @staticmethod
@@ -196,7 +196,7 @@ class AccountStore(StoreBase):
 
     def locked_accounts(self, now: datetime | None = None) -> list[AccountInfo]:
         """Accounts locked right now, the most recently locked first (operators' page)."""
-        now = now or _now()
+        now = now or utc_now()
         with self._session() as session:
             pairs = session.execute(
                 select(AccountRow, TokenRow)
@@ -219,7 +219,7 @@ class AccountStore(StoreBase):
 
     def disable_account(self, user_name: str) -> AccountInfo:
         """No more sign-ins; its token is revoked, which ends its open sessions now."""
-        now = _now()
+        now = utc_now()
         with self._session() as session:
             row = session.get(AccountRow, user_name_of(user_name))
             if row is None:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import faults
 from models.errors import DossierNotFoundError, StorageError
-from storage.metadata.engine import _redact, make_engine
+from storage.metadata.engine import make_engine, redact_url
 from storage.metadata.rows import DossierRow
 
 
@@ -29,7 +29,7 @@ class StoreBase:
                 upgrade_schema(self.engine)
             except OperationalError as exc:
                 self.engine.dispose()
-                raise StorageError(f"cannot open database {_redact(url)} ({exc.orig})") from None
+                raise StorageError(f"cannot open database {redact_url(url)} ({exc.orig})") from None
 
     @property
     def is_postgresql(self) -> bool:

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from models import BatchInfo, DossierStatus
 from models.errors import DossierNotFoundError
 from storage.metadata.base import StoreBase
-from storage.metadata.records import _batch_info, _batch_row
+from storage.metadata.records import batch_info, batch_row
 from storage.metadata.rows import BatchRow, DossierRow
 
 
@@ -17,14 +17,14 @@ class BatchStore(StoreBase):
     def create_batch(self, batch: BatchInfo) -> None:
         with self._session() as session:
             if session.get(BatchRow, batch.batch_id) is None:
-                session.add(_batch_row(batch))
+                session.add(batch_row(batch))
 
     def get_batch(self, batch_id: str) -> BatchInfo:
         with self._session() as session:
             row = session.get(BatchRow, batch_id)
             if row is None:
                 raise DossierNotFoundError(f"batch {batch_id}")
-            return _batch_info(row)
+            return batch_info(row)
 
     def list_batches(
         self, *, token_id: str | None = None, limit: int = 50, offset: int = 0
@@ -35,7 +35,7 @@ class BatchStore(StoreBase):
             if token_id is not None:
                 query = query.where(BatchRow.token_id == token_id)
             rows = session.scalars(query.limit(limit).offset(offset)).all()
-            return [_batch_info(row) for row in rows]
+            return [batch_info(row) for row in rows]
 
     def set_batch_flow_run(self, batch_id: str, flow_run_id: str) -> None:
         with self._session() as session:

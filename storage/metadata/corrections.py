@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from models import FieldCorrection, FieldState
 from storage.metadata.base import StoreBase
-from storage.metadata.records import _apply_field_values
-from storage.metadata.rows import EventRow, FieldCorrectionRow, FieldRow, _aware, _now
+from storage.metadata.records import apply_field_values
+from storage.metadata.rows import EventRow, FieldCorrectionRow, FieldRow, as_utc, utc_now
 
 
 class CorrectionStore(StoreBase):
@@ -50,14 +50,14 @@ class CorrectionStore(StoreBase):
                 values.pop(name, None)
             else:
                 values[name] = value
-            _apply_field_values(row, values)
+            apply_field_values(row, values)
             row.review_reasons = [
                 r for r in (row.review_reasons or []) if not r.startswith(f"{name}:")
             ]
             row.needs_review = bool(row.review_reasons) or any(
                 f.needs_review for f in row.field_rows
             )
-            row.updated_at = now = _now()
+            row.updated_at = now = utc_now()
             correction = FieldCorrectionRow(
                 dossier_id=dossier_id,
                 name=name,
@@ -81,7 +81,7 @@ class CorrectionStore(StoreBase):
                 )
             )
             return FieldCorrection(
-                dossier_id, name, old_value, value, corrected_by, _aware(now), note
+                dossier_id, name, old_value, value, corrected_by, as_utc(now), note
             )
 
     def dismiss_review(self, dossier_id: str, *, reason: str, dismissed_by: str) -> None:
@@ -96,7 +96,7 @@ class CorrectionStore(StoreBase):
                 field.needs_review = False
             row.review_reasons = []
             row.needs_review = False
-            row.updated_at = _now()
+            row.updated_at = utc_now()
             session.add(
                 EventRow(
                     dossier_id=dossier_id,
@@ -122,7 +122,7 @@ class CorrectionStore(StoreBase):
             row.needs_review = bool(row.review_reasons) or any(
                 f.needs_review for f in row.field_rows
             )
-            row.updated_at = _now()
+            row.updated_at = utc_now()
             session.add(
                 EventRow(
                     dossier_id=dossier_id,
@@ -146,7 +146,7 @@ class CorrectionStore(StoreBase):
                     r.old_value,
                     r.new_value,
                     r.corrected_by,
-                    _aware(r.corrected_at),
+                    as_utc(r.corrected_at),
                     r.note,
                 )
                 for r in rows

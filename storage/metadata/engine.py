@@ -43,11 +43,11 @@ def make_engine(url: str) -> Engine:
         else:
             engine = create_engine(url, pool_pre_ping=True)
     except (SQLAlchemyError, ImportError) as exc:
-        raise StorageError(f"cannot use database {_redact(url)} ({exc})") from None
+        raise StorageError(f"cannot use database {redact_url(url)} ({exc})") from None
     return engine
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
         return f"{scheme}://***@{rest.split('@', 1)[1]}"

@@ -9,7 +9,7 @@ from models.errors import StorageError
 from storage.metadata.base import StoreBase
 from storage.metadata.claims import claim_holder, first_sha256, try_claim
 from storage.metadata.outbox import enqueue_push
-from storage.metadata.records import _apply_field_values, _batch_row, _fill_page, _fold_text
+from storage.metadata.records import apply_field_values, batch_row, fill_page_row, fold_text
 from storage.metadata.rows import (
     BatchRow,
     DossierRow,
@@ -17,7 +17,7 @@ from storage.metadata.rows import (
     EventRow,
     FieldRow,
     PageRow,
-    _now,
+    utc_now,
 )
 
 
@@ -76,9 +76,9 @@ class DossierLifecycle(StoreBase):
         with self._session() as session:
             if session.get(BatchRow, batch.batch_id) is not None:
                 raise StorageError(f"batch {batch.batch_id} exists already")
-            session.add(_batch_row(batch))
+            session.add(batch_row(batch))
             session.flush()  # the dossiers reference it
-            now = _now()
+            now = utc_now()
             for item in files:
                 duplicate_of = item.duplicate_of
 
@@ -131,7 +131,7 @@ class DossierLifecycle(StoreBase):
             row.original_sha256, row.original_size = sha256, size
             row.claim_sha256 = None
             row.error = None
-            row.updated_at = _now()
+            row.updated_at = utc_now()
             session.add(
                 EventRow(
                     dossier_id=dossier_id,
@@ -164,7 +164,7 @@ class DossierLifecycle(StoreBase):
                 )
             row.original_key, row.original_sha256, row.original_size = key, sha256, size
             row.media_type, row.page_count = media_type, page_count
-            row.updated_at = _now()
+            row.updated_at = utc_now()
             if not claim or row.claim_sha256 == sha256 or row.source_dossier_id is not None:
                 return None
             agency = session.scalar(
@@ -175,7 +175,7 @@ class DossierLifecycle(StoreBase):
             winner = claim_holder(session, sha256, agency)
             row.status, row.duplicate_of = DossierStatus.DUPLICATE, winner
             row.original_key, row.media_type, row.page_count = None, None, 0
-            row.claim_sha256, row.error, row.updated_at = None, None, _now()
+            row.claim_sha256, row.error, row.updated_at = None, None, utc_now()
             session.add(
                 EventRow(
                     dossier_id=dossier_id,
@@ -198,7 +198,7 @@ class DossierLifecycle(StoreBase):
             was = row.status
             row.status = status
             row.error = message if status is DossierStatus.FAILED else None
-            row.updated_at = _now()
+            row.updated_at = utc_now()
             if status is DossierStatus.FAILED:
                 # A failed dossier is no earlier copy: the same bytes handed in again are read.
                 row.claim_sha256 = None
@@ -221,9 +221,9 @@ class DossierLifecycle(StoreBase):
             if row is None:
                 row = PageRow(dossier_id=dossier_id, index=page.index)
                 session.add(row)
-            _fill_page(row, page)
+            fill_page_row(row, page)
             # Progress, not only status changes, keeps a dossier from looking stuck.
-            self._row(session, dossier_id).updated_at = _now()
+            self._row(session, dossier_id).updated_at = utc_now()
 
     def add_split_dossier(self, dossier_id: str, *, from_dossier_id: str, pages: list[int]) -> None:
         """A further dossier found in the same scanned stack (idempotent)."""
@@ -287,7 +287,7 @@ class DossierLifecycle(StoreBase):
                 session.flush()
                 for page in pages:
                     page_row = PageRow(dossier_id=dossier_id, index=page.index)
-                    _fill_page(page_row, page)
+                    fill_page_row(page_row, page)
                     row.pages.append(page_row)
                 row.page_count = len(pages)
             row.field_rows.clear()
@@ -310,18 +310,18 @@ class DossierLifecycle(StoreBase):
                     )
                 )
             if text is not None:
-                folded = f" {_fold_text(text)} "
+                folded = f" {fold_text(text)} "
                 if row.text_row is None:
                     row.text_row = DossierTextRow(dossier_id=dossier_id, text_folded=folded)
                 else:
                     row.text_row.text_folded = folded
-            _apply_field_values(row, values)
+            apply_field_values(row, values)
             reasons = list(review_reasons or [])
             row.review_reasons = reasons
             row.needs_review = bool(reasons) or any(f.needs_review for f in fields)
             row.status = DossierStatus.ARCHIVED
             row.error = None
-            row.updated_at = row.archived_at = _now()
+            row.updated_at = row.archived_at = utc_now()
             message = "needs review: " + "; ".join(reasons[:5]) if row.needs_review else None
             session.add(
                 EventRow(dossier_id=dossier_id, status=DossierStatus.ARCHIVED, message=message)

@@ -25,8 +25,8 @@ from storage.metadata.rows import (
     DossierRow,
     EventRow,
     OutboxRow,
-    _aware,
-    _now,
+    as_utc,
+    utc_now,
 )
 
 ARCHIVED_EVENT = "archived"
@@ -50,7 +50,7 @@ def enqueue_push(session: Session, dossier_id: str, agency_code: str | None) -> 
     ).all()
     if any(r.state in (OutboxState.PENDING, OutboxState.SENDING) for r in rows):
         return
-    now = _now()
+    now = utc_now()
     session.add(
         OutboxRow(
             dossier_id=dossier_id,
@@ -74,10 +74,10 @@ def _item(row: OutboxRow, push: AgencyPushRow | None = None) -> OutboxItem:
         event=row.event,
         state=row.state,
         attempts=row.attempts,
-        next_attempt_at=_aware(row.next_attempt_at),
+        next_attempt_at=as_utc(row.next_attempt_at),
         last_error=row.last_error,
-        created_at=_aware(row.created_at),
-        delivered_at=_aware(row.delivered_at) if row.delivered_at else None,
+        created_at=as_utc(row.created_at),
+        delivered_at=as_utc(row.delivered_at) if row.delivered_at else None,
         url=push.url if push else None,
         secret=push.secret if push else None,
     )
@@ -94,7 +94,7 @@ class OutboxStore(StoreBase):
             if row is None:
                 row = AgencyPushRow(agency_code=agency_code)
                 session.add(row)
-            row.url, row.secret, row.enabled, row.updated_at = url, secret, enabled, _now()
+            row.url, row.secret, row.enabled, row.updated_at = url, secret, enabled, utc_now()
 
     def agency_push(self, agency_code: str) -> AgencyPush | None:
         with self._session() as session:
@@ -102,14 +102,14 @@ class OutboxStore(StoreBase):
             if row is None:
                 return None
             return AgencyPush(
-                row.agency_code, row.url, row.secret, row.enabled, _aware(row.updated_at)
+                row.agency_code, row.url, row.secret, row.enabled, as_utc(row.updated_at)
             )
 
     def agency_pushes(self) -> list[AgencyPush]:
         with self._session() as session:
             rows = session.scalars(select(AgencyPushRow).order_by(AgencyPushRow.agency_code))
             return [
-                AgencyPush(r.agency_code, r.url, r.secret, r.enabled, _aware(r.updated_at))
+                AgencyPush(r.agency_code, r.url, r.secret, r.enabled, as_utc(r.updated_at))
                 for r in rows
             ]
 
@@ -126,7 +126,7 @@ class OutboxStore(StoreBase):
         self, *, limit: int, lease: timedelta, now: datetime | None = None
     ) -> list[OutboxItem]:
         """Take up to ``limit`` due pushes for ``lease`` (each claim counts as an attempt)."""
-        now = now or _now()
+        now = now or utc_now()
         query = (
             select(OutboxRow)
             .where(
@@ -155,7 +155,7 @@ class OutboxStore(StoreBase):
             row = session.get(OutboxRow, outbox_id)
             if row is None or row.state == OutboxState.DELIVERED:
                 return
-            row.state, row.delivered_at = OutboxState.DELIVERED, _now()
+            row.state, row.delivered_at = OutboxState.DELIVERED, utc_now()
             row.payload_sha256, row.last_error, row.claimed_until = payload_sha256, None, None
             session.add(
                 EventRow(
@@ -191,7 +191,7 @@ class OutboxStore(StoreBase):
             row = session.get(OutboxRow, outbox_id)
             if row is None or row.state != OutboxState.DEAD:
                 return False
-            row.state, row.attempts, row.next_attempt_at = OutboxState.PENDING, 0, _now()
+            row.state, row.attempts, row.next_attempt_at = OutboxState.PENDING, 0, utc_now()
             session.add(
                 EventRow(dossier_id=row.dossier_id, status="push-resend", actor=actor,
                          message=f"resend to {row.agency_code} ({row.idempotency_key})")
@@ -225,7 +225,7 @@ class OutboxStore(StoreBase):
                     status=report.status,
                     at=report.at,
                     note=report.note,
-                    recorded_at=_now(),
+                    recorded_at=utc_now(),
                 )
             )
             session.add(
@@ -250,7 +250,7 @@ class OutboxStore(StoreBase):
             latest: dict[str, StatusReport] = {}
             for row in rows:
                 latest[row.dossier_id] = StatusReport(
-                    row.dossier_id, row.agency_code, row.status, _aware(row.at), row.note
+                    row.dossier_id, row.agency_code, row.status, as_utc(row.at), row.note
                 )
             return latest
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, literal, select
 
 from models import DossierInfo, DossierStatus, Principal, Role
 from storage.metadata.base import StoreBase
-from storage.metadata.records import _to_info
+from storage.metadata.records import dossier_info
 from storage.metadata.rows import BatchRow, DossierRow, EventRow, PageRow
 
 
@@ -53,7 +53,7 @@ class DossierReads(StoreBase):
                 .order_by(DossierRow.updated_at)
                 .limit(limit)
             ).all()
-            return [_to_info(row, with_pages=False) for row in rows]
+            return [dossier_info(row, with_pages=False) for row in rows]
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -91,7 +91,7 @@ class DossierReads(StoreBase):
 
     def get_dossier(self, dossier_id: str) -> DossierInfo:
         with self._session() as session:
-            return _to_info(self._row(session, dossier_id), with_pages=True)
+            return dossier_info(self._row(session, dossier_id), with_pages=True)
 
     def source_archived(self, dossier_id: str) -> bool:
         """Every dossier made from this scanned file is archived (a re-run has nothing to do)."""
@@ -116,7 +116,7 @@ class DossierReads(StoreBase):
             if status is not None:
                 query = query.where(DossierRow.status == status)
             rows = session.scalars(query.limit(limit).offset(offset)).all()
-            return [_to_info(row, with_pages=False) for row in rows]
+            return [dossier_info(row, with_pages=False) for row in rows]
 
     def batch_dossiers(self, batch_id: str) -> list[DossierInfo]:
         with self._session() as session:
@@ -125,7 +125,7 @@ class DossierReads(StoreBase):
                 .where(DossierRow.batch_id == batch_id)
                 .order_by(DossierRow.position, DossierRow.dossier_id)
             ).all()
-            return [_to_info(row, with_pages=False) for row in rows]
+            return [dossier_info(row, with_pages=False) for row in rows]
 
     def batch_progress(self, batch_id: str) -> tuple[int, int]:
         """(pages done, pages known) for a batch: what a progress bar needs."""

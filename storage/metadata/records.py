@@ -19,13 +19,13 @@ from models import (
 )
 from models.codes import received_on, receiving_unit
 from models.textfold import fold
-from storage.metadata.rows import BatchRow, DossierRow, PageRow, TokenRow, _aware
+from storage.metadata.rows import BatchRow, DossierRow, PageRow, TokenRow, as_utc
 
 
-def _batch_info(row: BatchRow) -> BatchInfo:
+def batch_info(row: BatchRow) -> BatchInfo:
     return BatchInfo(
         batch_id=row.batch_id,
-        created_at=_aware(row.created_at),
+        created_at=as_utc(row.created_at),
         lang=row.lang,
         source_count=row.source_count,
         uploaded_by=row.uploaded_by,
@@ -39,7 +39,7 @@ def _batch_info(row: BatchRow) -> BatchInfo:
     )
 
 
-def _token_info(row: TokenRow, user_name: str | None = None) -> TokenInfo:
+def token_info(row: TokenRow, user_name: str | None = None) -> TokenInfo:
     """A token as a record; ``user_name``: the account it carries the scope of, if any."""
     return TokenInfo(
         principal=Principal(
@@ -50,13 +50,13 @@ def _token_info(row: TokenRow, user_name: str | None = None) -> TokenInfo:
             counter_id=row.counter_id,
             user_name=user_name,
         ),
-        created_at=_aware(row.created_at),
-        revoked_at=_aware(row.revoked_at) if row.revoked_at else None,
-        last_used_at=_aware(row.last_used_at) if row.last_used_at else None,
+        created_at=as_utc(row.created_at),
+        revoked_at=as_utc(row.revoked_at) if row.revoked_at else None,
+        last_used_at=as_utc(row.last_used_at) if row.last_used_at else None,
     )
 
 
-def _apply_field_values(row: DossierRow, values: dict[str, Any]) -> None:
+def apply_field_values(row: DossierRow, values: dict[str, Any]) -> None:
     """Copy the fields people search by into their indexed columns."""
     row.fields = values
     row.dossier_code = values.get("dossier_code")
@@ -69,13 +69,13 @@ def _apply_field_values(row: DossierRow, values: dict[str, Any]) -> None:
     row.agency_code = row.agency_code or receiving_unit(row.dossier_code)
 
 
-def _fold_text(text: str) -> str:
+def fold_text(text: str) -> str:
     """Folded words separated by single spaces: what full-text search matches against."""
     folded = fold(text)
     return " ".join("".join(c if c.isalnum() else " " for c in folded).split())
 
 
-def _fill_page(row: PageRow, page: PageInfo) -> None:
+def fill_page_row(row: PageRow, page: PageInfo) -> None:
     row.width_px, row.height_px, row.dpi = page.width_px, page.height_px, page.dpi
     row.rotation, row.skew_deg, row.blank = page.rotation, page.skew_deg, page.blank
     row.ocr_confidence, row.text_source = page.ocr_confidence, page.text_source
@@ -84,7 +84,7 @@ def _fill_page(row: PageRow, page: PageInfo) -> None:
     row.source_index = page.source_index if page.source_index is not None else page.index
 
 
-def _to_info(row: DossierRow, *, with_pages: bool) -> DossierInfo:
+def dossier_info(row: DossierRow, *, with_pages: bool) -> DossierInfo:
     pages: Sequence[PageRow] = row.pages if with_pages else ()
     return DossierInfo(
         dossier_id=row.dossier_id,
@@ -92,8 +92,8 @@ def _to_info(row: DossierRow, *, with_pages: bool) -> DossierInfo:
         source_name=row.source_name,
         status=DossierStatus(row.status),
         page_count=row.page_count,
-        created_at=_aware(row.created_at),
-        updated_at=_aware(row.updated_at),
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
         dossier_code=row.dossier_code,
         original_sha256=row.original_sha256,
         original_size=row.original_size,
@@ -124,7 +124,7 @@ def _to_info(row: DossierRow, *, with_pages: bool) -> DossierInfo:
         agency_code=row.agency_code,
         id_number=row.id_number,
         full_name=row.full_name,
-        archived_at=_aware(row.archived_at) if row.archived_at else None,
+        archived_at=as_utc(row.archived_at) if row.archived_at else None,
         duplicate_of=row.duplicate_of,
         pages=tuple(
             PageInfo(
@@ -147,7 +147,7 @@ def _to_info(row: DossierRow, *, with_pages: bool) -> DossierInfo:
     )
 
 
-def _batch_row(batch: BatchInfo) -> BatchRow:
+def batch_row(batch: BatchInfo) -> BatchRow:
     return BatchRow(
         batch_id=batch.batch_id,
         created_at=batch.created_at,

@@ -24,11 +24,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(value: datetime) -> datetime:
+def as_utc(value: datetime) -> datetime:
     # SQLite hands back naive datetimes; everything we write is UTC.
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
@@ -41,7 +41,7 @@ class BatchRow(Base):
     __tablename__ = "batches"
 
     batch_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     lang: Mapped[str] = mapped_column(String(64))
     source_count: Mapped[int] = mapped_column(Integer)
     uploaded_by: Mapped[str | None] = mapped_column(String(128))
@@ -70,7 +70,7 @@ class TokenRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     agency_code: Mapped[str | None] = mapped_column(String(32))
     counter_id: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -82,7 +82,7 @@ class SessionRow(Base):
 
     session_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     token_id: Mapped[str] = mapped_column(ForeignKey("tokens.token_id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
@@ -106,7 +106,7 @@ class AccountRow(Base):
     locked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -147,8 +147,8 @@ class DossierRow(Base):
     # The day the one-stop desk received it, from its code's YYMMDD (migration 0010):
     # searched apart from created_at, which is when it was uploaded here.
     received_on: Mapped[date | None] = mapped_column(Date)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     # Search: newest first, whole or scoped to one agency; the code and the folded name
@@ -238,7 +238,7 @@ class FieldCorrectionRow(Base):
     old_value: Mapped[str | None] = mapped_column(Text)
     new_value: Mapped[str] = mapped_column(Text)
     corrected_by: Mapped[str] = mapped_column(String(128))
-    corrected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    corrected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     note: Mapped[str | None] = mapped_column(Text)
 
 
@@ -276,7 +276,7 @@ class SubmissionRow(Base):
     page_count: Mapped[int] = mapped_column(Integer)
     source_name: Mapped[str] = mapped_column(String(512))
     replaces: Mapped[list[int]] = mapped_column(JSON, default=list)
-    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     submitted_by: Mapped[str | None] = mapped_column(String(128))
     source_key: Mapped[str] = mapped_column(String(256))
     source_sha256: Mapped[str] = mapped_column(String(64))
@@ -289,7 +289,7 @@ class EventRow(Base):
 
     event_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     dossier_id: Mapped[str] = mapped_column(String(96), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     status: Mapped[str] = mapped_column(String(16))
     message: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str | None] = mapped_column(String(128))  # a person, when one acted
@@ -304,7 +304,7 @@ class AgencyPushRow(Base):
     url: Mapped[str] = mapped_column(String(2048))
     secret: Mapped[str] = mapped_column(String(256))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
 class OutboxRow(Base):
@@ -320,10 +320,10 @@ class OutboxRow(Base):
     payload_sha256: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
@@ -340,7 +340,7 @@ class AgencyStatusRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     note: Mapped[str | None] = mapped_column(Text)
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
 class SavedSearchRow(Base):
@@ -353,6 +353,6 @@ class SavedSearchRow(Base):
     owner: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(100))
     query: Mapped[str] = mapped_column(String(1000))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
     __table_args__ = (Index("ix_saved_searches_owner", "owner", "created_at"),)

@@ -14,7 +14,7 @@ from models.codes import DOSSIER_CODE
 from models.search import COUNT_CAP, TextQuery, parse_text_query
 from models.textfold import fold
 from storage.metadata.base import StoreBase
-from storage.metadata.records import _to_info
+from storage.metadata.records import dossier_info
 from storage.metadata.rows import DossierRow, DossierTextRow, SavedSearchRow
 
 # PostgreSQL ranks at most this many matches of a text query, the newest: a word found in
@@ -82,7 +82,7 @@ class SearchStore(StoreBase):
         )
         with self._session() as session:
             rows = session.scalars(statement).all()
-            items = tuple(_to_info(row, with_pages=False) for row in rows[: query.limit])
+            items = tuple(dossier_info(row, with_pages=False) for row in rows[: query.limit])
         return SearchPage(items, query.limit, query.offset, has_more=len(rows) > query.limit)
 
     def _ranked(self, query: SearchQuery, parsed: TextQuery) -> SearchPage:
@@ -148,7 +148,7 @@ class SearchStore(StoreBase):
         )
         with self._session() as session:
             rows = session.scalars(statement).all()
-            items = tuple(_to_info(row, with_pages=False) for row in rows[: query.limit])
+            items = tuple(dossier_info(row, with_pages=False) for row in rows[: query.limit])
         return SearchPage(items, query.limit, query.offset, has_more=len(rows) > query.limit)
 
     def count(self, query: SearchQuery, *, cap: int = COUNT_CAP) -> int:

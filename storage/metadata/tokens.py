@@ -13,8 +13,8 @@ from sqlalchemy import delete, select, update
 from models import Principal, Role, TokenInfo
 from models.errors import TokenNotFoundError
 from storage.metadata.base import StoreBase
-from storage.metadata.records import _token_info
-from storage.metadata.rows import AccountRow, SessionRow, TokenRow, _aware, _now
+from storage.metadata.records import token_info
+from storage.metadata.rows import AccountRow, SessionRow, TokenRow, as_utc, utc_now
 
 log = logging.getLogger("sohoa.storage")
 
@@ -61,10 +61,10 @@ class TokenStore(StoreBase):
                 role=str(role),
                 agency_code=agency_code,
                 counter_id=counter_id,
-                created_at=_now(),
+                created_at=utc_now(),
             )
             session.add(row)
-            info = _token_info(row)
+            info = token_info(row)
         return info, f"sohoa_{token_id}_{secret}"
 
     def authenticate(self, token: str) -> Principal | None:
@@ -80,9 +80,9 @@ class TokenStore(StoreBase):
                 return None
             if not hmac.compare_digest(row.secret_sha256, digest):
                 return None
-            principal = _token_info(row).principal
-            last_used = _aware(row.last_used_at) if row.last_used_at else None
-        now = _now()
+            principal = token_info(row).principal
+            last_used = as_utc(row.last_used_at) if row.last_used_at else None
+        now = utc_now()
         if last_used is None or now - last_used > LAST_USED_EVERY:
             self._record_use(token_id, now)
         return principal
@@ -106,7 +106,7 @@ class TokenStore(StoreBase):
         Expired sessions are swept here: sign-ins are rare, and the sweep is indexed.
         """
         session_id = secrets.token_urlsafe(32)
-        now = _now()
+        now = utc_now()
         with self._session() as session:
             session.execute(delete(SessionRow).where(SessionRow.expires_at <= now))
             session.add(
@@ -142,7 +142,7 @@ class TokenStore(StoreBase):
                 .outerjoin(AccountRow, AccountRow.token_id == TokenRow.token_id)
                 .where(
                     SessionRow.session_sha256 == _digest(session_id),
-                    SessionRow.expires_at > _now(),
+                    SessionRow.expires_at > utc_now(),
                     TokenRow.revoked_at.is_(None),
                 )
             ).one_or_none()
@@ -150,7 +150,7 @@ class TokenStore(StoreBase):
                 return None
             row, user_name = found
             # A person's session names them (their account's user name) as well.
-            return _token_info(row, user_name).principal
+            return token_info(row, user_name).principal
 
     def end_session(self, session_id: str) -> None:
         """Sign-out: the session id is worth nothing from now on, wherever it was copied."""
@@ -165,10 +165,10 @@ class TokenStore(StoreBase):
             if row is None:
                 raise TokenNotFoundError(token_id)
             if row.revoked_at is None:
-                row.revoked_at = _now()
-            return _token_info(row)
+                row.revoked_at = utc_now()
+            return token_info(row)
 
     def list_tokens(self) -> list[TokenInfo]:
         with self._session() as session:
             rows = session.scalars(select(TokenRow).order_by(TokenRow.created_at)).all()
-            return [_token_info(row) for row in rows]
+            return [token_info(row) for row in rows]
