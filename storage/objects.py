@@ -2,14 +2,17 @@
 
 Every put returns the object's size and SHA-256, so callers can record and later verify
 what was stored. Writes are atomic: a reader sees the whole old object or the whole new
-one, never half a file.
+one, never half a file. The SHA-256 is taken once, at put (or carried in by the caller,
+who took it while the bytes came in), and kept beside the object: ``stat`` reads it
+back instead of hashing the object again; ``get_file`` hashes the bytes it copies (a
+read that checks, what ``sohoa verify`` relies on).
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
+import json
 import os
-import shutil
 import tempfile
 import threading
 import uuid
@@ -18,10 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from models import faults
+from models import digest, faults
+from models.digest import CHUNK, sha256_file
 from models.errors import ObjectNotFoundError, StorageError
-
-CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -39,11 +41,14 @@ class ObjectStore(Protocol):
         content_type: str = "application/octet-stream",
         *,
         write_once: bool = False,
+        sha256: str | None = None,
     ) -> StoredObject:
         """Store ``path`` under ``key``.
 
         ``write_once`` (originals): an existing object with the same bytes is kept as it
-        is; one with other bytes is never replaced (``StorageError``).
+        is; one with other bytes is never replaced (``StorageError``). ``sha256``: the
+        file's digest when the caller took it already (an original, hashed as it was
+        copied in): kept as the object's, not computed again.
         """
         ...
 
@@ -75,34 +80,34 @@ def check_key(key: str) -> str:
     return key
 
 
-def keep_existing(store: ObjectStore, key: str, path: Path) -> StoredObject | None:
+def keep_existing(
+    store: ObjectStore, key: str, path: Path, sha256: str | None = None
+) -> StoredObject | None:
     """For write-once puts: the stored object if it already holds these bytes, else None.
 
     Raises when the key holds other bytes: an original is the citizen's paper and is
-    never overwritten, whatever a caller asks.
+    never overwritten, whatever a caller asks. ``sha256``: the file's digest, if known.
     """
     try:
         existing = store.stat(key)
     except ObjectNotFoundError:
         return None
-    size, sha = sha256_file(path)
+    size, sha = (path.stat().st_size, sha256) if sha256 else sha256_file(path)
     if existing.sha256 and existing.sha256 == sha and existing.size == size:
         return existing
     raise StorageError(f"refusing to overwrite {key}: it is write-once and holds other bytes")
 
 
-def sha256_file(path: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(CHUNK), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
+DIGESTS_DIR = ".digests"  # under a local store's root: each object's size, mtime, SHA-256
 
 
 class LocalObjectStore:
-    """Objects as files under ``root``; the embedded default on one machine."""
+    """Objects as files under ``root``; the embedded default on one machine.
+
+    Each object's SHA-256 is kept in ``root/.digests/<key>`` with the file's size, inode,
+    mtime and ctime when it was taken; a file touched since (written, replaced, its mode
+    changed) no longer matches, and ``stat`` hashes it again.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -114,31 +119,70 @@ class LocalObjectStore:
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
 
-    def _atomic_write(self, key: str, write: Callable[[], Iterable[bytes]]) -> StoredObject:
+    def _digest_path(self, key: str) -> Path:
+        return self.root / DIGESTS_DIR / check_key(key)
+
+    def _atomic_write(
+        self,
+        key: str,
+        write: Callable[[], Iterable[bytes]],
+        sha256: str | None = None,
+        *,
+        read_only: bool = False,
+    ) -> StoredObject:
         target = self._path(key)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
             tmp = Path(tmp_name)
             try:
-                digest = hashlib.sha256()
-                size = 0
                 with os.fdopen(fd, "wb") as stream:
-                    for chunk in write():
-                        stream.write(chunk)
-                        digest.update(chunk)
-                        size += len(chunk)
+                    if sha256 is None:
+                        size, sha = digest.sha256_chunks(write(), stream.write)
+                    else:  # carried in: the bytes were hashed as they arrived
+                        size, sha = sum(stream.write(chunk) for chunk in write()), sha256
                     stream.flush()
                     os.fsync(stream.fileno())
                 faults.point("objects.before-rename")
                 tmp.replace(target)
                 faults.point("objects.after-rename")
+                if read_only:  # a guard against our own bugs and careless hands, not a lock
+                    target.chmod(0o444)
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
         except OSError as exc:
             raise StorageError(f"cannot store {key} ({exc.strerror or exc})") from exc
-        return StoredObject(key, size, digest.hexdigest())
+        self._keep_digest(key, target, sha)
+        return StoredObject(key, size, sha)
+
+    def _keep_digest(self, key: str, target: Path, sha256: str) -> None:
+        """Record the digest beside the object, with the size and mtime it belongs to.
+
+        Written after the object: a crash between the two leaves an old record that no
+        longer matches the file, and ``stat`` then hashes the object instead."""
+        record = {**_identity(target.stat()), "sha256": sha256}
+        path = self._digest_path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+            partial.write_text(json.dumps(record), encoding="utf-8")
+            partial.replace(path)
+        except OSError as exc:
+            raise StorageError(f"cannot store the digest of {key} ({exc.strerror})") from exc
+
+    def _kept_digest(self, key: str, target: Path) -> StoredObject | None:
+        """The digest recorded at put, if the file is still the one it was taken of."""
+        try:
+            record = json.loads(self._digest_path(key).read_text(encoding="utf-8"))
+            info = target.stat()
+        except (OSError, ValueError):
+            return None
+        if not isinstance(record, dict) or any(
+            record.get(name) != value for name, value in _identity(info).items()
+        ):
+            return None
+        return StoredObject(key, info.st_size, str(record.get("sha256") or ""))
 
     def put_file(
         self,
@@ -147,18 +191,16 @@ class LocalObjectStore:
         content_type: str = "application/octet-stream",
         *,
         write_once: bool = False,
+        sha256: str | None = None,
     ) -> StoredObject:
-        if write_once and (kept := keep_existing(self, key, path)) is not None:
+        if write_once and (kept := keep_existing(self, key, path, sha256)) is not None:
             return kept
 
         def chunks() -> Iterator[bytes]:
             with path.open("rb") as stream:
                 yield from iter(lambda: stream.read(CHUNK), b"")
 
-        stored = self._atomic_write(key, chunks)
-        if write_once:  # a guard against our own bugs and careless hands, not a lock
-            self._path(key).chmod(0o444)
-        return stored
+        return self._atomic_write(key, chunks, sha256, read_only=write_once)
 
     def put_bytes(
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
@@ -174,18 +216,14 @@ class LocalObjectStore:
             raise StorageError(f"cannot read {key} ({exc.strerror})") from exc
 
     def get_file(self, key: str, destination: Path) -> StoredObject:
-        source = self._path(key)
+        """Copy the object out, hashing the bytes as they are copied: the digest returned
+        is of what was read now, not the one recorded (``sohoa verify`` compares them)."""
         try:
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            # Unique temp name: two page tasks of one dossier may fetch the same original.
-            tmp = destination.with_name(f".{destination.name}.{uuid.uuid4().hex}.part")
-            shutil.copyfile(source, tmp)
-            tmp.replace(destination)
+            size, sha = digest.copy_hashed(self._path(key), destination)
         except FileNotFoundError:
             raise ObjectNotFoundError(f"object {key} not found") from None
         except OSError as exc:
             raise StorageError(f"cannot read {key} ({exc.strerror})") from exc
-        size, sha = sha256_file(destination)
         return StoredObject(key, size, sha)
 
     def iter_chunks(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
@@ -201,7 +239,12 @@ class LocalObjectStore:
         path = self._path(key)
         if not path.is_file():
             raise ObjectNotFoundError(f"object {key} not found")
+        if (kept := self._kept_digest(key, path)) is not None:
+            return kept
+        # Stored before digests were kept, or changed since: hashed, and recorded again.
         size, sha = sha256_file(path)
+        with contextlib.suppress(StorageError):  # a read-only store answers, hashing each time
+            self._keep_digest(key, path, sha)
         return StoredObject(key, size, sha)
 
     def exists(self, key: str) -> bool:
@@ -212,12 +255,20 @@ class LocalObjectStore:
         directory = base if base.is_dir() else base.parent
         if not directory.exists():
             return []
-        keys = [
-            p.relative_to(self.root).as_posix()
-            for p in directory.rglob("*")
-            if p.is_file() and not p.name.startswith(".tmp-")
-        ]
+        found = (p.relative_to(self.root) for p in directory.rglob("*") if p.is_file())
+        # Hidden names are the store's own: temp files, the digests beside the objects.
+        keys = [p.as_posix() for p in found if not any(part.startswith(".") for part in p.parts)]
         return sorted(k for k in keys if k.startswith(prefix))
+
+
+def _identity(info: os.stat_result) -> dict[str, int]:
+    """What tells a stored file from the same file written to since its digest was taken."""
+    return {
+        "size": info.st_size,
+        "inode": info.st_ino,
+        "mtime_ns": info.st_mtime_ns,
+        "ctime_ns": info.st_ctime_ns,
+    }
 
 
 class MemoryObjectStore:
@@ -225,14 +276,19 @@ class MemoryObjectStore:
 
     def __init__(self) -> None:
         self._objects: dict[str, bytes] = {}
+        self._digests: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def put_bytes(
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
     ) -> StoredObject:
+        return self._put(key, bytes(data), digest.sha256_bytes(data))
+
+    def _put(self, key: str, data: bytes, sha256: str) -> StoredObject:
         with self._lock:
-            self._objects[check_key(key)] = bytes(data)
-        return StoredObject(key, len(data), hashlib.sha256(data).hexdigest())
+            self._objects[check_key(key)] = data
+            self._digests[key] = sha256
+        return StoredObject(key, len(data), sha256)
 
     def put_file(
         self,
@@ -241,10 +297,12 @@ class MemoryObjectStore:
         content_type: str = "application/octet-stream",
         *,
         write_once: bool = False,
+        sha256: str | None = None,
     ) -> StoredObject:
-        if write_once and (kept := keep_existing(self, key, path)) is not None:
+        if write_once and (kept := keep_existing(self, key, path, sha256)) is not None:
             return kept
-        return self.put_bytes(key, path.read_bytes(), content_type)
+        data = path.read_bytes()
+        return self._put(key, data, sha256 or digest.sha256_bytes(data))
 
     def get_bytes(self, key: str) -> bytes:
         with self._lock:
@@ -257,7 +315,7 @@ class MemoryObjectStore:
         data = self.get_bytes(key)
         destination.parent.mkdir(parents=True, exist_ok=True)
         destination.write_bytes(data)
-        return StoredObject(key, len(data), hashlib.sha256(data).hexdigest())
+        return StoredObject(key, len(data), digest.sha256_bytes(data))
 
     def iter_chunks(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
         data = self.get_bytes(key)
@@ -266,7 +324,8 @@ class MemoryObjectStore:
 
     def stat(self, key: str) -> StoredObject:
         data = self.get_bytes(key)
-        return StoredObject(key, len(data), hashlib.sha256(data).hexdigest())
+        with self._lock:
+            return StoredObject(key, len(data), self._digests[key])
 
     def exists(self, key: str) -> bool:
         with self._lock:

@@ -8,7 +8,6 @@ over ``PART_SIZE``); downloads can be handed out as short-lived presigned URLs.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import uuid
@@ -25,6 +24,7 @@ from minio.versioningconfig import VersioningConfig
 from urllib3.exceptions import HTTPError
 
 from models import faults
+from models.digest import sha256_bytes
 from models.errors import ObjectNotFoundError, StorageError
 from storage.objects import CHUNK, StoredObject, check_key, keep_existing, sha256_file
 
@@ -113,10 +113,12 @@ class S3ObjectStore:
         content_type: str = "application/octet-stream",
         *,
         write_once: bool = False,
+        sha256: str | None = None,
     ) -> StoredObject:
-        if write_once and (kept := keep_existing(self, key, path)) is not None:
+        if write_once and (kept := keep_existing(self, key, path, sha256)) is not None:
             return kept
-        size, sha = sha256_file(path)
+        # A digest carried in (the original, hashed as it came in) is not taken again.
+        size, sha = (path.stat().st_size, sha256) if sha256 else sha256_file(path)
         if not write_once and (same := self._same_bytes(key, size, sha)) is not None:
             return same  # a re-run: no second version of identical bytes
         try:
@@ -145,7 +147,7 @@ class S3ObjectStore:
     def put_bytes(
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
     ) -> StoredObject:
-        sha = hashlib.sha256(data).hexdigest()
+        sha = sha256_bytes(data)
         if (same := self._same_bytes(key, len(data), sha)) is not None:
             return same
         try:
@@ -188,7 +190,7 @@ class S3ObjectStore:
                 response.release_conn()
         except (S3Error, HTTPError, OSError) as exc:
             raise StorageError(f"cannot read {key} ({exc})") from exc
-        actual = hashlib.sha256(data).hexdigest()
+        actual = sha256_bytes(data)
         if expected.sha256 and actual != expected.sha256:
             raise StorageError(f"{key} is corrupt: SHA-256 {actual} != stored {expected.sha256}")
         return data
