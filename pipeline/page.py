@@ -72,7 +72,6 @@ class PageJob:
     replaced_text_layer: bool = False  # the PDF's own text was judged bad: archive drops it
     handwritten: list[tuple[HandwrittenArea, Path]] = field(default_factory=list)
     reread: list[RereadValue] = field(default_factory=list)  # read again, from the unfaded scan
-    record: PageRecord | None = None  # built once, by the write step, from all of the above
 
     def path(self, suffix: str) -> Path:
         return self.work_dir / f"page-{self.context.page_index + 1:04d}{suffix}"
@@ -459,8 +458,7 @@ class WriteOutputsStep:
         text_path.write_text(job.text, encoding="utf-8")
         job.files["text"] = text_path
         record_path = job.path(".ocr.json")
-        job.record = page_record(job)
-        record_path.write_bytes(encode_page_record(job.record))
+        record_path.write_bytes(encode_page_record(page_record(job)))
         job.files["record"] = record_path
         preview_path = job.path(".jpg")
         _write_preview(job.loaded.image, preview_path, job.preview_quality)
@@ -589,7 +587,7 @@ def process_page(
     job.context = context
     loaded, cleaned = job.loaded, job.cleaned
     assert loaded is not None
-    record = job.record if job.record is not None else page_record(job)
+    record = page_record(job)
     return PageOutcome(
         record=record,
         layer=page_layer(record, dpi=loaded.dpi, width_px=loaded.width, height_px=loaded.height),

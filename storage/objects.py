@@ -10,8 +10,8 @@ read that checks, what ``sohoa verify`` relies on).
 
 from __future__ import annotations
 
-import contextlib
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -24,6 +24,8 @@ from typing import Protocol
 from models import digest, faults
 from models.digest import CHUNK, sha256_file
 from models.errors import ObjectNotFoundError, StorageError
+
+log = logging.getLogger("sohoa.storage")
 
 
 @dataclass(frozen=True)
@@ -98,15 +100,13 @@ def keep_existing(
     raise StorageError(f"refusing to overwrite {key}: it is write-once and holds other bytes")
 
 
-DIGESTS_DIR = ".digests"  # under a local store's root: each object's size, mtime, SHA-256
-
-
 class LocalObjectStore:
     """Objects as files under ``root``; the embedded default on one machine.
 
-    Each object's SHA-256 is kept in ``root/.digests/<key>`` with the file's size, inode,
-    mtime and ctime when it was taken; a file touched since (written, replaced, its mode
-    changed) no longer matches, and ``stat`` hashes it again.
+    Each object's SHA-256 is kept beside the tree, in ``<root>.digests/<key>``, with the
+    file's size, inode, mtime and ctime when it was taken; a file touched since (written,
+    replaced, its mode changed) no longer matches, and ``stat`` hashes it again. Beside,
+    not inside: whatever walks the objects' tree finds only objects.
     """
 
     def __init__(self, root: Path) -> None:
@@ -120,7 +120,7 @@ class LocalObjectStore:
         return self.root / check_key(key)
 
     def _digest_path(self, key: str) -> Path:
-        return self.root / DIGESTS_DIR / check_key(key)
+        return self.root.with_name(f"{self.root.name}.digests") / check_key(key)
 
     def _atomic_write(
         self,
@@ -160,16 +160,17 @@ class LocalObjectStore:
         """Record the digest beside the object, with the size and mtime it belongs to.
 
         Written after the object: a crash between the two leaves an old record that no
-        longer matches the file, and ``stat`` then hashes the object instead."""
-        record = {**_identity(target.stat()), "sha256": sha256}
+        longer matches the file, and ``stat`` then hashes the object instead. Not kept
+        (a read-only or full disk beside the store): ``stat`` hashes, as it always did."""
         path = self._digest_path(key)
         try:
+            record = {**_identity(target.stat()), "sha256": sha256}
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
             partial.write_text(json.dumps(record), encoding="utf-8")
             partial.replace(path)
         except OSError as exc:
-            raise StorageError(f"cannot store the digest of {key} ({exc.strerror})") from exc
+            log.debug("digest of %s not kept (%s): stat will hash it", key, exc)
 
     def _kept_digest(self, key: str, target: Path) -> StoredObject | None:
         """The digest recorded at put, if the file is still the one it was taken of."""
@@ -243,8 +244,7 @@ class LocalObjectStore:
             return kept
         # Stored before digests were kept, or changed since: hashed, and recorded again.
         size, sha = sha256_file(path)
-        with contextlib.suppress(StorageError):  # a read-only store answers, hashing each time
-            self._keep_digest(key, path, sha)
+        self._keep_digest(key, path, sha)
         return StoredObject(key, size, sha)
 
     def exists(self, key: str) -> bool:
@@ -256,7 +256,7 @@ class LocalObjectStore:
         if not directory.exists():
             return []
         found = (p.relative_to(self.root) for p in directory.rglob("*") if p.is_file())
-        # Hidden names are the store's own: temp files, the digests beside the objects.
+        # Hidden names are the store's own temp files, never objects.
         keys = [p.as_posix() for p in found if not any(part.startswith(".") for part in p.parts)]
         return sorted(k for k in keys if k.startswith(prefix))
 

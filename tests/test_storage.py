@@ -144,6 +144,8 @@ def test_local_store_keeps_the_digest_taken_at_put(
     assert store.stat("d/original.pdf") == kept and passes == []
     assert store.put_file("d/original.pdf", source, write_once=True, sha256=sha) == kept
     assert store.list("") == ["d/original.pdf"]  # the kept digests are not objects
+    stored_files = [p for p in (tmp_path / "objects").rglob("*") if p.is_file()]
+    assert stored_files == [tmp_path / "objects" / "d" / "original.pdf"]  # kept beside
     assert passes == []
     path = tmp_path / "objects" / "d" / "original.pdf"
     path.chmod(0o644)
