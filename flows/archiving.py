@@ -11,19 +11,27 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from config import Settings
 from config.catalogue import load_catalogue
 from config.signers import Signer, SignerConfigError
 from flows.runtime import metadata_store, object_store
-from models import DossierStatus, faults
+from models import BatchInfo, DossierInfo, DossierStatus, faults
 from models.errors import StorageError
 from models.pagerecord import decode_page_record
 from pipeline.assemble import assemble_searchable_pdf
-from pipeline.dossier import DossierContext, DossierEvidence, DossierPage, decide_dossier
+from pipeline.dossier import (
+    DossierContext,
+    DossierEvidence,
+    DossierPage,
+    DossierVerdict,
+    decide_dossier,
+)
+from pipeline.load import SourceDocument
 from pipeline.page_range import copy_pages
 from pipeline.pdfa import make_pdfa
 from storage import keys
@@ -32,6 +40,7 @@ from storage.metadata import MetadataStore
 from storage.objects import ObjectStore, StoredObject
 
 if TYPE_CHECKING:
+    from models import Submission
     from pipeline.sign import SignatureInfo
 
 from flows.steps import (
@@ -46,18 +55,256 @@ from flows.steps import (
 log = logging.getLogger("sohoa.flows")
 
 
-def _refuse(meta: MetadataStore, dossier_id: str, source_name: str, reason: str) -> None:
-    """A dossier that must not be archived as it is: FAILED with one line; original kept.
+@dataclass
+class ArchiveJob:
+    """One dossier on its way to the archive: what each step reads, and what it leaves
+    for the steps after it. ``stopped`` (refused, or archived before): nothing more runs."""
 
-    Recorded here rather than raised, like a refused file at receive: no retry can help,
-    and the batch report reads the reason from the dossier record.
-    """
-    message = reason if reason.startswith(f"{source_name}:") else f"{source_name}: {reason}"
-    log.info("dossier %s not archived: %s", dossier_id, message)
-    meta.set_status(dossier_id, DossierStatus.FAILED, message)
+    settings: Settings
+    received: ReceivedDossier
+    part: DossierPart
+    pages: list[PageDone]
+    meta: MetadataStore
+    objects: ObjectStore
+    dossier: DossierInfo
+    batch: BatchInfo
+    work: Path
+    stopped: bool = False
+    signer: Signer | None = None
+    source: SourceDocument | None = None
+    verdict: DossierVerdict | None = None
+    assembled: Path | None = None
+    archival: Path | None = None
+    signature: SignatureInfo | None = None
+    final: Path | None = None
+    stored: list[tuple[str, StoredObject]] = field(default_factory=list)
+    stack: dict[str, Any] | None = None
+    submissions: list[Submission] = field(default_factory=list)
+
+    def refuse(self, reason: str) -> None:
+        """The dossier must not be archived as it is: FAILED with one line; original kept.
+
+        Recorded rather than raised, like a refused file at receive: no retry can help,
+        and the batch report reads the reason from the dossier record.
+        """
+        name = self.received.source_name
+        message = reason if reason.startswith(f"{name}:") else f"{name}: {reason}"
+        log.info("dossier %s not archived: %s", self.part.dossier_id, message)
+        self.meta.set_status(self.part.dossier_id, DossierStatus.FAILED, message)
+        self.stopped = True
+
+    def path(self, suffix: str) -> Path:
+        return self.work / f"{self.part.dossier_id}{suffix}"
 
 
-def _sign(pdfa_path: Path, output: Path, signer: Signer) -> tuple[SignatureInfo | None, str | None]:
+class ArchiveStep(Protocol):
+    name: str
+
+    def able_to_run(self, job: ArchiveJob) -> bool: ...
+
+    def run(self, job: ArchiveJob) -> None: ...
+
+
+class SignerStep:
+    """Who signs the copy; a counter that must sign and has no signer fails here."""
+
+    name = "signer"
+
+    def able_to_run(self, job: ArchiveJob) -> bool:
+        return not job.stopped
+
+    def run(self, job: ArchiveJob) -> None:
+        job.signer, refusal = batch_signer(job.settings, job.batch)
+        if refusal is not None:
+            job.refuse(refusal)
+
+
+class DecideStep:
+    """The dossier stage's verdict on the pages' records (``pipeline.dossier``)."""
+
+    name = "decide"
+
+    def able_to_run(self, job: ArchiveJob) -> bool:
+        return not job.stopped
+
+    def run(self, job: ArchiveJob) -> None:
+        received, part, batch, dossier = job.received, job.part, job.batch, job.dossier
+        by_index = {p.info.index: p for p in job.pages}
+        owner = received.dossier_id
+        evidence = DossierEvidence(
+            dossier_id=part.dossier_id,
+            source_name=received.source_name,
+            pages=tuple(_dossier_page(job.objects, owner, by_index[i]) for i in part.pages),
+            procedure_hint=dossier.procedure,
+            batch_agency=batch.agency_code,
+            dossier_agency=dossier.agency_code,
+            counter_id=batch.counter_id,
+            uploaded_by=batch.uploaded_by,
+        )
+        settings = job.settings
+        job.verdict = decide_dossier(
+            evidence,
+            DossierContext(
+                catalogue=load_catalogue(settings.catalogue_path),
+                colour_required=settings.colour_required,
+                refuse_non_colour=settings.colour_action == "refuse",
+                signer=job.signer,
+                digitiser_name=settings.digitiser_name,
+                made_at=datetime.now(UTC),
+            ),
+        )
+        if job.verdict.refusal is not None:
+            job.refuse(job.verdict.refusal)
+
+
+class AssembleStep:
+    """The untouched scans with the invisible text layer, then PDF/A-2b."""
+
+    name = "assemble"
+
+    def able_to_run(self, job: ArchiveJob) -> bool:
+        return not job.stopped and job.verdict is not None
+
+    def run(self, job: ArchiveJob) -> None:
+        assert job.verdict is not None
+        job.source = local_source(job.settings, job.received)
+        job.assembled = job.path(".pdf")
+        assemble_searchable_pdf(
+            job.source, list(job.verdict.layers), job.assembled, job.verdict.document
+        )
+        faults.point("archive.after-assemble")
+        job.archival = make_pdfa(
+            job.assembled,
+            job.path(".pdfa.pdf"),
+            source_name=job.received.source_name,
+            metadata=job.verdict.metadata,
+        )
+        job.final = job.archival
+
+
+class SignStep:
+    """The digitiser's signature, when the batch's counter has a signer."""
+
+    name = "sign"
+
+    def able_to_run(self, job: ArchiveJob) -> bool:
+        return not job.stopped and job.signer is not None and job.archival is not None
+
+    def run(self, job: ArchiveJob) -> None:
+        assert job.signer is not None and job.archival is not None
+        signature, refusal = sign_archive(job.archival, job.path(".signed.pdf"), job.signer)
+        if signature is None:
+            job.refuse(refusal or "not signed")
+            return
+        job.signature, job.final = signature, signature.path
+
+
+class StoreStep:
+    """The PDF stored byte for byte as signed, the text and the fields; the dossier's
+    other objects listed as they were stored (page artefacts as their put returned them)."""
+
+    name = "store"
+
+    def able_to_run(self, job: ArchiveJob) -> bool:
+        return not job.stopped and job.final is not None
+
+    def run(self, job: ArchiveJob) -> None:
+        assert job.final is not None and job.verdict is not None and job.source is not None
+        objects, dossier_id, signature = job.objects, job.part.dossier_id, job.signature
+        stored_pdf = objects.put_file(keys.pdf_key(dossier_id), job.final, "application/pdf")
+        if signature is not None and stored_pdf.sha256 != signature.sha256:
+            # TT 01/2023 Art. 8: integrity kept in transfer. The signed bytes are stored as
+            # they are; anything else is a store fault, and a retry writes them again.
+            raise StorageError(
+                f"{stored_pdf.key}: stored bytes differ from the signed file "
+                f"(SHA-256 {stored_pdf.sha256}, signed {signature.sha256})"
+            )
+        fields = json.dumps(job.verdict.fields.to_json(), ensure_ascii=False, indent=2).encode()
+        text = job.verdict.text.encode("utf-8")
+        text_type, fields_type = "text/plain; charset=utf-8", "application/json"
+        job.stored += [
+            ("pdf", stored_pdf),
+            ("text", objects.put_bytes(keys.text_key(dossier_id), text, text_type)),
+            (
+                "fields",
+                objects.put_bytes(keys.fields_key(dossier_id), fields, fields_type),
+            ),
+            # Its digest as kept at put (the store does not hash the original again).
+            ("original", objects.stat(job.received.original_key)),
+        ]
+        # Rescanned: every file the dossier was handed in as, the first original among them,
+        # and each file its pages were read from before (issue 26).
+        job.submissions = job.meta.submissions(dossier_id)
+        for submission in job.submissions:
+            job.stored.append(("submission", objects.stat(submission.object_key)))
+            if submission.source_key not in (job.received.original_key, submission.object_key):
+                job.stored.append(("earlier-source", objects.stat(submission.source_key)))
+        own_pages, job.stack = _own_pages(
+            objects, job.received, job.part, job.source.path, job.work
+        )
+        job.stored += own_pages
+        job.stored += _page_artefacts(objects, job.pages, job.part, job.verdict.crop_keys)
+
+
+class ManifestStep:
+    """The manifest, written last of the objects: only now can the dossier be served."""
+
+    name = "manifest"
+
+    def able_to_run(self, job: ArchiveJob) -> bool:
+        return not job.stopped and bool(job.stored)
+
+    def run(self, job: ArchiveJob) -> None:
+        write_manifest(
+            job.objects,
+            job.part.dossier_id,
+            job.stored,
+            job.part.pages,
+            signature=signature_record(job.signature),
+            stack=job.stack,
+            submissions=[submission.to_json() for submission in job.submissions] or None,
+        )
+        faults.point("archive.after-manifest")
+
+
+class RecordStep:
+    """The dossier marked archived, with its fields, pages, review reasons and text."""
+
+    name = "record"
+
+    def able_to_run(self, job: ArchiveJob) -> bool:
+        return not job.stopped and bool(job.stored)
+
+    def run(self, job: ArchiveJob) -> None:
+        assert job.verdict is not None
+        extracted = job.verdict.fields
+        job.meta.mark_archived(
+            job.part.dossier_id,
+            fields=list(extracted.fields.values()),
+            pages=list(job.verdict.pages),
+            review_reasons=list(extracted.review_reasons),
+            text=job.verdict.text,
+        )
+        for path in {job.assembled, job.archival, job.final}:
+            if path is not None:
+                path.unlink(missing_ok=True)
+
+
+# In order; each runs when what it needs is there and no step before refused the dossier.
+ARCHIVE_STEPS: tuple[ArchiveStep, ...] = (
+    SignerStep(),
+    DecideStep(),
+    AssembleStep(),
+    SignStep(),
+    StoreStep(),
+    ManifestStep(),
+    RecordStep(),
+)
+
+
+def sign_archive(
+    pdfa_path: Path, output: Path, signer: Signer
+) -> tuple[SignatureInfo | None, str | None]:
     """Sign as the digitiser; (info, None), or (None, why not) for a credential problem."""
     # Imported here: pyHanko's import costs ~0.8 s, needless for unsigned archives.
     from models.errors import SigningError
@@ -85,6 +332,7 @@ def archive_dossier(
     pages: list[PageDone],
     *,
     keep_work: bool = False,
+    steps: tuple[ArchiveStep, ...] = ARCHIVE_STEPS,
 ) -> None:
     """Assemble one dossier, store every artefact, and only then mark it archived.
 
@@ -100,122 +348,38 @@ def archive_dossier(
         keys.manifest_key(part.dossier_id)
     ):
         return  # a re-run after a crash in a later dossier of the same stack
-    batch = meta.get_batch(dossier.batch_id)
-    signer, refusal = batch_signer(settings, batch)
-    if refusal is not None:
-        _refuse(meta, part.dossier_id, received.source_name, refusal)
-        return
-    source = local_source(settings, received)
-    work = dossier_work_dir(settings, received.dossier_id)
-    by_index = {p.info.index: p for p in pages}
-    evidence = DossierEvidence(
-        dossier_id=part.dossier_id,
-        source_name=received.source_name,
-        pages=tuple(_dossier_page(objects, received.dossier_id, by_index[i]) for i in part.pages),
-        procedure_hint=dossier.procedure,
-        batch_agency=batch.agency_code,
-        dossier_agency=dossier.agency_code,
-        counter_id=batch.counter_id,
-        uploaded_by=batch.uploaded_by,
+    job = ArchiveJob(
+        settings=settings,
+        received=received,
+        part=part,
+        pages=pages,
+        meta=meta,
+        objects=objects,
+        dossier=dossier,
+        batch=meta.get_batch(dossier.batch_id),
+        work=dossier_work_dir(settings, received.dossier_id),
     )
-    verdict = decide_dossier(
-        evidence,
-        DossierContext(
-            catalogue=load_catalogue(settings.catalogue_path),
-            colour_required=settings.colour_required,
-            refuse_non_colour=settings.colour_action == "refuse",
-            signer=signer,
-            digitiser_name=settings.digitiser_name,
-            made_at=datetime.now(UTC),
-        ),
-    )
-    if verdict.refusal is not None:
-        _refuse(meta, part.dossier_id, received.source_name, verdict.refusal)
-        return
-    assembled = work / f"{part.dossier_id}.pdf"
-    assemble_searchable_pdf(source, list(verdict.layers), assembled, verdict.document)
-    faults.point("archive.after-assemble")
-    archival = make_pdfa(
-        assembled,
-        work / f"{part.dossier_id}.pdfa.pdf",
-        source_name=received.source_name,
-        metadata=verdict.metadata,
-    )
-    signature: SignatureInfo | None = None
-    final = archival
-    if signer is not None:
-        signature, refusal = _sign(archival, work / f"{part.dossier_id}.signed.pdf", signer)
-        if signature is None:
-            assert refusal is not None
-            _refuse(meta, part.dossier_id, received.source_name, refusal)
-            return
-        final = signature.path
-    stored_pdf = objects.put_file(keys.pdf_key(part.dossier_id), final, "application/pdf")
-    if signature is not None and stored_pdf.sha256 != signature.sha256:
-        # TT 01/2023 Art. 8: integrity kept in transfer. The signed bytes are stored as
-        # they are; anything else is a store fault, and a retry writes them again.
-        raise StorageError(
-            f"{stored_pdf.key}: stored bytes differ from the signed file "
-            f"(SHA-256 {stored_pdf.sha256}, signed {signature.sha256})"
-        )
-    extracted = verdict.fields
-    stored = [
-        ("pdf", stored_pdf),
-        (
-            "text",
-            objects.put_bytes(
-                keys.text_key(part.dossier_id),
-                verdict.text.encode("utf-8"),
-                "text/plain; charset=utf-8",
-            ),
-        ),
-        (
-            "fields",
-            objects.put_bytes(
-                keys.fields_key(part.dossier_id),
-                json.dumps(extracted.to_json(), ensure_ascii=False, indent=2).encode("utf-8"),
-                "application/json",
-            ),
-        ),
-        ("original", objects.stat(received.original_key)),
-    ]
-    # Rescanned: every file the dossier was handed in as, the first original among them,
-    # and each file its pages were read from before (issue 26).
-    submissions = meta.submissions(part.dossier_id)
-    for submission in submissions:
-        stored.append(("submission", objects.stat(submission.object_key)))
-        if submission.source_key not in (received.original_key, submission.object_key):
-            stored.append(("earlier-source", objects.stat(submission.source_key)))
-    own_pages, stack = _own_pages(objects, received, part, source.path, work)
-    stored += own_pages
-    for crop_key in verdict.crop_keys:
-        stored.append(("field-crop", objects.stat(crop_key)))
-    for source_index in part.pages:
-        stored.append(
-            ("page-image", objects.stat(keys.page_image_key(received.dossier_id, source_index)))
-        )
-        stored.append(
-            ("page-ocr", objects.stat(keys.page_ocr_key(received.dossier_id, source_index)))
-        )
-    write_manifest(
-        objects,
-        part.dossier_id,
-        stored,
-        part.pages,
-        signature=signature_record(signature),
-        stack=stack,
-        submissions=[submission.to_json() for submission in submissions] or None,
-    )
-    faults.point("archive.after-manifest")
-    meta.mark_archived(
-        part.dossier_id,
-        fields=list(extracted.fields.values()),
-        pages=list(verdict.pages),
-        review_reasons=list(extracted.review_reasons),
-        text=verdict.text,
-    )
-    for path in {assembled, archival, final}:
-        path.unlink(missing_ok=True)
+    for step in steps:
+        if step.able_to_run(job):
+            step.run(job)
+
+
+def _page_artefacts(
+    objects: ObjectStore, pages: list[PageDone], part: DossierPart, crop_keys: tuple[str, ...]
+) -> list[tuple[str, StoredObject]]:
+    """The handwriting crops the fields point at, then each page's image and record, as
+    the page tasks stored them (a page done before they were carried: read back)."""
+    carried = {item.key: item for page in pages for item in page.stored}
+    owner = pages[0].dossier_id if pages else ""
+
+    def stored(key: str) -> StoredObject:
+        return carried.get(key) or objects.stat(key)
+
+    listed = [("field-crop", stored(key)) for key in crop_keys]
+    for index in part.pages:
+        listed.append(("page-image", stored(keys.page_image_key(owner, index))))
+        listed.append(("page-ocr", stored(keys.page_ocr_key(owner, index))))
+    return listed
 
 
 def _dossier_page(objects: ObjectStore, owner: str, page: PageDone) -> DossierPage:

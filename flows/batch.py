@@ -32,7 +32,7 @@ log = logging.getLogger("sohoa.flows")
 # --- the task functions (Prefect wraps each as a task of the same name) ----------------------
 
 
-def receive_source(
+def receive_task(
     settings_id: str, batch_id: str, dossier_id: str, position: int, source: steps.SourceRef
 ) -> steps.ReceivedDossier:
     settings = settings_for(settings_id)
@@ -40,7 +40,7 @@ def receive_source(
         return steps.receive_source(settings, batch_id, dossier_id, position, source)
 
 
-def process_page(
+def page_task(
     settings_id: str,
     received: steps.ReceivedDossier,
     index: int,
@@ -55,7 +55,7 @@ def process_page(
         return steps.process_one_page(settings, received, index, lang)
 
 
-def split_stack(
+def split_task(
     settings_id: str, received: steps.ReceivedDossier, pages: list[steps.PageDone]
 ) -> list[steps.DossierPart]:
     settings = settings_for(settings_id)
@@ -63,7 +63,7 @@ def split_stack(
         return steps.split_stack(settings, received, pages)
 
 
-def archive_dossier(
+def archive_task(
     settings_id: str,
     received: steps.ReceivedDossier,
     part: steps.DossierPart,
@@ -120,6 +120,9 @@ def batch_body(
         )
 
 
+PageFutures = list[tuple[steps.ReceivedDossier, list[TaskFuture[steps.PageDone]]]]
+
+
 def _batch_body(
     settings: Settings,
     batch_id: str,
@@ -134,39 +137,60 @@ def _batch_body(
     if run_id:  # operators follow a batch into the Prefect UI by this id
         metadata_store(settings).set_batch_flow_run(batch_id, run_id)
     settings_id = settings_ref(settings)  # what tasks carry: an id, never the settings
-    meta = metadata_store(settings)
     # Pages are bounded inside: every step of a page runs within SOHOA_PAGE_TIMEOUT_S
     # (pipeline/deadline.py; Tesseract is stopped past it), and a page past it fails alone
     # while the batch goes on (a Prefect timeout could not interrupt a worker thread anyway).
-    page_futures: list[tuple[steps.ReceivedDossier, list[TaskFuture[steps.PageDone]]]] = []
+    page_futures: PageFutures = []
     # Files are received one after another, in batch order, each file's pages starting as
     # soon as it is in: the same bytes handed in twice are then always the later file's
     # duplicate (two receipts at once could each miss the other, and both be archived).
     # The CLI and the service receive every file before the flow starts: a lookup each.
     for position, (dossier_id, source) in enumerate(zip(dossier_ids, sources, strict=True)):
-        try:
-            received = submitter.call(
-                receive_source, settings_id, batch_id, dossier_id, position, source
-            )
-        except Exception as exc:
-            _fail(settings, dossier_id, steps.describe_error(exc, source.name))
+        received = _receive(settings, settings_id, batch_id, position, source, submitter)
+        if received is None:
             continue
-        if received.error is not None:
-            log.info("dossier %s refused: %s", dossier_id, received.error)
-            continue
-        if received.duplicate_of is not None:
-            log.info("dossier %s: same file as %s", dossier_id, received.duplicate_of)
-            continue
-        if received.archived:
-            log.info("dossier %s: archived by an earlier run", dossier_id)
-            continue
-        meta.set_status(dossier_id, DossierStatus.PROCESSING)
+        metadata_store(settings).set_status(dossier_id, DossierStatus.PROCESSING)
         futures = [
-            submitter.submit(process_page, settings_id, received, index, lang, ocr_limit)
+            submitter.submit(page_task, settings_id, received, index, lang, ocr_limit)
             for index in range(received.page_count)
         ]
         page_futures.append((received, futures))
+    _archive_all(settings, settings_id, page_futures, submitter)
+    for received, _futures in page_futures:
+        steps.finish_source(settings, received)
+    return dossier_ids
 
+
+def _receive(
+    settings: Settings,
+    settings_id: str,
+    batch_id: str,
+    position: int,
+    source: steps.SourceRef,
+    submitter: TaskSubmitter,
+) -> steps.ReceivedDossier | None:
+    """The file received (the receive task), or None when it has nothing to process."""
+    dossier_id = keys.dossier_id(batch_id, position)
+    try:
+        received = submitter.call(receive_task, settings_id, batch_id, dossier_id, position, source)
+    except Exception as exc:
+        _fail(settings, dossier_id, steps.describe_error(exc, source.name))
+        return None
+    if received.error is not None:
+        log.info("dossier %s refused: %s", dossier_id, received.error)
+    elif received.duplicate_of is not None:
+        log.info("dossier %s: same file as %s", dossier_id, received.duplicate_of)
+    elif received.archived:
+        log.info("dossier %s: archived by an earlier run", dossier_id)
+    else:
+        return received
+    return None
+
+
+def _archive_all(
+    settings: Settings, settings_id: str, page_futures: PageFutures, submitter: TaskSubmitter
+) -> None:
+    """Each file's pages awaited, its stack split, and every dossier of it archived."""
     archive_futures: list[tuple[steps.ReceivedDossier, str, TaskFuture[None]]] = []
     for received, futures in page_futures:
         pages: list[steps.PageDone] = []
@@ -180,25 +204,16 @@ def _batch_body(
             _fail(settings, received.dossier_id, failure)
             continue
         try:
-            parts = submitter.call(split_stack, settings_id, received, pages)
+            parts = submitter.call(split_task, settings_id, received, pages)
         except Exception as exc:
             _fail(settings, received.dossier_id, steps.describe_error(exc, received.source_name))
             continue
         for part in parts:
             wanted = [p for p in pages if p.info.index in part.pages]
-            archive_futures.append(
-                (
-                    received,
-                    part.dossier_id,
-                    submitter.submit(archive_dossier, settings_id, received, part, wanted),
-                )
-            )
-
+            future = submitter.submit(archive_task, settings_id, received, part, wanted)
+            archive_futures.append((received, part.dossier_id, future))
     for received, dossier_id, archive_future in archive_futures:
         try:
             archive_future.result()
         except Exception as exc:
             _fail(settings, dossier_id, steps.describe_error(exc, received.source_name))
-    for received, _futures in page_futures:
-        steps.finish_source(settings, received)
-    return dossier_ids

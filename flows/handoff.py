@@ -217,12 +217,12 @@ def _split(source: Path, paper: Paper, output: Path) -> Path:
 
 
 def _sign_paper(settings: Settings, batch_id: str, path: Path, output: Path) -> Path:
-    from flows.archiving import _sign
+    from flows.archiving import sign_archive
 
     signer, refusal = batch_signer(settings, metadata_store(settings).get_batch(batch_id))
     if signer is None:
         raise StorageError(f"paper not signed: {refusal or 'no signer for the counter'}")
-    info, why = _sign(path, output, signer)
+    info, why = sign_archive(path, output, signer)
     if info is None:
         raise StorageError(f"paper not signed: {why}")
     return info.path

@@ -64,14 +64,17 @@ def store_originals(
     stored: list[StoredOriginal] = []
     for position, document in enumerate(documents):
         dossier_id = keys.dossier_id(batch.batch_id, position)
-        earlier = seen.get(document.sha256) or meta.find_original(
-            document.sha256, agency_code=batch.agency_code, other_than=dossier_id
+        earlier = steps.earlier_holder(
+            meta, document.sha256, agency_code=batch.agency_code, dossier_id=dossier_id, seen=seen
         )
         key = None
         if earlier is None:
             media_type = str(document.media_type)
             key = keys.original_key(dossier_id, media_type)
-            kept = objects.put_file(key, document.path, media_type, write_once=True)
+            # Hashed by the inspection, as it read the upload: the store keeps that digest.
+            kept = objects.put_file(
+                key, document.path, media_type, write_once=True, sha256=document.sha256
+            )
             if (kept.sha256, kept.size) != (document.sha256, document.size):
                 raise StorageError(f"{key}: stored bytes differ from the upload")
             seen[document.sha256] = dossier_id

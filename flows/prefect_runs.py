@@ -57,16 +57,16 @@ _task_options: dict[str, Any] = {
     "persist_result": False,
 }
 
-receive_source_task: Any = task(name="receive-source", **_task_options)(batch.receive_source)
-process_page_task: Any = task(name="process-page", **_task_options)(batch.process_page)
-split_stack_task: Any = task(name="split-stack", **_task_options)(batch.split_stack)
-archive_dossier_task: Any = task(name="archive-dossier", **_task_options)(batch.archive_dossier)
+receive_source_task: Any = task(name="receive-source", **_task_options)(batch.receive_task)
+process_page_task: Any = task(name="process-page", **_task_options)(batch.page_task)
+split_stack_task: Any = task(name="split-stack", **_task_options)(batch.split_task)
+archive_dossier_task: Any = task(name="archive-dossier", **_task_options)(batch.archive_task)
 
 TASKS: dict[Callable[..., Any], Task[Any, Any]] = {
-    batch.receive_source: receive_source_task,
-    batch.process_page: process_page_task,
-    batch.split_stack: split_stack_task,
-    batch.archive_dossier: archive_dossier_task,
+    batch.receive_task: receive_source_task,
+    batch.page_task: process_page_task,
+    batch.split_task: split_stack_task,
+    batch.archive_task: archive_dossier_task,
 }
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import shutil
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from config import Settings
 from config.catalogue import load_catalogue
@@ -24,6 +24,7 @@ from models import (
     PageInfo,
     faults,
 )
+from models.digest import copy_hashed
 from models.errors import SohoaError
 from models.names import display_name
 from pipeline.classify import PageKind
@@ -34,10 +35,7 @@ from pipeline.page import process_page
 from pipeline.split import plan_dossiers
 from storage import keys
 from storage.metadata import MetadataStore
-from storage.objects import sha256_file
-
-if TYPE_CHECKING:
-    pass
+from storage.objects import StoredObject
 
 log = logging.getLogger("sohoa.flows")
 
@@ -69,6 +67,9 @@ class PageDone:
     ocr_key: str  # the page's record (models.pagerecord), for any machine
     info: PageInfo
     colour_mode: str = ColourMode.COLOUR  # of the scan: the archive re-applies the colour rule
+    # The page's record, image and crops as stored (size, SHA-256): the manifest lists them
+    # as their put returned them, not read back.
+    stored: tuple[StoredObject, ...] = ()
 
 
 def describe_error(exc: BaseException, source_name: str) -> str:
@@ -85,14 +86,17 @@ def dossier_work_dir(settings: Settings, dossier_id: str) -> Path:
 
 
 def inspect_file(
-    settings: Settings, path: Path, name: str
+    settings: Settings, path: Path, name: str, *, sha256: str | None = None
 ) -> tuple[SourceDocument | None, str | None]:
+    """The file judged by its content; ``sha256`` when it was hashed already (as it was
+    copied in), else the inspection hashes it."""
     try:
         document = inspect_source(
             path,
             name=name,
             max_pages=settings.max_pages_per_file,
             max_bytes=settings.max_file_bytes,
+            sha256=sha256,
         )
     except SohoaError as exc:
         return None, exc.message
@@ -104,73 +108,129 @@ def receive_source(
 ) -> ReceivedDossier:
     """Keep the original byte for byte first, then find out what it is.
 
+    The file is read once: copied into the dossier's work directory and hashed as it is
+    copied; the copy is inspected, looked up for an earlier copy of the same bytes, and
+    stored with that digest (the store does not hash it again); page tasks read the copy.
+
     Idempotent: once an original is stored for a dossier, that stored copy is the truth;
     a re-run inspects it again and never replaces it, whatever is at ``source.path`` now.
     """
     # What the user called the file is shown and recorded, never used as a path.
     source = SourceRef(source.path, display_name(source.name, f"file {position + 1}"))
     meta = metadata_store(settings)
-    objects = object_store(settings)
     meta.add_dossier(dossier_id, batch_id, position, source.name)
     current = meta.get_dossier(dossier_id)
-    hint = current.procedure  # the batch's, copied when added
+    known = _received_before(settings, meta, current, source.name)
+    if known is not None:
+        return known
+    arrived = _copy_in(settings, meta, current, source)
+    if isinstance(arrived, ReceivedDossier):
+        return arrived
+    return _keep_original(settings, meta, current, arrived)
+
+
+def _received_before(
+    settings: Settings, meta: MetadataStore, current: DossierInfo, name: str
+) -> ReceivedDossier | None:
+    """What an earlier receipt of this dossier (the CLI's or the service's intake, or a
+    run a crash cut short) settled, read from the record; None: not received yet."""
+    dossier_id = current.dossier_id
     if current.status is DossierStatus.DUPLICATE:
         # Already found to be a second copy (the CLI and the service receive every file
         # before the flow does): nothing to store, and no second "duplicate" event.
         return ReceivedDossier(
-            dossier_id, source.name, "", current.original_sha256 or "",
+            dossier_id, name, "", current.original_sha256 or "",
             current.original_size or 0, None, 0, duplicate_of=current.duplicate_of,
         )  # fmt: skip
     existing_key = meta.original_key(dossier_id)
     if existing_key and meta.source_archived(dossier_id):
-        stored = objects.stat(existing_key)
+        stored = object_store(settings).stat(existing_key)
         return ReceivedDossier(
-            dossier_id, source.name, existing_key, stored.sha256, stored.size,
+            dossier_id, name, existing_key, stored.sha256, stored.size,
             current.media_type, current.page_count, archived=True,
         )  # fmt: skip
     if existing_key and current.media_type and current.page_count and current.original_sha256:
-        # Received already (by the CLI or the service, or by a run a crash cut short): the
-        # record says what the file is, so it is not inspected, hashed or copied again. Page
-        # tasks fetch it from the store if this machine's work dir does not have it.
-        return _recorded(settings, meta, current, existing_key, source.name, hint)
+        # The record says what the file is, so it is not inspected, hashed or copied again.
+        return _recorded(settings, meta, current, existing_key, name, current.procedure)
+    return None
+
+
+@dataclass(frozen=True)
+class ArrivedFile:
+    """A file copied into the work directory and inspected, not yet kept."""
+
+    name: str
+    key: str  # where the original is (or will be) stored
+    local: Path  # the work copy: what was hashed, inspected and will be stored
+    size: int
+    sha256: str
+    document: SourceDocument | None  # None: refused, for ``error``
+    error: str | None
+    stored: bool  # the store holds it already (a run cut short between put and record)
+
+
+def _copy_in(
+    settings: Settings, meta: MetadataStore, current: DossierInfo, source: SourceRef
+) -> ArrivedFile | ReceivedDossier:
+    """The file copied into the work directory (hashed on the way), and inspected there:
+    from the store when a run cut short had stored it, else from ``source.path``."""
+    dossier_id, objects = current.dossier_id, object_store(settings)
+    incoming = dossier_work_dir(settings, dossier_id) / "incoming"
+    existing_key = meta.original_key(dossier_id)
     if existing_key and objects.exists(existing_key):
-        # Same path local_source uses, so the page tasks need not fetch it again.
-        local = dossier_work_dir(settings, dossier_id) / f"original{Path(existing_key).suffix}"
-        stored = objects.get_file(existing_key, local)
-        document, error = inspect_file(settings, local, source.name)
-        key = existing_key
+        fetched = objects.get_file(existing_key, incoming)  # hashed as it is copied
+        size, sha = fetched.size, fetched.sha256
     else:
         path = Path(source.path)
-        document, error = inspect_file(settings, path, source.name)
-        key = keys.original_key(dossier_id, str(document.media_type) if document else None)
-        if not path.is_file():
+        try:
+            size, sha = copy_hashed(path, incoming) if path.is_file() else (0, "")
+        except OSError:
+            size, sha = 0, ""
+        if not sha:  # missing or unreadable: nothing to keep, the inspection says why
+            _document, error = inspect_file(settings, path, source.name)
+            error = error or f"{source.name}: cannot read file"
             meta.set_status(dossier_id, DossierStatus.FAILED, error)
+            shutil.rmtree(incoming.parent, ignore_errors=True)
+            key = keys.original_key(dossier_id, None)
             return ReceivedDossier(dossier_id, source.name, key, "", 0, None, 0, error)
-        # Inspection hashed a readable file already; a file it refused is hashed here.
-        size, sha = (document.size, document.sha256) if document else sha256_file(path)
-        # Within the agency the batch names: the same bytes for another agency are its own.
-        agency = meta.get_batch(batch_id).agency_code
-        earlier = meta.find_original(sha, agency_code=agency, other_than=dossier_id)
+    document, error = inspect_file(settings, incoming, source.name, sha256=sha)
+    media_type = str(document.media_type) if document else None
+    key = existing_key or keys.original_key(dossier_id, media_type)
+    # The name page tasks look for (``local_source``): the copy is theirs to read.
+    local = incoming.replace(incoming.with_name(f"original{Path(key).suffix}"))
+    if document is not None:
+        document = replace(document, path=local)
+    stored = bool(existing_key) and objects.exists(key)
+    return ArrivedFile(source.name, key, local, size, sha, document, error, stored)
+
+
+def _keep_original(
+    settings: Settings, meta: MetadataStore, current: DossierInfo, arrived: ArrivedFile
+) -> ReceivedDossier:
+    """Store the inspected copy (unless the agency has these bytes already) and record it."""
+    dossier_id, name = current.dossier_id, arrived.name
+    document, error = arrived.document, arrived.error
+    sha, size = arrived.sha256, arrived.size
+    if not arrived.stored:
+        agency = meta.get_batch(current.batch_id).agency_code
+        earlier = earlier_holder(meta, sha, agency_code=agency, dossier_id=dossier_id)
         if earlier is not None:
             # Handed in twice (a double click, a re-sent batch): one archived copy is enough,
             # and the earlier dossier already keeps these exact bytes.
             meta.mark_duplicate(dossier_id, of=earlier, sha256=sha, size=size)
-            return ReceivedDossier(
-                dossier_id, source.name, "", sha, size, None, 0, duplicate_of=earlier
-            )
-        stored = objects.put_file(
-            key,
-            path,
-            str(document.media_type) if document else "application/octet-stream",
-            write_once=True,
+            shutil.rmtree(arrived.local.parent, ignore_errors=True)
+            return ReceivedDossier(dossier_id, name, "", sha, size, None, 0, duplicate_of=earlier)
+        content_type = str(document.media_type) if document else "application/octet-stream"
+        object_store(settings).put_file(
+            arrived.key, arrived.local, content_type, write_once=True, sha256=sha
         )
     media_type = str(document.media_type) if document else None
     page_count = document.page_count if document else 0
     winner = meta.record_original(
         dossier_id,
-        key=key,
-        sha256=stored.sha256,
-        size=stored.size,
+        key=arrived.key,
+        sha256=sha,
+        size=size,
         media_type=media_type,
         page_count=page_count,
         claim=error is None,  # a file that will be read claims its bytes for the agency
@@ -178,21 +238,41 @@ def receive_source(
     if winner is not None:
         # The same bytes were recorded for the agency between the look-up above and now
         # (two receipts at once): the claim decided, this one is the duplicate.
-        return ReceivedDossier(
-            dossier_id, source.name, "", stored.sha256, stored.size, None, 0, duplicate_of=winner
-        )
+        shutil.rmtree(arrived.local.parent, ignore_errors=True)
+        return ReceivedDossier(dossier_id, name, "", sha, size, None, 0, duplicate_of=winner)
     if error is None and settings.signing_required:
         # Kept (above) but not worked on: without a signer it could never be archived, so
         # it fails now, before any OCR, rather than after it (archive checks again).
-        _signer, refusal = batch_signer(settings, meta.get_batch(batch_id))
+        _signer, refusal = batch_signer(settings, meta.get_batch(current.batch_id))
         if refusal is not None:
-            error = f"{source.name}: {refusal}"
+            error = f"{name}: {refusal}"
     if error is not None:
         meta.set_status(dossier_id, DossierStatus.FAILED, error)
+        shutil.rmtree(arrived.local.parent, ignore_errors=True)  # never read: kept in store
     return ReceivedDossier(
-        dossier_id, source.name, key, stored.sha256, stored.size, media_type, page_count, error,
-        procedure_hint=hint,
+        dossier_id, name, arrived.key, sha, size, media_type, page_count, error,
+        procedure_hint=current.procedure,
     )  # fmt: skip
+
+
+def earlier_holder(
+    meta: MetadataStore,
+    sha256: str,
+    *,
+    agency_code: str | None,
+    dossier_id: str,
+    seen: Mapping[str, str] | None = None,
+) -> str | None:
+    """The dossier that already keeps these bytes for the agency, if any: one received
+    earlier in the same upload (``seen``: SHA-256 -> dossier id), else one recorded.
+
+    The one duplicate look-up of both intakes (this module's and ``flows.intake``); the
+    claim taken when the original is recorded settles two receipts at the same moment.
+    Another agency's dossiers are never looked at: the same bytes sent to it are its own.
+    """
+    if seen is not None and sha256 in seen:
+        return seen[sha256]
+    return meta.find_original(sha256, agency_code=agency_code, other_than=dossier_id)
 
 
 def receive_batch(
@@ -293,15 +373,16 @@ def process_one_page(
     # Page artefacts belong to the scanned file (kept under its first dossier), whatever
     # dossier the page ends up in after the stack is split.
     ocr_key = keys.page_ocr_key(received.dossier_id, index)
-    objects.put_file(ocr_key, outcome.record_path, "application/json")
-    objects.put_file(
-        keys.page_image_key(received.dossier_id, index), outcome.preview_path, "image/jpeg"
-    )
+    stored = [
+        objects.put_file(ocr_key, outcome.record_path, "application/json"),
+        objects.put_file(
+            keys.page_image_key(received.dossier_id, index), outcome.preview_path, "image/jpeg"
+        ),
+    ]
     for field_name, crop_path in outcome.handwritten:
         # Next to the page's other derived files: the review queue shows it to a person.
-        objects.put_file(
-            keys.field_crop_key(received.dossier_id, index, field_name), crop_path, "image/png"
-        )
+        crop_key = keys.field_crop_key(received.dossier_id, index, field_name)
+        stored.append(objects.put_file(crop_key, crop_path, "image/png"))
     layer, record = outcome.layer, outcome.record
     info = PageInfo(
         index=index,
@@ -319,7 +400,7 @@ def process_one_page(
         source_index=index,
     )
     metadata_store(settings).record_page(received.dossier_id, info)  # progress, until split
-    return PageDone(received.dossier_id, ocr_key, info, outcome.colour_mode)
+    return PageDone(received.dossier_id, ocr_key, info, outcome.colour_mode, tuple(stored))
 
 
 @dataclass(frozen=True)
@@ -338,7 +419,7 @@ def split_stack(
     meta = metadata_store(settings)
     parts: list[DossierPart] = []
     for number, group in enumerate(groups, start=1):
-        dossier_id = received.dossier_id if number == 1 else f"{received.dossier_id}-{number:02d}"
+        dossier_id = keys.split_dossier_id(received.dossier_id, number)
         if number == 1:
             meta.set_source_pages(dossier_id, group)
         else:

@@ -6,7 +6,6 @@ Pages are loaded individually (``load_page``) so no stage holds a whole batch.
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import pikepdf
 from pikepdf.settings import set_qpdf_limits
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
+from models.digest import sha256_file
 from models.errors import BadInputError, library_problem
 from pipeline import pdf_scan, poppler, wholeness
 from pipeline.context import PageContext
@@ -126,17 +126,21 @@ def sniff_media_type(head: bytes) -> MediaType | None:
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_file(path)[1]
 
 
 def inspect_source(
-    path: Path, *, name: str | None = None, max_pages: int = 2000, max_bytes: int = 1 << 30
+    path: Path,
+    *,
+    name: str | None = None,
+    max_pages: int = 2000,
+    max_bytes: int = 1 << 30,
+    sha256: str | None = None,
 ) -> SourceDocument:
-    """Recognise ``path`` and count its pages, or raise :class:`BadInputError`."""
+    """Recognise ``path`` and count its pages, or raise :class:`BadInputError`.
+
+    ``sha256``: the file's digest when the caller took it already (while copying it in);
+    else it is taken here."""
     shown = name or path.name
     try:
         size = path.stat().st_size
@@ -170,7 +174,7 @@ def inspect_source(
         media_type=media_type,
         page_count=page_count,
         size=size,
-        sha256=file_sha256(path),
+        sha256=sha256 or file_sha256(path),
     )
 
 

@@ -2,14 +2,17 @@
 
 Every put returns the object's size and SHA-256, so callers can record and later verify
 what was stored. Writes are atomic: a reader sees the whole old object or the whole new
-one, never half a file.
+one, never half a file. The SHA-256 is taken once, at put (or carried in by the caller,
+who took it while the bytes came in), and kept beside the object: ``stat`` reads it
+back instead of hashing the object again; ``get_file`` hashes the bytes it copies (a
+read that checks, what ``sohoa verify`` relies on).
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
+import logging
 import os
-import shutil
 import tempfile
 import threading
 import uuid
@@ -19,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from models import faults
+from models import digest, faults
+from models.digest import CHUNK, sha256_file
 from models.errors import ObjectNotFoundError, StorageError
 
-CHUNK = 1 << 20
+log = logging.getLogger("sohoa.storage")
 
 
 @dataclass(frozen=True)
@@ -40,11 +44,14 @@ class ObjectStore(Protocol):
         content_type: str = "application/octet-stream",
         *,
         write_once: bool = False,
+        sha256: str | None = None,
     ) -> StoredObject:
         """Store ``path`` under ``key``.
 
         ``write_once`` (originals): an existing object with the same bytes is kept as it
-        is; one with other bytes is never replaced (``StorageError``).
+        is; one with other bytes is never replaced (``StorageError``). ``sha256``: the
+        file's digest when the caller took it already (an original, hashed as it was
+        copied in): kept as the object's, not computed again.
         """
         ...
 
@@ -91,15 +98,20 @@ class WriteOnceFiles(ABC):
         content_type: str = "application/octet-stream",
         *,
         write_once: bool = False,
+        sha256: str | None = None,
     ) -> StoredObject:
-        if write_once and (kept := self._kept_original(key, path)) is not None:
+        """``sha256``: the file's digest when the caller has it (an original, hashed as it
+        came in): it is carried, not taken again."""
+        if write_once and (kept := self._kept_original(key, path, sha256)) is not None:
             return kept
-        stored = self._write_file(key, path, content_type, write_once=write_once)
+        stored = self._write_file(key, path, content_type, write_once=write_once, sha256=sha256)
         if write_once:
             self._seal(key)
         return stored
 
-    def _kept_original(self, key: str, path: Path) -> StoredObject | None:
+    def _kept_original(
+        self, key: str, path: Path, sha256: str | None = None
+    ) -> StoredObject | None:
         """The stored object if it already holds these bytes, else None.
 
         Raises when the key holds other bytes: an original is the citizen's paper and is
@@ -109,7 +121,7 @@ class WriteOnceFiles(ABC):
             existing = self.stat(key)
         except ObjectNotFoundError:
             return None
-        size, sha = sha256_file(path)
+        size, sha = (path.stat().st_size, sha256) if sha256 else sha256_file(path)
         if existing.sha256 and existing.sha256 == sha and existing.size == size:
             return existing
         raise StorageError(f"refusing to overwrite {key}: it is write-once and holds other bytes")
@@ -119,27 +131,24 @@ class WriteOnceFiles(ABC):
 
     @abstractmethod
     def _write_file(
-        self, key: str, path: Path, content_type: str, *, write_once: bool
+        self, key: str, path: Path, content_type: str, *, write_once: bool, sha256: str | None
     ) -> StoredObject:
-        """Store ``path`` under ``key``; with ``write_once`` the key is known to be free."""
+        """Store ``path`` under ``key``; with ``write_once`` the key is known to be free;
+        ``sha256`` is the file's digest if known."""
 
     @abstractmethod
     def _seal(self, key: str) -> None:
         """Protect a write-once object just written, as far as the store can."""
 
 
-def sha256_file(path: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(CHUNK), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
-
-
 class LocalObjectStore(WriteOnceFiles):
-    """Objects as files under ``root``; the embedded default on one machine."""
+    """Objects as files under ``root``; the embedded default on one machine.
+
+    Each object's SHA-256 is kept beside the tree, in ``<root>.digests/<key>``, with the
+    file's size, inode, mtime and ctime when it was taken; a file touched since (written,
+    replaced, its mode changed) no longer matches, and ``stat`` hashes it again. Beside,
+    not inside: whatever walks the objects' tree finds only objects.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -151,20 +160,26 @@ class LocalObjectStore(WriteOnceFiles):
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
 
-    def _atomic_write(self, key: str, write: Callable[[], Iterable[bytes]]) -> StoredObject:
+    def _digest_path(self, key: str) -> Path:
+        return self.root.with_name(f"{self.root.name}.digests") / check_key(key)
+
+    def _atomic_write(
+        self,
+        key: str,
+        write: Callable[[], Iterable[bytes]],
+        sha256: str | None = None,
+    ) -> StoredObject:
         target = self._path(key)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
             tmp = Path(tmp_name)
             try:
-                digest = hashlib.sha256()
-                size = 0
                 with os.fdopen(fd, "wb") as stream:
-                    for chunk in write():
-                        stream.write(chunk)
-                        digest.update(chunk)
-                        size += len(chunk)
+                    if sha256 is None:
+                        size, sha = digest.sha256_chunks(write(), stream.write)
+                    else:  # carried in: the bytes were hashed as they arrived
+                        size, sha = sum(stream.write(chunk) for chunk in write()), sha256
                     stream.flush()
                     os.fsync(stream.fileno())
                 faults.point("objects.before-rename")
@@ -175,20 +190,55 @@ class LocalObjectStore(WriteOnceFiles):
                 raise
         except OSError as exc:
             raise StorageError(f"cannot store {key} ({exc.strerror or exc})") from exc
-        return StoredObject(key, size, digest.hexdigest())
+        self._keep_digest(key, target, sha)
+        return StoredObject(key, size, sha)
+
+    def _keep_digest(self, key: str, target: Path, sha256: str) -> None:
+        """Record the digest beside the object, with the size and mtime it belongs to.
+
+        Written after the object: a crash between the two leaves an old record that no
+        longer matches the file, and ``stat`` then hashes the object instead. Not kept
+        (a read-only or full disk beside the store): ``stat`` hashes, as it always did."""
+        path = self._digest_path(key)
+        try:
+            record = {**_identity(target.stat()), "sha256": sha256}
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+            partial.write_text(json.dumps(record), encoding="utf-8")
+            partial.replace(path)
+        except OSError as exc:
+            log.debug("digest of %s not kept (%s): stat will hash it", key, exc)
+
+    def _kept_digest(self, key: str, target: Path) -> StoredObject | None:
+        """The digest recorded at put, if the file is still the one it was taken of."""
+        try:
+            record = json.loads(self._digest_path(key).read_text(encoding="utf-8"))
+            info = target.stat()
+        except (OSError, ValueError):
+            return None
+        if not isinstance(record, dict) or any(
+            record.get(name) != value for name, value in _identity(info).items()
+        ):
+            return None
+        return StoredObject(key, info.st_size, str(record.get("sha256") or ""))
 
     def _write_file(
-        self, key: str, path: Path, content_type: str, *, write_once: bool
+        self, key: str, path: Path, content_type: str, *, write_once: bool, sha256: str | None
     ) -> StoredObject:
         def chunks() -> Iterator[bytes]:
             with path.open("rb") as stream:
                 yield from iter(lambda: stream.read(CHUNK), b"")
 
-        return self._atomic_write(key, chunks)
+        return self._atomic_write(key, chunks, sha256)
 
     def _seal(self, key: str) -> None:
-        # A guard against our own bugs and careless hands, not a lock.
-        self._path(key).chmod(0o444)
+        # A guard against our own bugs and careless hands, not a lock. The mode change
+        # moves the file's ctime: the digest kept beside it is recorded again.
+        target = self._path(key)
+        kept = self._kept_digest(key, target)
+        target.chmod(0o444)
+        if kept is not None:
+            self._keep_digest(key, target, kept.sha256)
 
     def put_bytes(
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
@@ -204,18 +254,14 @@ class LocalObjectStore(WriteOnceFiles):
             raise StorageError(f"cannot read {key} ({exc.strerror})") from exc
 
     def get_file(self, key: str, destination: Path) -> StoredObject:
-        source = self._path(key)
+        """Copy the object out, hashing the bytes as they are copied: the digest returned
+        is of what was read now, not the one recorded (``sohoa verify`` compares them)."""
         try:
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            # Unique temp name: two page tasks of one dossier may fetch the same original.
-            tmp = destination.with_name(f".{destination.name}.{uuid.uuid4().hex}.part")
-            shutil.copyfile(source, tmp)
-            tmp.replace(destination)
+            size, sha = digest.copy_hashed(self._path(key), destination)
         except FileNotFoundError:
             raise ObjectNotFoundError(f"object {key} not found") from None
         except OSError as exc:
             raise StorageError(f"cannot read {key} ({exc.strerror})") from exc
-        size, sha = sha256_file(destination)
         return StoredObject(key, size, sha)
 
     def iter_chunks(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
@@ -231,7 +277,11 @@ class LocalObjectStore(WriteOnceFiles):
         path = self._path(key)
         if not path.is_file():
             raise ObjectNotFoundError(f"object {key} not found")
+        if (kept := self._kept_digest(key, path)) is not None:
+            return kept
+        # Stored before digests were kept, or changed since: hashed, and recorded again.
         size, sha = sha256_file(path)
+        self._keep_digest(key, path, sha)
         return StoredObject(key, size, sha)
 
     def exists(self, key: str) -> bool:
@@ -242,12 +292,20 @@ class LocalObjectStore(WriteOnceFiles):
         directory = base if base.is_dir() else base.parent
         if not directory.exists():
             return []
-        keys = [
-            p.relative_to(self.root).as_posix()
-            for p in directory.rglob("*")
-            if p.is_file() and not p.name.startswith(".tmp-")
-        ]
+        found = (p.relative_to(self.root) for p in directory.rglob("*") if p.is_file())
+        # Hidden names are the store's own temp files, never objects.
+        keys = [p.as_posix() for p in found if not any(part.startswith(".") for part in p.parts)]
         return sorted(k for k in keys if k.startswith(prefix))
+
+
+def _identity(info: os.stat_result) -> dict[str, int]:
+    """What tells a stored file from the same file written to since its digest was taken."""
+    return {
+        "size": info.st_size,
+        "inode": info.st_ino,
+        "mtime_ns": info.st_mtime_ns,
+        "ctime_ns": info.st_ctime_ns,
+    }
 
 
 class MemoryObjectStore(WriteOnceFiles):
@@ -255,19 +313,25 @@ class MemoryObjectStore(WriteOnceFiles):
 
     def __init__(self) -> None:
         self._objects: dict[str, bytes] = {}
+        self._digests: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def put_bytes(
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
     ) -> StoredObject:
+        return self._put(key, bytes(data), digest.sha256_bytes(data))
+
+    def _put(self, key: str, data: bytes, sha256: str) -> StoredObject:
         with self._lock:
-            self._objects[check_key(key)] = bytes(data)
-        return StoredObject(key, len(data), hashlib.sha256(data).hexdigest())
+            self._objects[check_key(key)] = data
+            self._digests[key] = sha256
+        return StoredObject(key, len(data), sha256)
 
     def _write_file(
-        self, key: str, path: Path, content_type: str, *, write_once: bool
+        self, key: str, path: Path, content_type: str, *, write_once: bool, sha256: str | None
     ) -> StoredObject:
-        return self.put_bytes(key, path.read_bytes(), content_type)
+        data = path.read_bytes()
+        return self._put(key, data, sha256 or digest.sha256_bytes(data))
 
     def _seal(self, key: str) -> None:
         pass  # a dict in a test has nothing to lock: the write-once rule is all there is
@@ -283,7 +347,7 @@ class MemoryObjectStore(WriteOnceFiles):
         data = self.get_bytes(key)
         destination.parent.mkdir(parents=True, exist_ok=True)
         destination.write_bytes(data)
-        return StoredObject(key, len(data), hashlib.sha256(data).hexdigest())
+        return StoredObject(key, len(data), digest.sha256_bytes(data))
 
     def iter_chunks(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
         data = self.get_bytes(key)
@@ -292,7 +356,8 @@ class MemoryObjectStore(WriteOnceFiles):
 
     def stat(self, key: str) -> StoredObject:
         data = self.get_bytes(key)
-        return StoredObject(key, len(data), hashlib.sha256(data).hexdigest())
+        with self._lock:
+            return StoredObject(key, len(data), self._digests[key])
 
     def exists(self, key: str) -> bool:
         with self._lock:

@@ -8,7 +8,6 @@ over ``PART_SIZE``); downloads can be handed out as short-lived presigned URLs.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import uuid
@@ -25,8 +24,9 @@ from minio.versioningconfig import VersioningConfig
 from urllib3.exceptions import HTTPError
 
 from models import faults
+from models.digest import CHUNK, sha256_bytes, sha256_file
 from models.errors import ObjectNotFoundError, StorageError
-from storage.objects import CHUNK, StoredObject, WriteOnceFiles, check_key, sha256_file
+from storage.objects import StoredObject, WriteOnceFiles, check_key
 
 log = logging.getLogger("sohoa.storage")
 
@@ -107,9 +107,10 @@ class S3ObjectStore(WriteOnceFiles):
     # --- writes ---------------------------------------------------------------------------
 
     def _write_file(
-        self, key: str, path: Path, content_type: str, *, write_once: bool
+        self, key: str, path: Path, content_type: str, *, write_once: bool, sha256: str | None
     ) -> StoredObject:
-        size, sha = sha256_file(path)
+        # A digest carried in (the original, hashed as it came in) is not taken again.
+        size, sha = (path.stat().st_size, sha256) if sha256 else sha256_file(path)
         # A write-once put found the key free already; any other may be a re-run, which
         # must not make a second version of identical bytes.
         if not write_once and (same := self._same_bytes(key, size, sha)) is not None:
@@ -141,7 +142,7 @@ class S3ObjectStore(WriteOnceFiles):
     def put_bytes(
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
     ) -> StoredObject:
-        sha = hashlib.sha256(data).hexdigest()
+        sha = sha256_bytes(data)
         if (same := self._same_bytes(key, len(data), sha)) is not None:
             return same
         try:
@@ -184,7 +185,7 @@ class S3ObjectStore(WriteOnceFiles):
                 response.release_conn()
         except (S3Error, HTTPError, OSError) as exc:
             raise StorageError(f"cannot read {key} ({exc})") from exc
-        actual = hashlib.sha256(data).hexdigest()
+        actual = sha256_bytes(data)
         if expected.sha256 and actual != expected.sha256:
             raise StorageError(f"{key} is corrupt: SHA-256 {actual} != stored {expected.sha256}")
         return data

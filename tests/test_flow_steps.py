@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from datetime import UTC, datetime
@@ -173,23 +174,24 @@ def test_low_resolution_warns_or_refuses(settings: Settings, tmp_path: Path) -> 
 
 
 def _count_intake(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    """Count every inspection and every separate hash of a received file (the one intake,
-    ``flows.steps``, that the CLI, the service and the flow all go through)."""
-    import pipeline.load
+    """Count every inspection of a received file and every pass of SHA-256 over bytes
+    (``models.digest.sha256_chunks``, the one hashing function; the intake, ``flows.steps``,
+    is the one the CLI, the service and the flow all go through)."""
+    import models.digest
 
     calls = {"inspect": 0, "hash": 0}
-    inspect, hash_file = pipeline.load.inspect_source, steps.sha256_file
+    inspect, hash_chunks = steps.inspect_source, models.digest.sha256_chunks
 
     def counted_inspect(*args: object, **kwargs: object) -> object:
         calls["inspect"] += 1
         return inspect(*args, **kwargs)  # type: ignore[arg-type]
 
-    def counted_hash(*args: object, **kwargs: object) -> object:
+    def counted_hash(*args: object, **kwargs: object) -> tuple[int, str]:
         calls["hash"] += 1
-        return hash_file(*args, **kwargs)  # type: ignore[arg-type]
+        return hash_chunks(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(steps, "inspect_source", counted_inspect)
-    monkeypatch.setattr(steps, "sha256_file", counted_hash)
+    monkeypatch.setattr(models.digest, "sha256_chunks", counted_hash)
     return calls
 
 
@@ -202,15 +204,16 @@ def test_a_file_is_inspected_and_hashed_once_per_upload(
     calls = _count_intake(monkeypatch)
     source = steps.SourceRef(path=str(samples_dir / "two-pages.tiff"), name="two-pages.tiff")
     first = steps.receive_source(settings, "b1", "b1-001", 0, source)  # the CLI's intake
-    assert calls == {"inspect": 1, "hash": 0}  # inspection's own hash is the file's hash
+    # One read: hashed as it is copied in; inspected and stored with that digest.
+    assert calls == {"inspect": 1, "hash": 1}
     again = steps.receive_source(settings, "b1", "b1-001", 0, source)  # the flow's task
     steps.receive_source(settings, "b1", "b1-001", 0, source)  # a re-run
-    assert calls == {"inspect": 1, "hash": 0}
+    assert calls == {"inspect": 1, "hash": 1}
     assert again == first and again.page_count == 2 and again.error is None
     # A file inspection refuses is still kept (the original is never lost): hashed once.
     bad = steps.SourceRef(path=str(samples_dir / "not-a-pdf.pdf"), name="not-a-pdf.pdf")
     refused = steps.receive_source(settings, "b1", "b1-002", 1, bad)
-    assert refused.error and calls == {"inspect": 2, "hash": 1}
+    assert refused.error and calls == {"inspect": 2, "hash": 2}
     assert object_store(settings).exists(refused.original_key)
 
 
@@ -238,18 +241,19 @@ def test_an_uploaded_file_is_inspected_and_hashed_once(
         assert response.status_code == 202, response.text
         batch_id = response.json()["batch_id"]
         world.runner.wait(batch_id, timeout=60)
-        assert calls == {"inspect": 3, "hash": 0}
+        # One pass each, by the inspection; the store keeps that digest, the flow reads it.
+        assert calls == {"inspect": 3, "hash": 3}
         world.runner.submit(batch_id)  # an operator's retry re-runs the receive task
         world.runner.wait(batch_id, timeout=60)
-        assert calls == {"inspect": 3, "hash": 0}
+        assert calls == {"inspect": 3, "hash": 3}
         meta = metadata_store(settings)
         dossiers = meta.batch_dossiers(batch_id)
         assert [d.page_count for d in dossiers] == [2, 1, 0]
         assert dossiers[2].duplicate_of == dossiers[1].dossier_id  # same bytes: stored once
-        assert dossiers[1].original_sha256 == steps.sha256_file(page)[1]
+        assert dossiers[1].original_sha256 == hashlib.sha256(page.read_bytes()).hexdigest()
         calls["hash"] = 0
         # Every file of a refused upload is inspected (all bad ones named), none stored.
         refused = world.upload("counter", [samples_dir / "not-a-pdf.pdf", page])
         assert refused.status_code == 415 and "not-a-pdf.pdf" in refused.json()["detail"]
-        assert calls == {"inspect": 5, "hash": 0}
+        assert calls == {"inspect": 5, "hash": 1}  # not-a-pdf.pdf refused before hashing
         assert len(meta.list_dossiers()) == 3

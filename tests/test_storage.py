@@ -117,3 +117,42 @@ def test_originals_are_write_once(kind: str, tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="write-once"):
         store.put_file("dossiers/d1/original.pdf", second, write_once=True)
     assert store.get_bytes("dossiers/d1/original.pdf") == first.read_bytes()
+
+
+def test_local_store_keeps_the_digest_taken_at_put(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``stat`` reads the digest kept at put instead of hashing the object again; a file
+    written behind the store's back is hashed again; a carried digest is not recomputed."""
+    import models.digest
+
+    store = LocalObjectStore(tmp_path / "objects")
+    source = tmp_path / "scan.pdf"
+    source.write_bytes(b"%PDF-1.7 the citizen's paper")
+    sha = hashlib.sha256(source.read_bytes()).hexdigest()
+    passes: list[str] = []
+    real = models.digest.sha256_chunks
+
+    def counted(*args: object, **kwargs: object) -> tuple[int, str]:
+        size, digest = real(*args, **kwargs)  # type: ignore[arg-type]
+        passes.append(digest)
+        return size, digest
+
+    monkeypatch.setattr(models.digest, "sha256_chunks", counted)
+    kept = store.put_file("d/original.pdf", source, write_once=True, sha256=sha)
+    assert (kept.size, kept.sha256) == (len(source.read_bytes()), sha) and passes == []
+    assert store.stat("d/original.pdf") == kept and passes == []
+    assert store.put_file("d/original.pdf", source, write_once=True, sha256=sha) == kept
+    assert store.list("") == ["d/original.pdf"]  # the kept digests are not objects
+    stored_files = [p for p in (tmp_path / "objects").rglob("*") if p.is_file()]
+    assert stored_files == [tmp_path / "objects" / "d" / "original.pdf"]  # kept beside
+    assert passes == []
+    path = tmp_path / "objects" / "d" / "original.pdf"
+    path.chmod(0o644)
+    path.write_bytes(b"%PDF-1.7 altered")
+    altered = store.stat("d/original.pdf")
+    assert altered.sha256 == hashlib.sha256(b"%PDF-1.7 altered").hexdigest()
+    assert len(passes) == 1
+    # get_file always hashes what it copies (what `sohoa verify` relies on).
+    assert store.get_file("d/original.pdf", tmp_path / "copy").sha256 == altered.sha256
+    assert len(passes) == 2

@@ -69,10 +69,10 @@ class RecordingStore(MemoryObjectStore):
         self.calls: list[str] = []
 
     def _write_file(
-        self, key: str, path: Path, content_type: str, *, write_once: bool
+        self, key: str, path: Path, content_type: str, *, write_once: bool, sha256: str | None
     ) -> StoredObject:
         self.calls.append(f"write {key} once={write_once}")
-        return super()._write_file(key, path, content_type, write_once=write_once)
+        return super()._write_file(key, path, content_type, write_once=write_once, sha256=sha256)
 
     def _seal(self, key: str) -> None:
         self.calls.append(f"seal {key}")
