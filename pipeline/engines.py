@@ -7,8 +7,9 @@ how far a page is turned from upright, when it can tell.
 
 The engine a page is read with is named in its :class:`~pipeline.context.PageContext`
 (``ocr_engine``) and made for that page from the registry below. Adding an engine is one
-new file with a class that has ``read`` and ``orient``, plus one line in ``ENGINES`` (or
-one :func:`register_engine` call, as the tests' known-text engine does).
+new file with a class that has ``read`` and ``orient``, plus its line in ``ENGINES`` (and
+the import beside it), or one :func:`register_engine` call, as the tests' known-text engine
+(tests/known_text_engine.py) is added.
 """
 
 from __future__ import annotations
