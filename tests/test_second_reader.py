@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pipeline import linereader
 from pipeline.context import PageContext
 from pipeline.crop_reader import NeuralCropReader, line_bands
+from pipeline.engines import engine_for
 from pipeline.linereader import (
     STEP_PX,
     DecodedChar,
@@ -329,6 +330,19 @@ def test_engines_behind_one_seam_read_the_same_page() -> None:
         assert synth.char_error_rate("\n".join(lines), text) < 0.05
         assert all(w.width > 0 and 0 <= w.confidence <= 100 for w in read)
         assert [w.line_key for w in read] == sorted(w.line_key for w in read)
+
+
+@pytest.mark.slow
+@needs_models
+def test_the_neural_engine_is_named_and_reads_one_line_alone() -> None:
+    neural = engine_for(PageContext(source_name="line.png", page_index=0, ocr_engine="neural"))
+    assert isinstance(neural, NeuralEngine)
+    text = "Ngô Đình Lộc 03/03/2004"
+    line = _line_image(text)
+    words = neural.read(line, dpi=None, one_line=True, timeout_s=30, label="line.png")
+    assert synth.char_error_rate(text, " ".join(w.text for w in words)) < 0.1
+    assert {w.line_key for w in words} == {(1, 1, 1)}
+    assert all(w.left >= 0 and w.left + w.width <= line.shape[1] for w in words)
 
 
 @pytest.mark.slow
