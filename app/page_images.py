@@ -13,6 +13,7 @@ from flows.runtime import object_store
 from models import DossierInfo
 from models.errors import ObjectNotFoundError
 from pipeline.locate import ValueLocation, locate_value
+from pipeline.turns import turn_clockwise
 from storage import keys
 
 
@@ -33,8 +34,7 @@ def upright_page(settings: Settings, dossier: DossierInfo, number: int) -> np.nd
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise HTTPException(500, "unreadable page image")
-    turns = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
-    return cv2.rotate(image, turns[rotation]) if rotation in turns else image
+    return turn_clockwise(image, rotation)
 
 
 def field_locations(

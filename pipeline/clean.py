@@ -21,9 +21,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pipeline import tesseract
 from pipeline.context import PageContext
+from pipeline.engines import OcrEngine, engine_for
 from pipeline.load import LoadedPage
+from pipeline.turns import turn_clockwise
 
 MAX_SKEW_DEG = 15.0
 ANALYSIS_DPI = 150.0  # enough to separate lines and see diacritics, cheap to search
@@ -289,13 +290,6 @@ def _rotation_matrix(rotation: int, width: int, height: int) -> np.ndarray:
     return np.eye(3, dtype=np.float64)
 
 
-_CV_ROTATE = {
-    90: cv2.ROTATE_90_CLOCKWISE,
-    180: cv2.ROTATE_180,
-    270: cv2.ROTATE_90_COUNTERCLOCKWISE,
-}
-
-
 def is_blank(mask: np.ndarray, dpi: float) -> tuple[bool, float]:
     """Blank back of a sheet: no letter-sized marks and hardly any ink.
 
@@ -336,13 +330,16 @@ def ocr_scale(dpi: float, ocr_dpi: int, pixels: int = 0) -> float:
     return scale
 
 
-def _confirm_with_osd(normalised: np.ndarray, guess: Orientation, dpi: float) -> Orientation:
-    """Weak up/down evidence (little text, all capitals): ask Tesseract's OSD to decide."""
-    turned = cv2.rotate(normalised, _CV_ROTATE[guess.rotation]) if guess.rotation else normalised
+def _confirm_with_osd(
+    normalised: np.ndarray, guess: Orientation, dpi: float, engine: OcrEngine
+) -> Orientation:
+    """Weak up/down evidence (little text, all capitals): ask the OCR engine (Tesseract's
+    OSD) to decide."""
+    turned = turn_clockwise(normalised, guess.rotation)
     factor = min(1.0, 300.0 / dpi)
     if factor < 1.0:
         turned = cv2.resize(turned, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-    answer = tesseract.detect_rotation(turned, timeout_s=20)
+    answer = engine.orient(turned, timeout_s=20)
     if answer is None:
         return guess
     rotate, confidence = answer
@@ -364,14 +361,10 @@ def clean_page(page: LoadedPage, context: PageContext) -> CleanedPage:
     if not blank:
         normalised = despeckle(normalised, page.dpi)
         if orientation.evidence < OSD_FALLBACK_EVIDENCE:
-            orientation = _confirm_with_osd(normalised, orientation, page.dpi)
+            orientation = _confirm_with_osd(normalised, orientation, page.dpi, engine_for(context))
 
     height, width = normalised.shape
-    turned = (
-        cv2.rotate(normalised, _CV_ROTATE[orientation.rotation])
-        if orientation.rotation
-        else normalised
-    )
+    turned = turn_clockwise(normalised, orientation.rotation)
     to_turned = _rotation_matrix(orientation.rotation, width, height)
 
     scale = ocr_scale(page.dpi, context.ocr_dpi, normalised.size)

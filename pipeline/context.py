@@ -13,6 +13,7 @@ class PageContext:
     source_name: str  # what the user calls the file: used in every error message
     page_index: int  # 0-based
     lang: str = "vie"
+    ocr_engine: str = "tesseract"  # a name in pipeline.engines.ENGINES
     ocr_dpi: int = 300
     ocr_timeout_s: float = 180.0
     max_page_pixels: int = 200_000_000

@@ -388,62 +388,96 @@ def extract_dossier_fields(
     inked = {(area.field, page.index) for page in pages for area in page.handwritten}
     strength: dict[str, float] = {}
     for name in CANONICAL:
-        normalised: list[FieldCandidate] = []
-        unreadable: list[FieldCandidate] = []
-        doubtful: list[FieldCandidate] = []
-        for candidate in collected.candidates.get(name, []):
-            if candidate.source == "ocr" and (name, candidate.page) in inked:
-                doubtful.append(replace(candidate, confidence=min(candidate.confidence, 0.2)))
-                continue
-            value, problem = _normalise(name, candidate.value)
-            if value is None:
-                if problem:
-                    unreadable.append(candidate)
-                continue
-            normalised.append(
-                FieldCandidate(
-                    value,
-                    candidate.source,
-                    candidate.confidence,
-                    candidate.where,
-                    candidate.paper,
-                    candidate.page,
-                )
-            )
-        if not normalised:
-            if unreadable:
-                first = unreadable[0]
-                reasons.append(
-                    ReviewReason(name, ReasonCode.UNREADABLE, first.paper, repr(first.value))
-                )
-            if doubtful:
-                fields[name] = FieldInfo(
-                    name, "", "ocr", 0.0, True, None, tuple(doubtful), FieldState.HANDWRITTEN
-                )
-            continue
-        chosen, groups = choose(name, normalised)
-        strength[name] = _votes(groups[0])
-        ordered = tuple(c for group in groups for c in group) + tuple(doubtful)
-        needs_review = len(groups) > 1
-        confidence = chosen.confidence
-        note = None
-        if needs_review:
-            confidence = min(confidence, 0.5)
-            note = _describe(groups)
-            reasons.append(ReviewReason(name, ReasonCode.CONFLICT, None, note))
-        elif _votes(groups[0]) >= 2:
-            confidence = max(confidence, 0.97)  # independent readings agree
-        fields[name] = FieldInfo(
-            name=name,
-            value=chosen.value,
-            source=chosen.source,
-            confidence=confidence,
-            needs_review=needs_review,
-            note=note,
-            candidates=ordered,
-        )
+        decided, votes = _decide_field(name, collected.candidates.get(name, []), inked, reasons)
+        if decided is not None:
+            fields[name] = decided
+        if votes is not None:
+            strength[name] = votes
     _validate(fields, reasons)
     _handwritten(pages, fields, strength, reasons, crop_reader)
+    reasons.extend(_missing(pages, fields, catalogue, procedure_id))
+    if (mismatch := agency_mismatch(fields.get("dossier_code"), agency_code)) is not None:
+        reasons.append(mismatch)
+    unique = list(dict.fromkeys(reasons))
+    return ExtractedFields(
+        fields, review_reasons=tuple(r.line() for r in unique), reasons=tuple(unique)
+    )
+
+
+def _decide_field(
+    name: str,
+    candidates: Sequence[FieldCandidate],
+    inked: set[tuple[str, int]],
+    reasons: list[ReviewReason],
+) -> tuple[FieldInfo | None, float | None]:
+    """One field from its candidates, and the votes of its chosen value (None when no
+    candidate is a value of the field); why a person must look is added to ``reasons``."""
+    normalised: list[FieldCandidate] = []
+    unreadable: list[FieldCandidate] = []
+    doubtful: list[FieldCandidate] = []
+    for candidate in candidates:
+        if candidate.source == "ocr" and (name, candidate.page) in inked:
+            doubtful.append(replace(candidate, confidence=min(candidate.confidence, 0.2)))
+            continue
+        value, problem = _normalise(name, candidate.value)
+        if value is None:
+            if problem:
+                unreadable.append(candidate)
+            continue
+        normalised.append(
+            FieldCandidate(
+                value,
+                candidate.source,
+                candidate.confidence,
+                candidate.where,
+                candidate.paper,
+                candidate.page,
+            )
+        )
+    if not normalised:
+        if unreadable:
+            first = unreadable[0]
+            reasons.append(
+                ReviewReason(name, ReasonCode.UNREADABLE, first.paper, repr(first.value))
+            )
+        if doubtful:
+            handwritten = FieldInfo(
+                name, "", "ocr", 0.0, True, None, tuple(doubtful), FieldState.HANDWRITTEN
+            )
+            return handwritten, None
+        return None, None
+    chosen, groups = choose(name, normalised)
+    ordered = tuple(c for group in groups for c in group) + tuple(doubtful)
+    needs_review = len(groups) > 1
+    confidence = chosen.confidence
+    note = None
+    if needs_review:
+        confidence = min(confidence, 0.5)
+        note = _describe(groups)
+        reasons.append(ReviewReason(name, ReasonCode.CONFLICT, None, note))
+    elif _votes(groups[0]) >= 2:
+        confidence = max(confidence, 0.97)  # independent readings agree
+    decided = FieldInfo(
+        name=name,
+        value=chosen.value,
+        source=chosen.source,
+        confidence=confidence,
+        needs_review=needs_review,
+        note=note,
+        candidates=ordered,
+    )
+    return decided, _votes(groups[0])
+
+
+def _missing(
+    pages: Sequence[PageEvidence],
+    fields: dict[str, FieldInfo],
+    catalogue: Catalogue,
+    procedure_id: str | None,
+) -> list[ReviewReason]:
+    """The required fields no paper gave, each asked of the papers that should carry it;
+    and the procedure, when no paper named one."""
+    reasons: list[ReviewReason] = []
     procedure = catalogue.procedure(procedure_id) if procedure_id else None
     present = _papers(pages)
     form_fields = frozenset(procedure.form.labels) if procedure else None
@@ -460,12 +494,7 @@ def extract_dossier_fields(
             reasons.append(ReviewReason(name, ReasonCode.MISSING, "|".join(expected)))
     if procedure_id is None:
         reasons.append(ReviewReason("procedure", ReasonCode.PROCEDURE_UNKNOWN))
-    if (mismatch := agency_mismatch(fields.get("dossier_code"), agency_code)) is not None:
-        reasons.append(mismatch)
-    unique = list(dict.fromkeys(reasons))
-    return ExtractedFields(
-        fields, review_reasons=tuple(r.line() for r in unique), reasons=tuple(unique)
-    )
+    return reasons
 
 
 # A receiving unit's code (QCVN 102:2016): only an agency named this way can be compared.

@@ -26,6 +26,7 @@ from pipeline.context import PageContext
 from pipeline.pdf_content import (
     MAX_PAGE_CONTENT_BYTES,
     MAX_PAGE_FORMS,
+    instructions,
     lzw_filter_named,
     page_content_size,
 )
@@ -563,17 +564,12 @@ def page_draws_text(pdf_page: pikepdf.Page) -> bool:
     seen: set[tuple[int, int]] = set()
 
     def draws(container: pikepdf.Page | pikepdf.Object, resources: pikepdf.Object | None) -> bool:
-        try:
-            ops = pikepdf.parse_content_stream(container, "Tj TJ ' \" Do")
-        except pikepdf.PdfError:
-            return False
-        for instruction in ops:
-            op = str(instruction.operator)
+        for op, operands in instructions(container, "Tj TJ ' \" Do"):
             if op in _SHOW_TEXT:
                 return True
-            if op == "Do" and resources is not None and instruction.operands:
+            if op == "Do" and resources is not None and operands:
                 xobjects = resources.get("/XObject")
-                name = str(instruction.operands[0])
+                name = str(operands[0])
                 xobject = xobjects.get(name) if xobjects is not None else None
                 if (
                     isinstance(xobject, pikepdf.Stream)

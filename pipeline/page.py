@@ -23,7 +23,6 @@ from models.pagerecord import (
     colour_warning,
     encode_page_record,
 )
-from pipeline import tesseract
 from pipeline.assemble import PageLayer, page_layer
 from pipeline.barcodes import Barcode, read_barcodes
 from pipeline.classify import PageClass, PageKind, classify_page
@@ -32,6 +31,7 @@ from pipeline.context import PageContext
 from pipeline.crop_reader import NeuralCropReader
 from pipeline.deadline import PageDeadline, check_deadline, page_deadline
 from pipeline.edges import EdgeStep
+from pipeline.engines import engine_for
 from pipeline.fields import CANONICAL, reread_value
 from pipeline.handwriting import (
     MIN_WORD_CONFIDENCE,
@@ -40,10 +40,12 @@ from pipeline.handwriting import (
     find_handwritten_areas,
 )
 from pipeline.load import ColourMode, DpiSource, LoadedPage, SourceDocument, load_page
-from pipeline.ocr import PageOcr, ocr_page, parse_tsv
+from pipeline.ocr import PageOcr, ocr_page
 from pipeline.resolution import estimate_text_scale
 from pipeline.second_reader import available_reader, coloured_ink_test, mend_reading
+from pipeline.turns import turn_clockwise
 from pipeline.vietnamese import load_syllables, text_quality, trusted_vietnamese
+from pipeline.words import reading_text
 
 QR_BEARING = (PageKind.RECEIPT, PageKind.ID_COPY)
 # The legal minimum for digitised copies (NĐ 30/2020, TT 01/2019/TT-BNV).
@@ -355,7 +357,6 @@ class ClassifyStep:
 # A value read again is taken when its words average this confidence (0-100): typed text on
 # the unfaded scan reads at 85-96; a pen's strokes, when Tesseract makes words of them, lower.
 REREAD_CONFIDENCE = 80.0
-_TURNS = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
 
 class HandwritingStep:
@@ -397,8 +398,7 @@ class HandwritingStep:
         for area in areas:
             check_deadline("reading handwritten areas")
             assert area.crop is not None
-            turn = _TURNS.get(job.cleaned.rotation)
-            crop = cv2.rotate(area.crop, turn) if turn is not None else area.crop
+            crop = turn_clockwise(area.crop, job.cleaned.rotation)
             reading = self._read_again(crop, job)
             if reading is not None and reread_value(area.field, reading[0], procedure.form):
                 job.reread.append(RereadValue(area.field, *reading))
@@ -427,16 +427,14 @@ class HandwritingStep:
         """
         assert job.loaded is not None
         grey = cv2.copyMakeBorder(to_grey(crop), 12, 12, 12, 12, cv2.BORDER_REPLICATE)
-        words, text = parse_tsv(
-            tesseract.recognise_tsv(
-                grey,
-                lang=job.context.lang,
-                dpi=job.loaded.dpi,
-                psm=7,
-                timeout_s=min(30.0, job.context.ocr_timeout_s),
-                label=job.context.label,
-            )
+        words = engine_for(job.context).read(
+            grey,
+            dpi=job.loaded.dpi,
+            one_line=True,
+            timeout_s=min(30.0, job.context.ocr_timeout_s),
+            label=job.context.label,
         )
+        text = reading_text(words)
         read = [w for w in words if w.text.strip()]
         if not read or min(w.confidence for w in read) < MIN_WORD_CONFIDENCE:
             return None

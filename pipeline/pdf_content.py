@@ -15,6 +15,7 @@ import binascii
 import mmap
 import re
 import zlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pikepdf
@@ -75,6 +76,21 @@ def _reachable_forms(resources: pikepdf.Object | None) -> list[pikepdf.Stream] |
                 return None
             pending.append(xobject.get("/Resources"))
     return found
+
+
+def instructions(
+    container: pikepdf.Page | pikepdf.Object, operators: str
+) -> Iterator[tuple[str, Sequence[pikepdf.Object]]]:
+    """The drawing instructions of a page's or a form's content whose operator is one of
+    ``operators`` (space-separated, as ``pikepdf.parse_content_stream`` takes them), as
+    (operator, operands) in order. Content that does not parse draws nothing here: the
+    callers judge what a page draws, and a damaged stream is not theirs to refuse."""
+    try:
+        parsed = pikepdf.parse_content_stream(container, operators)
+    except pikepdf.PdfError:
+        return
+    for instruction in parsed:
+        yield str(instruction.operator), list(instruction.operands)
 
 
 def decoded_size(stream: pikepdf.Stream, limit: int) -> int | None:

@@ -34,6 +34,7 @@ import pikepdf
 
 from models.errors import BadInputError, library_problem
 from pipeline.fontsubst import embed_substitute
+from pipeline.pdf_content import instructions
 from pipeline.xmp import ArchiveMetadata, aware, set_metadata
 
 SRGB_IDENTIFIER = "sRGB IEC61966-2.1"
@@ -200,15 +201,10 @@ def _is_cmyk(colour_space: pikepdf.Object | None) -> bool:
 
 
 def _content_uses_cmyk(container: pikepdf.Page | pikepdf.Stream) -> bool:
-    try:
-        ops = pikepdf.parse_content_stream(container, "k K cs CS")
-    except pikepdf.PdfError:
-        return False
-    for instruction in ops:
-        op = str(instruction.operator)
+    for op, operands in instructions(container, "k K cs CS"):
         if op in ("k", "K"):
             return True
-        if instruction.operands and instruction.operands[0] == pikepdf.Name.DeviceCMYK:
+        if operands and operands[0] == pikepdf.Name.DeviceCMYK:
             return True
     return False
 
@@ -447,21 +443,16 @@ def _visible_uses(
     font: pikepdf.Object | None = None
     mode = 0
     stack: list[tuple[pikepdf.Object | None, int]] = []
-    try:
-        ops = pikepdf.parse_content_stream(container, "q Q Tf Tr Tj TJ ' \"")
-    except pikepdf.PdfError:
-        return found
-    for instruction in ops:
-        op = str(instruction.operator)
+    for op, operands in instructions(container, "q Q Tf Tr Tj TJ ' \""):
         if op == "q":
             stack.append((font, mode))
         elif op == "Q":
             if stack:
                 font, mode = stack.pop()
-        elif op == "Tf" and instruction.operands:
-            font = fonts.get(str(instruction.operands[0]))
-        elif op == "Tr" and instruction.operands:
-            mode = int(instruction.operands[0])
+        elif op == "Tf" and operands:
+            font = fonts.get(str(operands[0]))
+        elif op == "Tr" and operands:
+            mode = int(operands[0])
         elif font is not None and mode != 3 and font.is_indirect and font.objgen in missing:
             found.add(str(font.get("/BaseFont", "unnamed font")))
     return found

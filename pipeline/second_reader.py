@@ -20,11 +20,12 @@ import cv2
 import numpy as np
 
 from pipeline.clean import COLOURED_CHROMA, MIN_COLOURED_SHARE
-from pipeline.engines import Box, line_crop, lines_of, spread_words
 from pipeline.linereader import LineReader, LineReading, NeuralLineReader, shared_reader
-from pipeline.ocr import OcrWord, PageOcr, _reading_text
+from pipeline.neural_engine import neural_words
+from pipeline.ocr import OcrWord, PageOcr
 from pipeline.vietnamese import load_syllables, syllable_key, words_of
 from pipeline.weights import ModelFileMissingError
+from pipeline.words import Box, line_crop, lines_of, reading_text
 
 # A line is re-read when its mean word confidence is under LOW_LINE_CONFIDENCE or any of its
 # words is under LOW_WORD_CONFIDENCE (Tesseract 0-100). Calibrated on bench/second_reader.py.
@@ -109,7 +110,7 @@ def mend_reading(
     words: list[OcrWord] = []
     choices: list[LineChoice] = []
     for line in lines_of(reading.words):
-        box = Box.around([Box(w.left, w.top, w.width, w.height) for w in line])
+        box = Box.of_words(line)
         if not (every_line or doubtful_line(line) or (also is not None and also(box))):
             words.extend(line)
             continue
@@ -122,38 +123,12 @@ def mend_reading(
             else neural_wins(tesseract_text, confidence, neural, syllables, tie_below=tie_below)
         )
         choices.append(LineChoice(tesseract_text, neural.text, won))
-        words.extend(_neural_words(line, neural, box) if won else line)
+        words.extend(neural_words(line, neural, box) if won else line)
     if not any(choice.neural_won for choice in choices):
         return MendedReading(reading, len(choices), 0, tuple(choices))
-    mended = replace(reading, words=tuple(words), text=_reading_text(words))
+    mended = replace(reading, words=tuple(words), text=reading_text(words))
     replaced = sum(1 for choice in choices if choice.neural_won)
     return MendedReading(mended, len(choices), replaced, tuple(choices))
-
-
-def _neural_words(line: list[OcrWord], neural: LineReading, box: Box) -> list[OcrWord]:
-    first = line[0]
-    texts = neural.text.split()
-    confidence = 100.0 * neural.confidence
-    if len(texts) == len(line):
-        # Same word count: Tesseract's boxes, which hug each word, with the neural text.
-        return [
-            replace(w, text=text, confidence=confidence)
-            for w, text in zip(line, texts, strict=True)
-        ]
-    return [
-        OcrWord(
-            text=w.text,
-            left=w.box.left,
-            top=w.box.top,
-            width=w.box.width,
-            height=w.box.height,
-            confidence=confidence,
-            block=first.block,
-            paragraph=first.paragraph,
-            line=first.line,
-        )
-        for w in spread_words(neural, box)
-    ]
 
 
 _log = logging.getLogger(__name__)

@@ -312,11 +312,7 @@ def sign_pdf(
     signer, certificate = _load_signer(pkcs12_path, pkcs12_password, signed_at.astimezone(UTC))
     text = stamp_text(signer_name, signed_at)
     font = stamp_font(text, font_path)
-    name = field_name
-    number = 1
-    while name in taken:
-        number += 1
-        name = f"{field_name}{number}"
+    name = _free_field_name(field_name, taken)
     # pyHanko takes whole points; a rounding of at most half a point.
     rect = tuple(round(v) for v in stamp_rect(box, rotate))
     assert len(rect) == 4
@@ -337,6 +333,36 @@ def sign_pdf(
         ),
         signed_at=signed_at,
     )
+    _write_signed(pdf_path, output_path, pdf_signer, signed_at)
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    return SignatureInfo(
+        path=output_path,
+        field_name=name,
+        signer_name=signer_name,
+        certificate_subject=_common_name(certificate),
+        certificate_serial=f"{certificate.serial_number:x}",
+        certificate_sha256=hashlib.sha256(der).hexdigest(),
+        signed_at=signed_at,
+        stamp_rect=(float(rect[0]), float(rect[1]), float(rect[2]), float(rect[3])),
+        sha256=_sha256(output_path),
+    )
+
+
+def _free_field_name(field_name: str, taken: set[str]) -> str:
+    """``field_name``, or with the first number from 2 that no field of the file has."""
+    name = field_name
+    number = 1
+    while name in taken:
+        number += 1
+        name = f"{field_name}{number}"
+    return name
+
+
+def _write_signed(
+    pdf_path: Path, output_path: Path, pdf_signer: _TimedPdfSigner, signed_at: datetime
+) -> None:
+    """The signed copy written beside ``output_path`` and moved over it once on disk, so a
+    failed signing never leaves a half-written file where the archive expects one."""
     output_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = output_path.with_name(f".{output_path.name}.sign.part")
     try:
@@ -352,18 +378,6 @@ def sign_pdf(
         raise SigningError(f"{pdf_path.name}: signing failed ({exc})") from None
     finally:
         tmp.unlink(missing_ok=True)
-    der = certificate.public_bytes(serialization.Encoding.DER)
-    return SignatureInfo(
-        path=output_path,
-        field_name=name,
-        signer_name=signer_name,
-        certificate_subject=_common_name(certificate),
-        certificate_serial=f"{certificate.serial_number:x}",
-        certificate_sha256=hashlib.sha256(der).hexdigest(),
-        signed_at=signed_at,
-        stamp_rect=(float(rect[0]), float(rect[1]), float(rect[2]), float(rect[3])),
-        sha256=_sha256(output_path),
-    )
 
 
 def _sha256(path: Path) -> str:

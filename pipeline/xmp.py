@@ -79,8 +79,55 @@ def build_xmp(metadata: ArchiveMetadata, created: datetime, modified: datetime) 
     The sohoa properties are described by a PDF/A extension schema (6.6.2.3.2 requires one
     for every property outside the predefined schemas).
     """
-    author = metadata.author or metadata.digitiser
     e = escape
+    pdf_props = [f"<pdf:Producer>{e(metadata.producer)}</pdf:Producer>"]
+    if metadata.keywords:
+        pdf_props.append(f"<pdf:Keywords>{e(', '.join(metadata.keywords))}</pdf:Keywords>")
+    properties = _archive_properties(metadata)
+    archive = [
+        f"<{ARCHIVE_PREFIX}:{key}>{e(value)}</{ARCHIVE_PREFIX}:{key}>"
+        for key, value, _ in properties
+    ]
+    packet = (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
+        ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
+        + _description(
+            'xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/"',
+            [
+                f"<pdfaid:part>{PDFA_PART}</pdfaid:part>",
+                f"<pdfaid:conformance>{PDFA_CONFORMANCE}</pdfaid:conformance>",
+            ],
+        )
+        + _description('xmlns:dc="http://purl.org/dc/elements/1.1/"', _dublin_core(metadata))
+        + _description(
+            'xmlns:xmp="http://ns.adobe.com/xap/1.0/"',
+            [
+                f"<xmp:CreateDate>{xmp_date(created)}</xmp:CreateDate>",
+                f"<xmp:ModifyDate>{xmp_date(modified)}</xmp:ModifyDate>",
+                f"<xmp:MetadataDate>{xmp_date(modified)}</xmp:MetadataDate>",
+                f"<xmp:CreatorTool>{e(metadata.creator_tool)}</xmp:CreatorTool>",
+            ],
+        )
+        + _description('xmlns:pdf="http://ns.adobe.com/pdf/1.3/"', pdf_props)
+        + _description(f'xmlns:{ARCHIVE_PREFIX}="{ARCHIVE_NS}"', archive)
+        + _extension_schema(properties)
+        + " </rdf:RDF>\n</x:xmpmeta>\n"
+        # Padding lets a later tool rewrite the packet in place (XMP spec, part 1, 7.3.2).
+        + (" " * 99 + "\n") * 20
+        + '<?xpacket end="w"?>'
+    )
+    return packet.encode("utf-8")
+
+
+def _description(namespaces: str, body: list[str] | str) -> str:
+    inner = "\n   ".join(body) if isinstance(body, list) else body
+    return f'  <rdf:Description rdf:about="" {namespaces}>\n   {inner}\n  </rdf:Description>\n'
+
+
+def _dublin_core(metadata: ArchiveMetadata) -> list[str]:
+    e = escape
+    author = metadata.author or metadata.digitiser
     dc = [
         "<dc:format>application/pdf</dc:format>",
         f'<dc:title><rdf:Alt><rdf:li xml:lang="x-default">{e(metadata.title)}</rdf:li>'
@@ -93,69 +140,32 @@ def build_xmp(metadata: ArchiveMetadata, created: datetime, modified: datetime) 
             f'<dc:description><rdf:Alt><rdf:li xml:lang="x-default">{e(metadata.subject)}'
             "</rdf:li></rdf:Alt></dc:description>"
         )
-    pdf_props = [f"<pdf:Producer>{e(metadata.producer)}</pdf:Producer>"]
-    if metadata.keywords:
-        pdf_props.append(f"<pdf:Keywords>{e(', '.join(metadata.keywords))}</pdf:Keywords>")
-    properties = _archive_properties(metadata)
-    archive = [
-        f"<{ARCHIVE_PREFIX}:{key}>{e(value)}</{ARCHIVE_PREFIX}:{key}>"
-        for key, value, _ in properties
-    ]
+    return dc
+
+
+def _extension_schema(properties: list[tuple[str, str, str]]) -> str:
+    """The PDF/A extension schema describing each sohoa property (key, value, description)."""
     described = "".join(
         '<rdf:li rdf:parseType="Resource">'
         f"<pdfaProperty:name>{key}</pdfaProperty:name>"
         "<pdfaProperty:valueType>Text</pdfaProperty:valueType>"
         "<pdfaProperty:category>external</pdfaProperty:category>"
-        f"<pdfaProperty:description>{e(text)}</pdfaProperty:description>"
+        f"<pdfaProperty:description>{escape(text)}</pdfaProperty:description>"
         "</rdf:li>"
         for key, _, text in properties
     )
-
-    def description(namespaces: str, body: list[str] | str) -> str:
-        inner = "\n   ".join(body) if isinstance(body, list) else body
-        return f'  <rdf:Description rdf:about="" {namespaces}>\n   {inner}\n  </rdf:Description>\n'
-
-    packet = (
-        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
-        '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
-        ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
-        + description(
-            'xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/"',
-            [
-                f"<pdfaid:part>{PDFA_PART}</pdfaid:part>",
-                f"<pdfaid:conformance>{PDFA_CONFORMANCE}</pdfaid:conformance>",
-            ],
-        )
-        + description('xmlns:dc="http://purl.org/dc/elements/1.1/"', dc)
-        + description(
-            'xmlns:xmp="http://ns.adobe.com/xap/1.0/"',
-            [
-                f"<xmp:CreateDate>{xmp_date(created)}</xmp:CreateDate>",
-                f"<xmp:ModifyDate>{xmp_date(modified)}</xmp:ModifyDate>",
-                f"<xmp:MetadataDate>{xmp_date(modified)}</xmp:MetadataDate>",
-                f"<xmp:CreatorTool>{e(metadata.creator_tool)}</xmp:CreatorTool>",
-            ],
-        )
-        + description('xmlns:pdf="http://ns.adobe.com/pdf/1.3/"', pdf_props)
-        + description(f'xmlns:{ARCHIVE_PREFIX}="{ARCHIVE_NS}"', archive)
-        + description(
-            'xmlns:pdfaExtension="http://www.aiim.org/pdfa/ns/extension/" '
-            'xmlns:pdfaSchema="http://www.aiim.org/pdfa/ns/schema#" '
-            'xmlns:pdfaProperty="http://www.aiim.org/pdfa/ns/property#"',
-            "<pdfaExtension:schemas><rdf:Bag>"
-            '<rdf:li rdf:parseType="Resource">'
-            "<pdfaSchema:schema>sohoa digitised dossier archive schema</pdfaSchema:schema>"
-            f"<pdfaSchema:namespaceURI>{ARCHIVE_NS}</pdfaSchema:namespaceURI>"
-            f"<pdfaSchema:prefix>{ARCHIVE_PREFIX}</pdfaSchema:prefix>"
-            f"<pdfaSchema:property><rdf:Seq>{described}</rdf:Seq></pdfaSchema:property>"
-            "</rdf:li></rdf:Bag></pdfaExtension:schemas>",
-        )
-        + " </rdf:RDF>\n</x:xmpmeta>\n"
-        # Padding lets a later tool rewrite the packet in place (XMP spec, part 1, 7.3.2).
-        + (" " * 99 + "\n") * 20
-        + '<?xpacket end="w"?>'
+    return _description(
+        'xmlns:pdfaExtension="http://www.aiim.org/pdfa/ns/extension/" '
+        'xmlns:pdfaSchema="http://www.aiim.org/pdfa/ns/schema#" '
+        'xmlns:pdfaProperty="http://www.aiim.org/pdfa/ns/property#"',
+        "<pdfaExtension:schemas><rdf:Bag>"
+        '<rdf:li rdf:parseType="Resource">'
+        "<pdfaSchema:schema>sohoa digitised dossier archive schema</pdfaSchema:schema>"
+        f"<pdfaSchema:namespaceURI>{ARCHIVE_NS}</pdfaSchema:namespaceURI>"
+        f"<pdfaSchema:prefix>{ARCHIVE_PREFIX}</pdfaSchema:prefix>"
+        f"<pdfaSchema:property><rdf:Seq>{described}</rdf:Seq></pdfaSchema:property>"
+        "</rdf:li></rdf:Bag></pdfaExtension:schemas>",
     )
-    return packet.encode("utf-8")
 
 
 def set_metadata(

@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pipeline import linereader
 from pipeline.context import PageContext
 from pipeline.crop_reader import NeuralCropReader, line_bands
-from pipeline.engines import Box, NeuralEngine, TesseractEngine
+from pipeline.engines import engine_for
 from pipeline.linereader import (
     STEP_PX,
     DecodedChar,
@@ -35,6 +35,7 @@ from pipeline.linereader import (
     split_spans,
 )
 from pipeline.load import inspect_source
+from pipeline.neural_engine import NeuralEngine
 from pipeline.ocr import OcrWord, PageOcr, parse_tsv
 from pipeline.page import PAGE_STEPS, NeuralReadingStep, process_page
 from pipeline.second_reader import (
@@ -43,12 +44,14 @@ from pipeline.second_reader import (
     mend_reading,
     neural_wins,
 )
+from pipeline.tesseract_engine import TesseractEngine
 from pipeline.weights import (
     ModelFileError,
     ModelFileMissingError,
     default_models_dir,
     verified_files,
 )
+from pipeline.words import Box, lines_of
 from tests import synth
 
 MODELS = default_models_dir()
@@ -322,11 +325,24 @@ def test_engines_behind_one_seam_read_the_same_page() -> None:
     grey = np.asarray(page.image.convert("L"))
     tesseract = TesseractEngine(lang="vie")
     for engine in (tesseract, NeuralEngine(linereader.shared_reader(), layout=tesseract)):
-        read = engine.read(grey, dpi=200, label=engine.name)
-        assert synth.char_error_rate("\n".join(lines), "\n".join(line.text for line in read)) < 0.05
-        assert all(
-            w.box.width > 0 and 0 <= w.confidence <= 100 for line in read for w in line.words
-        )
+        read = engine.read(grey, dpi=200, timeout_s=60, label=engine.name)
+        text = "\n".join(" ".join(w.text for w in line) for line in lines_of(read))
+        assert synth.char_error_rate("\n".join(lines), text) < 0.05
+        assert all(w.width > 0 and 0 <= w.confidence <= 100 for w in read)
+        assert [w.line_key for w in read] == sorted(w.line_key for w in read)
+
+
+@pytest.mark.slow
+@needs_models
+def test_the_neural_engine_is_named_and_reads_one_line_alone() -> None:
+    neural = engine_for(PageContext(source_name="line.png", page_index=0, ocr_engine="neural"))
+    assert isinstance(neural, NeuralEngine)
+    text = "Ngô Đình Lộc 03/03/2004"
+    line = _line_image(text)
+    words = neural.read(line, dpi=None, one_line=True, timeout_s=30, label="line.png")
+    assert synth.char_error_rate(text, " ".join(w.text for w in words)) < 0.1
+    assert {w.line_key for w in words} == {(1, 1, 1)}
+    assert all(w.left >= 0 and w.left + w.width <= line.shape[1] for w in words)
 
 
 @pytest.mark.slow
