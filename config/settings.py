@@ -46,6 +46,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Pages processed at once (one Tesseract process each).",
     )
+    ocr_engine: str = Field(
+        default="tesseract",
+        min_length=1,
+        max_length=40,
+        description="The engine pages are read and turned upright by: a name registered in "
+        "pipeline/engines.py (tesseract; neural reads the lines Tesseract finds).",
+    )
     ocr_dpi: int = Field(
         default=300,
         ge=150,

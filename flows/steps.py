@@ -344,6 +344,7 @@ def page_context(
         source_name=source_name,
         page_index=index,
         lang=lang,
+        ocr_engine=settings.ocr_engine,
         ocr_dpi=settings.ocr_dpi,
         ocr_timeout_s=settings.page_timeout_s,
         max_page_pixels=settings.max_page_pixels,

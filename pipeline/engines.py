@@ -19,6 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
+from models.errors import OcrEngineError
 from models.pagerecord import OcrWord
 from pipeline.context import PageContext
 from pipeline.neural_engine import NeuralEngine
@@ -68,5 +69,6 @@ def engine_for(context: PageContext) -> OcrEngine:
     factory = ENGINES.get(context.ocr_engine)
     if factory is None:
         known = ", ".join(sorted(ENGINES))
-        raise ValueError(f"no OCR engine named {context.ocr_engine!r} (known: {known})")
+        # SOHOA_OCR_ENGINE is read as any text: a wrong name fails the page in words.
+        raise OcrEngineError(f"no OCR engine named {context.ocr_engine!r} (known: {known})")
     return factory(context)

@@ -19,6 +19,7 @@ from config import Settings
 from flows import archiving, steps
 from flows.runtime import metadata_store, object_store
 from models import BatchInfo, DossierStatus
+from models.errors import OcrEngineError
 from pipeline import clean, tesseract
 from pipeline.context import PageContext
 from pipeline.engines import ENGINES, engine_for, register_engine
@@ -58,7 +59,7 @@ def test_the_context_names_the_engine() -> None:
     english = engine_for(replace(context, lang="eng"))
     assert isinstance(english, TesseractEngine) and english.lang == "eng"
     assert {"tesseract", "neural", "known-text"} <= set(ENGINES)
-    with pytest.raises(ValueError, match=r"no OCR engine named 'abbyy'.*known-text"):
+    with pytest.raises(OcrEngineError, match=r"no OCR engine named 'abbyy'.*known-text"):
         engine_for(replace(context, ocr_engine="abbyy"))
 
 
@@ -115,13 +116,8 @@ def test_a_dossier_goes_through_the_page_stage_without_tesseract(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Received, read page by page, split and archived, every page read by the known-text
-    engine: the settings name no engine yet, so the flow's page context is given one."""
-    page_context = steps.page_context
-    monkeypatch.setattr(
-        steps,
-        "page_context",
-        lambda *args, **kwargs: replace(page_context(*args, **kwargs), ocr_engine="known-text"),
-    )
+    engine the settings name (SOHOA_OCR_ENGINE)."""
+    settings = settings.model_copy(update={"ocr_engine": "known-text"})
     for index in range(2):
         KnownTextEngine.texts[("two-pages.tiff", index)] = truth[index]
     metadata_store(settings).create_batch(BatchInfo("b1", datetime.now(UTC), "vie", 1))
