@@ -11,6 +11,7 @@ from models.pagerecord import OcrWord
 from pipeline import tesseract
 from pipeline.clean import CleanedPage
 from pipeline.context import PageContext
+from pipeline.formmarks import without_form_marks
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,8 +36,8 @@ def parse_tsv(tsv: str) -> tuple[tuple[OcrWord, ...], str]:
     for row in reader:
         if row.get("level") != "5":
             continue
-        text = unicodedata.normalize("NFC", (row.get("text") or "").strip())
-        if not text:
+        text = without_form_marks(unicodedata.normalize("NFC", (row.get("text") or "").strip()))
+        if not text:  # nothing read, or only a dot leader or a check box
             continue
         words.append(
             OcrWord(
