@@ -179,20 +179,29 @@ class TextBlock:
 
 
 def text_blocks(lines: Sequence[LineBox]) -> list[TextBlock]:
-    """The page's lines as blocks: paragraphs, cut where their lines' extent jumps."""
+    """The page's lines as blocks: paragraphs, cut where their lines' extent jumps.
+
+    Only a paragraph of plain lines is cut: where a line holds side-by-side parts (a letter
+    head's agency name and motto on one Tesseract line), its extent says nothing of a
+    column, and the gaps between the parts already keep them apart.
+    """
     sizes = _paragraph_sizes(lines)
     blocks: list[TextBlock] = []
+    plain: list[bool] = []  # per block: every line so far is one run of words
     for index, line in enumerate(lines):
+        size = sizes[line.paragraph]
+        one_run = len(split_at_gaps(line, size)) == 1
         current = blocks[-1] if blocks else None
         if (
             current is None
             or lines[current.lines[-1]].paragraph != line.paragraph
-            or (current.jumps_to(line))
+            or (one_run and plain[-1] and current.jumps_to(line))
         ):
             left, right = line.words[0][1], line.words[-1][2]
-            size = sizes[line.paragraph]
             blocks.append(TextBlock([], left, line.top, right, line.bottom, size))
+            plain.append(True)
         blocks[-1].add(index, line)
+        plain[-1] = plain[-1] and one_run
     return blocks
 
 

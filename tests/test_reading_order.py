@@ -137,3 +137,24 @@ def test_unlv_8087_magazine_page_text_layer_reads_as_well_as_the_ocr(tmp_path: P
     text = _layer_pdf(lines_from_words(outcome.layer.words), tmp_path / "8087.pdf", width, height)
     assert "SeDubrovnik" not in text and "ProSaracens" not in text
     assert text_layer_recall(truth, text) >= 0.99
+
+
+def test_a_letter_head_paragraph_is_not_cut_at_its_side_by_side_parts() -> None:
+    """Tesseract puts the agency and the motto on one line; the line's extent says nothing
+    of a column, so the paragraph stays one block (one size), as the real letters need."""
+    head = [
+        LineBox(
+            (("THỦ", 305, 400), ("TƯỚNG", 420, 560), ("CỘNG", 900, 1040), ("HOÀ", 1060, 1540)),
+            158,
+            200,
+            (2, 1),
+        ),
+        LineBox((("—-", 447, 480), ("Độc", 800, 880), ("lập", 900, 1461)), 205, 249, (2, 1)),
+    ]
+    body = [
+        _line(f"b{row}w", 280, 1500 if row else 1450, 300 + row * PITCH, (3, 1)) for row in range(3)
+    ]
+    assert len({round(size, 3) for size in line_sizes(head)}) == 1
+    assert (
+        len({round(size, 3) for size in line_sizes(head + body)[2:]}) == 1
+    )  # a ragged edge is no jump
