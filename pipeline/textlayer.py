@@ -156,8 +156,10 @@ class TextBlock:
     right: float
     bottom: float
     base_size: float  # the paragraph's text size
+    plain: bool = True  # every line is one run of words (no side-by-side parts)
 
-    def add(self, index: int, line: LineBox) -> None:
+    def add(self, index: int, line: LineBox, *, one_run: bool) -> None:
+        self.plain = self.plain and one_run
         self.lines.append(index)
         self.left = min(self.left, line.words[0][1])
         self.right = max(self.right, line.words[-1][2])
@@ -172,7 +174,13 @@ class TextBlock:
         return (abs(left - self.left) > reach and not indent_ends) or right > self.right + reach
 
     def touches(self, other: TextBlock, size: float) -> bool:
-        """Whether pdftotext could grow one of the two into the other."""
+        """Whether pdftotext could grow one of the two into the other (and should not).
+
+        Two blocks with side-by-side parts (the lines of a letter head) are left as they are:
+        pdftotext reads them well when it joins them, as it does when their sizes are close.
+        """
+        if not (self.plain or other.plain):
+            return False
         overlap_x = self.left < other.right and other.left < self.right
         gap_y = max(self.top, other.top) - min(self.bottom, other.bottom)
         return overlap_x and gap_y <= TOUCH_SIZES * size
@@ -187,7 +195,6 @@ def text_blocks(lines: Sequence[LineBox]) -> list[TextBlock]:
     """
     sizes = _paragraph_sizes(lines)
     blocks: list[TextBlock] = []
-    plain: list[bool] = []  # per block: every line so far is one run of words
     for index, line in enumerate(lines):
         size = sizes[line.paragraph]
         one_run = len(split_at_gaps(line, size)) == 1
@@ -195,13 +202,11 @@ def text_blocks(lines: Sequence[LineBox]) -> list[TextBlock]:
         if (
             current is None
             or lines[current.lines[-1]].paragraph != line.paragraph
-            or (one_run and plain[-1] and current.jumps_to(line))
+            or (one_run and current.plain and current.jumps_to(line))
         ):
             left, right = line.words[0][1], line.words[-1][2]
             blocks.append(TextBlock([], left, line.top, right, line.bottom, size))
-            plain.append(True)
-        blocks[-1].add(index, line)
-        plain[-1] = plain[-1] and one_run
+        blocks[-1].add(index, line, one_run=one_run)
     return blocks
 
 

@@ -158,3 +158,17 @@ def test_a_letter_head_paragraph_is_not_cut_at_its_side_by_side_parts() -> None:
     assert (
         len({round(size, 3) for size in line_sizes(head + body)[2:]}) == 1
     )  # a ragged edge is no jump
+
+
+def test_letter_head_paragraphs_keep_their_close_sizes() -> None:
+    """Two letter-head paragraphs of side-by-side parts with close sizes (a real Quảng Ngãi
+    letter: 63 and 65.5 px) are left close: pdftotext joins and reads them well; drawn apart,
+    it read the agency's second line after the motto."""
+    first = LineBox((("ỦY", 441, 520), ("BAN", 531, 640), ("CỘNG", 1129, 2248)), 324, 387, (1, 1))
+    second = [
+        LineBox((("TỈNH", 441, 580), ("NGÃI", 591, 780), ("Độc", 1332, 2042)), 389, 454, (3, 1)),
+        LineBox((("Số:", 452, 530), ("UBND", 667, 900), ("Quảng", 1202, 2177)), 525, 591, (3, 1)),
+    ]
+    sizes = line_sizes([first, *second])
+    assert sizes[0] == pytest.approx(63.0)
+    assert sizes[1] == sizes[2] == pytest.approx(65.5)  # median of 65 and 66
