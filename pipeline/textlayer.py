@@ -167,11 +167,21 @@ class TextBlock:
         self.bottom = max(self.bottom, line.bottom)
 
     def jumps_to(self, line: LineBox) -> bool:
-        """Whether ``line`` would make this block's box other than a rectangle of text."""
+        """Whether ``line`` would make this block's box other than a rectangle of text.
+
+        Text flowing around a picture or a caption keeps one edge and moves the other: the
+        left edge (either way) or the right one outwards (a short line only ends a
+        paragraph). Centred lines (headings) move both edges, and a first line's indent
+        ends on the second: neither is a jump.
+        """
         reach = COLUMN_JUMP_SIZES * self.base_size
         left, right = line.words[0][1], line.words[-1][2]
-        indent_ends = len(self.lines) == 1 and left < self.left  # a first line's indent
-        return (abs(left - self.left) > reach and not indent_ends) or right > self.right + reach
+        left_moves = abs(left - self.left) > reach
+        right_stays = abs(right - self.right) <= reach
+        indent_ends = len(self.lines) == 1 and left < self.left
+        return (left_moves and right_stays and not indent_ends) or (
+            right > self.right + reach and abs(left - self.left) <= reach
+        )
 
     def touches(self, other: TextBlock, size: float) -> bool:
         """Whether pdftotext could grow one of the two into the other (and should not).

@@ -172,3 +172,13 @@ def test_letter_head_paragraphs_keep_their_close_sizes() -> None:
     sizes = line_sizes([first, *second])
     assert sizes[0] == pytest.approx(63.0)
     assert sizes[1] == sizes[2] == pytest.approx(65.5)  # median of 65 and 66
+
+
+def test_a_centred_heading_is_one_block() -> None:
+    """A centred two-line motto moves both edges from one line to the next: no jump (on a
+    real decree, cutting it made pdftotext read the agency's name after the motto)."""
+    motto = [
+        LineBox((("CỘNG", 560, 660), ("HÒA", 668, 1259)), 35, 78, (1, 1)),
+        LineBox((("Độc", 703, 760), ("lập", 768, 1114)), 92, 125, (1, 1)),
+    ]
+    assert len(set(line_sizes(motto))) == 1
