@@ -15,20 +15,22 @@ import numpy as np
 from models.pagerecord import OcrWord
 from pipeline import tesseract
 from pipeline.context import PageContext
+from pipeline.formmarks import without_form_marks
 from pipeline.words import reading_text
 
 LINE_PSM = 7  # the image is one line of text
 
 
 def parse_tsv(tsv: str) -> tuple[tuple[OcrWord, ...], str]:
-    """Tesseract's TSV: its words (NFC, empty ones dropped) and their reading text."""
+    """Tesseract's TSV: its words (NFC; empty ones, dot leaders and check boxes dropped)
+    and their reading text."""
     words: list[OcrWord] = []
     reader = csv.DictReader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE)
     for row in reader:
         if row.get("level") != "5":
             continue
-        text = unicodedata.normalize("NFC", (row.get("text") or "").strip())
-        if not text:
+        text = without_form_marks(unicodedata.normalize("NFC", (row.get("text") or "").strip()))
+        if not text:  # nothing read, or only a dot leader or a check box
             continue
         words.append(
             OcrWord(

@@ -132,16 +132,127 @@ def _paragraph_sizes(lines: Sequence[LineBox]) -> dict[tuple[int, int], float]:
     return sizes
 
 
+# pdftotext (poppler) finds blocks from the text alone: it grows a block by the lines above
+# and below that overlap its box horizontally and whose text size is within 5 % of its own,
+# and by any word on its own lines inside that box. A paragraph that flows around a picture
+# or a caption is L-shaped; its box then covers the caption, the caption's box reaches the
+# next column, and pdftotext joins both columns into one block whose lines it reads across
+# the gutter ("unloading Se-" + "Dubrovnik," -> "SeDubrovnik,"). So the layer hands it
+# rectangles it cannot join: a paragraph is cut where its lines' extent jumps, and blocks
+# that touch are drawn in text sizes further apart than pdftotext's 5 %.
+COLUMN_JUMP_SIZES = 2.0  # a line's edge this many text sizes off the block's starts another
+SIZE_STEPS = (1.0, 0.9, 1.1)  # sizes a block may take, as shares of its paragraph's size
+MIN_SIZE_CONTRAST = 0.08  # touching blocks' sizes differ by at least this share
+TOUCH_SIZES = 1.5  # blocks closer than this many text sizes (and overlapping) touch
+
+
+@dataclass
+class TextBlock:
+    """Lines of one paragraph that form a rectangle: one block for text extraction."""
+
+    lines: list[int]  # indices into the page's lines
+    left: float
+    top: float
+    right: float
+    bottom: float
+    base_size: float  # the paragraph's text size
+    plain: bool = True  # every line is one run of words (no side-by-side parts)
+
+    def add(self, index: int, line: LineBox, *, one_run: bool) -> None:
+        self.plain = self.plain and one_run
+        self.lines.append(index)
+        self.left = min(self.left, line.words[0][1])
+        self.right = max(self.right, line.words[-1][2])
+        self.top = min(self.top, line.top)
+        self.bottom = max(self.bottom, line.bottom)
+
+    def jumps_to(self, line: LineBox) -> bool:
+        """Whether ``line`` would make this block's box other than a rectangle of text.
+
+        Text flowing around a picture or a caption keeps one edge and moves the other: the
+        left edge (either way) or the right one outwards (a short line only ends a
+        paragraph). Centred lines (headings) move both edges, and a first line's indent
+        ends on the second: neither is a jump.
+        """
+        reach = COLUMN_JUMP_SIZES * self.base_size
+        left, right = line.words[0][1], line.words[-1][2]
+        left_moves = abs(left - self.left) > reach
+        right_stays = abs(right - self.right) <= reach
+        indent_ends = len(self.lines) == 1 and left < self.left
+        return (left_moves and right_stays and not indent_ends) or (
+            right > self.right + reach and abs(left - self.left) <= reach
+        )
+
+    def touches(self, other: TextBlock, size: float) -> bool:
+        """Whether pdftotext could grow one of the two into the other (and should not).
+
+        Two blocks with side-by-side parts (the lines of a letter head) are left as they are:
+        pdftotext reads them well when it joins them, as it does when their sizes are close.
+        """
+        if not (self.plain or other.plain):
+            return False
+        overlap_x = self.left < other.right and other.left < self.right
+        gap_y = max(self.top, other.top) - min(self.bottom, other.bottom)
+        return overlap_x and gap_y <= TOUCH_SIZES * size
+
+
+def text_blocks(lines: Sequence[LineBox]) -> list[TextBlock]:
+    """The page's lines as blocks: paragraphs, cut where their lines' extent jumps.
+
+    Only a paragraph of plain lines is cut: where a line holds side-by-side parts (a letter
+    head's agency name and motto on one Tesseract line), its extent says nothing of a
+    column, and the gaps between the parts already keep them apart.
+    """
+    sizes = _paragraph_sizes(lines)
+    blocks: list[TextBlock] = []
+    for index, line in enumerate(lines):
+        size = sizes[line.paragraph]
+        one_run = len(split_at_gaps(line, size)) == 1
+        current = blocks[-1] if blocks else None
+        if (
+            current is None
+            or lines[current.lines[-1]].paragraph != line.paragraph
+            or (one_run and current.plain and current.jumps_to(line))
+        ):
+            left, right = line.words[0][1], line.words[-1][2]
+            blocks.append(TextBlock([], left, line.top, right, line.bottom, size))
+        blocks[-1].add(index, line, one_run=one_run)
+    return blocks
+
+
+def line_sizes(lines: Sequence[LineBox]) -> list[float]:
+    """One text size per line: its block's, chosen apart from every block it touches."""
+    blocks = text_blocks(lines)
+    chosen: list[float] = []
+    for block in blocks:
+        candidates = [block.base_size * step for step in SIZE_STEPS]
+
+        def contrast(size: float, block: TextBlock = block) -> float:
+            apart = [
+                abs(size - other_size) / max(size, other_size)
+                for other, other_size in zip(blocks, chosen, strict=False)
+                if block.touches(other, max(size, other_size))
+            ]
+            return min(apart, default=1.0)
+
+        fitting = [size for size in candidates if contrast(size) >= MIN_SIZE_CONTRAST]
+        chosen.append(fitting[0] if fitting else max(candidates, key=contrast))
+    sizes = [0.0] * len(lines)
+    for block, size in zip(blocks, chosen, strict=True):
+        for index in block.lines:
+            sizes[index] = size
+    return sizes
+
+
 def text_layer_content(lines: Sequence[LineBox], cleaned_to_user: np.ndarray) -> bytes:
     """Content stream drawing ``lines`` (cleaned px) invisibly in PDF user space."""
     linear = cleaned_to_user[:2, :2]
     # Directions of the cleaned image's x axis (reading) and its "up" (-y), snapped to axes.
     along = _snap(linear @ np.array([1.0, 0.0]))  # user units per cleaned pixel, reading dir
     up = _snap(linear @ np.array([0.0, -1.0]))
-    sizes = _paragraph_sizes(lines)
+    sizes = line_sizes(lines)
     parts = [f"BT\n3 Tr\n{FONT_RESOURCE} 1 Tf\n"]
-    for whole in lines:
-        size_px = sizes[whole.paragraph]  # the em box spans the paragraph's typical line
+    for whole, size_px in zip(lines, sizes, strict=True):
         baseline_px = whole.bottom + DESCENT / 1000.0 * max(whole.bottom - whole.top, 1.0)
         for run in split_at_gaps(whole, size_px):
             parts.extend(_run_content(run, size_px, baseline_px, cleaned_to_user, along, up))
