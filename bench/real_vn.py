@@ -18,8 +18,9 @@ against the better of bare Tesseract and OCRmyPDF. ``--stamped N`` adds N genera
 with a red seal and blue ink over the text (200 dpi colour).
 
 Where the pages come from: the files are not in this repository (they are other people's
-documents). They are looked up, in order, in ``$SOHOA_REAL_VN_DIR``, ``../shared/real-vn``
-(files named ``<id>.pdf|.jpg|.png``), and the local snapshot of each source repository
+documents). They are looked up, in order, in ``$SOHOA_REAL_VN_DIR``, ``../shared/real-vn``,
+``bench/real_vn/export`` (pages newly added, until they are placed in ../shared/real-vn;
+files named ``<id>.pdf|.jpg|.png``), and the local snapshot of each source repository
 (``/work/.mirror/<owner>+<name>``, as the workplace's fetch tool leaves it); every file is
 checked against its SHA-256. ``--export DIR`` writes the single pages there, to be placed
 where CI and other machines can see them.
@@ -89,6 +90,8 @@ def _search_dirs() -> list[Path]:
     if os.environ.get("SOHOA_REAL_VN_DIR"):
         dirs.append(Path(os.environ["SOHOA_REAL_VN_DIR"]))
     dirs.append(REPO.parent / "shared" / "real-vn")
+    # Pages added to the corpus and exported here until they are placed in ../shared/real-vn.
+    dirs.append(HERE / "export")
     return dirs
 
 
@@ -142,7 +145,12 @@ def materialise(page: RealPage) -> Path:
     out = CACHE / f"{page.id}{'.png' if suffix == '.webp' else suffix}"
     if suffix == ".pdf":
         subprocess.run(
-            ["qpdf", str(whole), "--pages", ".", str(page.page), "--", str(out)],
+            # Some source PDFs are slightly damaged (a repeated /Info key): qpdf mends them
+            # and warns, which is no failure here.
+            [
+                *("qpdf", "--warning-exit-0", str(whole)),
+                *("--pages", ".", str(page.page), "--", str(out)),
+            ],
             check=True,
             capture_output=True,
         )

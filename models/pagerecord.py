@@ -7,9 +7,9 @@ field's line in it. It sits in the bottom layer because readers live in every la
 
 The stored JSON is the format records have had since the first archive (words as
 9-element arrays, to keep a page of several hundred words small), so every record already
-in an archive decodes; fields added since (``warning_codes``, ``drop_page_text``) are
-optional on reading. A record is ours but is checked like any stored input: a malformed
-one raises ``ValueError`` naming what is wrong.
+in an archive decodes; fields added since (``warning_codes``, ``drop_page_text``,
+``guard``) are optional on reading. A record is ours but is checked like any stored input:
+a malformed one raises ``ValueError`` naming what is wrong.
 """
 
 from __future__ import annotations
@@ -24,10 +24,12 @@ _T = TypeVar("_T")
 
 __all__ = [
     "Barcode",
+    "GuardDecision",
     "HandwrittenNote",
     "OcrWord",
     "PageRecord",
     "PageWarning",
+    "ReadingFigures",
     "RereadValue",
     "WarningCode",
     "colour_warning",
@@ -128,6 +130,65 @@ class RereadValue:
 
 
 @dataclass(frozen=True)
+class ReadingFigures:
+    """What the per-page guard knows of one reading without any truth (pipeline/guard.py)."""
+
+    words: int
+    mean_confidence: float  # of the words, 0-100
+    syllable_rate: float | None  # share of valid Vietnamese syllables; None: not judged so
+    score: float  # what the guard compares: more good text is higher
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "words": self.words,
+            "mean_confidence": round(self.mean_confidence, 1),
+            "syllable_rate": None if self.syllable_rate is None else round(self.syllable_rate, 3),
+            "score": round(self.score, 1),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ReadingFigures:
+        rate = data.get("syllable_rate")
+        return cls(
+            int(data["words"]),
+            float(data["mean_confidence"]),
+            None if rate is None else float(rate),
+            float(data["score"]),
+        )
+
+
+@dataclass(frozen=True)
+class GuardDecision:
+    """Which reading of a page was kept, and the figures the choice was made on.
+
+    ``untouched`` is None when the untouched scan was not read (the first reading looked
+    sound and cleanup faded no coloured ink), and then ``kept`` is "cleaned"."""
+
+    kept: str  # "cleaned" or "untouched"
+    reason: str  # why the untouched scan was read, or why not
+    cleaned: ReadingFigures
+    untouched: ReadingFigures | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kept": self.kept,
+            "reason": self.reason,
+            "cleaned": self.cleaned.to_json(),
+            "untouched": None if self.untouched is None else self.untouched.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> GuardDecision:
+        untouched = data.get("untouched")
+        return cls(
+            str(data["kept"]),
+            str(data["reason"]),
+            ReadingFigures.from_json(data["cleaned"]),
+            None if untouched is None else ReadingFigures.from_json(untouched),
+        )
+
+
+@dataclass(frozen=True)
 class HandwrittenNote:
     """An area after a field's label holding ink OCR could not read (its crop is stored
     beside the page); ``box`` is (left, top, right, bottom) as fractions of the page."""
@@ -167,6 +228,8 @@ class PageRecord:
     handwritten: tuple[HandwrittenNote, ...] = ()
     # The PDF page's own text was judged bad (someone's old OCR): the copy shows none of it.
     drop_page_text: bool = False
+    # The never-worse guard's choice between the cleaned and the untouched scan's reading.
+    guard: GuardDecision | None = None
 
     @property
     def warning_texts(self) -> tuple[str, ...]:
@@ -213,6 +276,8 @@ def encode_page_record(record: PageRecord) -> bytes:
     data["warning_codes"] = [str(w.code) for w in record.warnings]
     if record.drop_page_text:
         data["drop_page_text"] = True
+    if record.guard is not None:
+        data["guard"] = record.guard.to_json()
     return json.dumps(data, ensure_ascii=False).encode("utf-8")
 
 
@@ -282,6 +347,7 @@ def _decode(data: dict[str, Any]) -> PageRecord:
             note for item in _list(data, "handwritten") if (note := _decode_note(item))
         ),
         drop_page_text=bool(data.get("drop_page_text", False)),
+        guard=None if data.get("guard") is None else GuardDecision.from_json(data["guard"]),
     )
 
 

@@ -58,6 +58,9 @@ class CleanedPage:
     blank: bool
     ink_ratio: float
     orientation_evidence: float  # >0: upright evidence strength; ~0: undecided
+    # Coloured ink (a seal, a signature, a title stamped in colour) was faded for OCR: what
+    # it covered may have been text, so the never-worse guard reads the untouched scan too.
+    faded_ink: bool = False
 
 
 @dataclass(frozen=True)
@@ -349,7 +352,7 @@ def _confirm_with_osd(
 
 
 def clean_page(page: LoadedPage, context: PageContext) -> CleanedPage:
-    grey, _faded = ocr_grey(page.image)
+    grey, faded_ink = ocr_grey(page.image)
     normalised = normalise_background(grey, page.dpi)
 
     factor = min(1.0, ANALYSIS_DPI / page.dpi)
@@ -402,4 +405,5 @@ def clean_page(page: LoadedPage, context: PageContext) -> CleanedPage:
         blank=blank,
         ink_ratio=ink_ratio,
         orientation_evidence=orientation.evidence,
+        faded_ink=faded_ink,
     )

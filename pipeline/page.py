@@ -16,6 +16,7 @@ import numpy as np
 
 from models.errors import BadInputError
 from models.pagerecord import (
+    GuardDecision,
     PageRecord,
     PageWarning,
     RereadValue,
@@ -33,6 +34,15 @@ from pipeline.deadline import PageDeadline, check_deadline, page_deadline
 from pipeline.edges import EdgeStep
 from pipeline.engines import engine_for
 from pipeline.fields import CANONICAL, reread_value
+from pipeline.guard import (
+    KEPT_UNTOUCHED,
+    choose,
+    judged_by_syllables,
+    log_decision,
+    reading_figures,
+    reading_is_doubtful,
+    why_suspect,
+)
 from pipeline.handwriting import (
     MIN_WORD_CONFIDENCE,
     CropReading,
@@ -44,7 +54,7 @@ from pipeline.ocr import PageOcr, ocr_page
 from pipeline.resolution import estimate_text_scale
 from pipeline.second_reader import available_reader, coloured_ink_test, mend_reading
 from pipeline.turns import turn_clockwise
-from pipeline.vietnamese import load_syllables, text_quality, trusted_vietnamese
+from pipeline.vietnamese import trusted_vietnamese
 from pipeline.words import reading_text
 
 QR_BEARING = (PageKind.RECEIPT, PageKind.ID_COPY)
@@ -74,6 +84,7 @@ class PageJob:
     replaced_text_layer: bool = False  # the PDF's own text was judged bad: archive drops it
     handwritten: list[tuple[HandwrittenArea, Path]] = field(default_factory=list)
     reread: list[RereadValue] = field(default_factory=list)  # read again, from the unfaded scan
+    guard: GuardDecision | None = None  # the never-worse guard's choice (pipeline/guard.py)
 
     def path(self, suffix: str) -> Path:
         return self.work_dir / f"page-{self.context.page_index + 1:04d}{suffix}"
@@ -242,40 +253,31 @@ class OcrStep:
 
 
 class SecondReadingStep:
-    """Never worse than the engine alone: a doubtful reading is checked against Tesseract
-    on the untouched page.
-
-    Cleanup pays on most pages (skew, shadows, borders, seals), but a page unlike those it
-    was tuned on can come out worse than it went in. When the first reading looks doubtful
-    (low confidence, words that are no Vietnamese syllable), the untouched image is read as
-    bare Tesseract would read it, and the reading with more valid words wins. Its boxes are
-    in the original's pixels, so the page record says so (no turn, identity transform).
-    """
+    """Never worse than the engine alone (pipeline/guard.py): a suspect page (a doubtful
+    first reading, or coloured ink faded by cleanup) is read again as bare Tesseract reads
+    the untouched scan, and the reading holding more good text wins. The untouched
+    reading's boxes are in the original's pixels, so the page record then says so (no turn,
+    identity transform). Every page's decision is logged and kept in its record."""
 
     name = "second-reading"
 
     def able_to_run(self, job: PageJob) -> bool:
-        if job.ocr is None or job.cleaned is None or job.cleaned.blank or job.loaded is None:
-            return False
-        return reading_is_doubtful(job.ocr, job.context.lang)
+        ready = job.ocr is not None and job.cleaned is not None and job.loaded is not None
+        return ready and not (job.cleaned is not None and job.cleaned.blank)
 
     def run(self, job: PageJob) -> None:
         assert job.ocr is not None and job.cleaned is not None and job.loaded is not None
-        loaded = job.loaded
-        untouched = CleanedPage(
-            index=loaded.index,
-            image=to_grey(loaded.image),
-            dpi=loaded.dpi,
-            rotation=0,
-            skew_deg=0.0,
-            to_cleaned=np.eye(3),
-            blank=False,
-            ink_ratio=job.cleaned.ink_ratio,
-            orientation_evidence=0.0,
-        )
-        # As bare Tesseract reads a file: told the resolution only when the file records it.
-        bare = ocr_page(untouched, job.context, tell_dpi=loaded.dpi_source is DpiSource.FILE)
-        if reading_score(bare, job.context.lang) > reading_score(job.ocr, job.context.lang):
+        lang = job.context.lang
+        first = reading_figures(job.ocr, lang)
+        reason = why_suspect(job.ocr, lang, faded_ink=job.cleaned.faded_ink)
+        if reason is None:
+            job.guard = choose(first, None, "first reading sound, no coloured ink faded")
+            log_decision(job.context.source_name, job.context.page_index + 1, job.guard)
+            return
+        untouched, bare = read_untouched(job)
+        job.guard = choose(first, reading_figures(bare, lang), reason)
+        log_decision(job.context.source_name, job.context.page_index + 1, job.guard)
+        if job.guard.kept == KEPT_UNTOUCHED:
             job.cleaned, job.ocr, job.text = untouched, bare, bare.text
             job.warnings.append(
                 PageWarning(
@@ -283,6 +285,26 @@ class SecondReadingStep:
                     "cleanup made this page harder to read; the untouched scan was read",
                 )
             )
+
+
+def read_untouched(job: PageJob) -> tuple[CleanedPage, PageOcr]:
+    """The page as bare Tesseract reads it: the loaded scan in grey, neither turned nor
+    cleaned, told its resolution only when the file records it."""
+    assert job.loaded is not None and job.cleaned is not None
+    loaded = job.loaded
+    untouched = CleanedPage(
+        index=loaded.index,
+        image=to_grey(loaded.image),
+        dpi=loaded.dpi,
+        rotation=0,
+        skew_deg=0.0,
+        to_cleaned=np.eye(3),
+        blank=False,
+        ink_ratio=job.cleaned.ink_ratio,
+        orientation_evidence=0.0,
+    )
+    bare = ocr_page(untouched, job.context, tell_dpi=loaded.dpi_source is DpiSource.FILE)
+    return untouched, bare
 
 
 class NeuralReadingStep:
@@ -319,7 +341,7 @@ class NeuralReadingStep:
             cleaned.image,
             reader,
             every_line=self.every_line or degraded,
-            judge_syllables=_judged_by_syllables(job.context.lang),
+            judge_syllables=judged_by_syllables(job.context.lang),
             always_neural=self.always_neural,
             also=coloured_ink_test(job.loaded.image, cleaned.to_cleaned, cleaned.image.shape[:2]),
             tie_below=self.tie_below,
@@ -498,6 +520,7 @@ def page_record(job: PageJob) -> PageRecord:
         reread=tuple(job.reread),
         handwritten=tuple(area.to_note() for area, _path in job.handwritten),
         drop_page_text=job.replaced_text_layer,
+        guard=job.guard,
     )
 
 
@@ -514,40 +537,6 @@ PAGE_STEPS: tuple[PageStep, ...] = (
     HandwritingStep(),
     WriteOutputsStep(),
 )
-
-
-# A first reading is doubtful under either figure. On the real letters of bench/real_vn,
-# good readings (CER under 10 %) had mean word confidence 91-96 and 88-99 % valid syllables;
-# the blurred handheld photo (CER ~45 %) had 52 and 71 %.
-DOUBTFUL_CONFIDENCE = 78.0
-DOUBTFUL_SYLLABLE_RATE = 0.85
-
-
-def reading_is_doubtful(reading: PageOcr, lang: str) -> bool:
-    confidence = reading.mean_confidence
-    if confidence is None:
-        return True
-    if confidence < DOUBTFUL_CONFIDENCE:
-        return True
-    if _judged_by_syllables(lang):
-        return text_quality(reading.text).syllable_rate < DOUBTFUL_SYLLABLE_RATE
-    return False
-
-
-def _judged_by_syllables(lang: str) -> bool:
-    # Without the syllable list (hunspell-vi) the engine's confidence alone decides.
-    return "vie" in lang.split("+") and bool(load_syllables())
-
-
-def reading_score(reading: PageOcr, lang: str) -> float:
-    """How much good text a reading holds: valid Vietnamese syllables (weighted by the
-    engine's confidence), or confident words for other languages."""
-    if not reading.words:
-        return 0.0
-    confidence = (reading.mean_confidence or 0.0) / 100.0
-    if _judged_by_syllables(lang):
-        return text_quality(reading.text).score * (0.5 + 0.5 * confidence)
-    return len(reading.words) * confidence
 
 
 def _write_preview(image: np.ndarray, path: Path, quality: int) -> None:

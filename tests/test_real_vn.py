@@ -1,9 +1,10 @@
 """Real Vietnamese pages (bench/real_vn) as regression tests, where the pages are at hand.
 
 The pages are other people's documents and are not committed (bench/real_vn.py says where
-they are looked up). Three pages, one per trap that broke sohoa on real paper: a signed
+they are looked up). Four pages, one per trap that broke sohoa on real paper: a signed
 100 dpi scan from a provincial system (e-signature stamps), a 1-bit scan carrying an old
-diacritic-less OCR layer, and a low-resolution web copy with a red seal. Each must be
+diacritic-less OCR layer, a low-resolution web copy with a red seal, and a last page with
+a red seal and a signature over the signer's title and name (issue 28). Each must be
 archived as PDF/A and read no worse than bare Tesseract on the untouched image.
 """
 
@@ -23,7 +24,7 @@ from pipeline.page import process_page
 from pipeline.pdfa import ArchiveMetadata, make_pdfa
 from tests import synth
 
-REGRESSION_PAGES = ("qn-05ct-100dpi", "epu-dl0006", "kk-anh12-bacninh")
+REGRESSION_PAGES = ("qn-05ct-100dpi", "epu-dl0006", "kk-anh12-bacninh", "qn-23bc-p2")
 
 
 def _page(page_id: str) -> real_vn.RealPage:
