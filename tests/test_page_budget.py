@@ -79,7 +79,7 @@ def test_a_spinning_loop_is_stopped_at_the_budget(samples_dir: Path, tmp_path: P
             source, _context("scan.jpg", 0.5), tmp_path,
             steps=(page_module.LoadStep(), SpinningStep()),
         )  # fmt: skip
-    assert time.monotonic() - started < 3.0  # the budget, not forever
+    assert time.monotonic() - started < 15.0  # the budget (and a loaded machine), not forever
 
 
 def test_tesseract_gets_only_what_is_left_of_the_budget(samples_dir: Path, tmp_path: Path) -> None:
