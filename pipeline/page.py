@@ -83,6 +83,7 @@ class PageJob:
     page_class: PageClass | None = None
     replaced_text_layer: bool = False  # the PDF's own text was judged bad: archive drops it
     handwritten: list[tuple[HandwrittenArea, Path]] = field(default_factory=list)
+    record: PageRecord | None = None  # built once, when the outputs are written
     reread: list[RereadValue] = field(default_factory=list)  # read again, from the unfaded scan
     guard: GuardDecision | None = None  # the never-worse guard's choice (pipeline/guard.py)
 
@@ -478,7 +479,8 @@ class WriteOutputsStep:
         text_path.write_text(job.text, encoding="utf-8")
         job.files["text"] = text_path
         record_path = job.path(".ocr.json")
-        record_path.write_bytes(encode_page_record(page_record(job)))
+        job.record = page_record(job)
+        record_path.write_bytes(encode_page_record(job.record))
         job.files["record"] = record_path
         preview_path = job.path(".jpg")
         _write_preview(job.loaded.image, preview_path, job.preview_quality)
@@ -574,7 +576,7 @@ def process_page(
     job.context = context
     loaded, cleaned = job.loaded, job.cleaned
     assert loaded is not None
-    record = page_record(job)
+    record = job.record or page_record(job)  # the one written, unless no step wrote it
     return PageOutcome(
         record=record,
         layer=page_layer(record, dpi=loaded.dpi, width_px=loaded.width, height_px=loaded.height),
