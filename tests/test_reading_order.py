@@ -101,6 +101,16 @@ def test_touching_blocks_get_sizes_pdftotext_keeps_apart() -> None:
     assert len({sizes[i] for i in range(12, 20)}) == 1
 
 
+def test_a_page_of_rectangular_paragraphs_keeps_each_paragraphs_own_size() -> None:
+    """Stacked paragraphs of one column touch, but none was cut: no size is moved (moving
+    them stirred pdftotext's order of a real notice's letter head, 3.8 points of CER)."""
+    lines = [_line("a", 300, 1500, 500 + PITCH * i, (6, 5)) for i in range(2)] + [
+        _line("b", 300, 1500, 500 + PITCH * (2 + i), (6, 6)) for i in range(3)
+    ]
+    sizes = line_sizes(lines)
+    assert sizes[:2] == [HEIGHT] * 2 and sizes[2:] == [HEIGHT] * 3
+
+
 # --- the real page ------------------------------------------------------------------------
 
 
