@@ -106,7 +106,7 @@ class WriteOnceFiles(ABC):
             return kept
         stored = self._write_file(key, path, content_type, write_once=write_once, sha256=sha256)
         if write_once:
-            self._seal(key)
+            self._seal(stored)
         return stored
 
     def _kept_original(
@@ -137,7 +137,7 @@ class WriteOnceFiles(ABC):
         ``sha256`` is the file's digest if known."""
 
     @abstractmethod
-    def _seal(self, key: str) -> None:
+    def _seal(self, stored: StoredObject) -> None:
         """Protect a write-once object just written, as far as the store can."""
 
 
@@ -231,14 +231,12 @@ class LocalObjectStore(WriteOnceFiles):
 
         return self._atomic_write(key, chunks, sha256)
 
-    def _seal(self, key: str) -> None:
+    def _seal(self, stored: StoredObject) -> None:
         # A guard against our own bugs and careless hands, not a lock. The mode change
         # moves the file's ctime: the digest kept beside it is recorded again.
-        target = self._path(key)
-        kept = self._kept_digest(key, target)
+        target = self._path(stored.key)
         target.chmod(0o444)
-        if kept is not None:
-            self._keep_digest(key, target, kept.sha256)
+        self._keep_digest(stored.key, target, stored.sha256)
 
     def put_bytes(
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
@@ -333,7 +331,7 @@ class MemoryObjectStore(WriteOnceFiles):
         data = path.read_bytes()
         return self._put(key, data, sha256 or digest.sha256_bytes(data))
 
-    def _seal(self, key: str) -> None:
+    def _seal(self, stored: StoredObject) -> None:
         pass  # a dict in a test has nothing to lock: the write-once rule is all there is
 
     def get_bytes(self, key: str) -> bytes:

@@ -129,8 +129,8 @@ class S3ObjectStore(WriteOnceFiles):
         faults.point("objects.after-put")
         return StoredObject(key, size, sha)
 
-    def _seal(self, key: str) -> None:
-        self._retain(key)
+    def _seal(self, stored: StoredObject) -> None:
+        self._retain(stored.key)
 
     def _same_bytes(self, key: str, size: int, sha: str) -> StoredObject | None:
         try:

@@ -74,8 +74,8 @@ class RecordingStore(MemoryObjectStore):
         self.calls.append(f"write {key} once={write_once}")
         return super()._write_file(key, path, content_type, write_once=write_once, sha256=sha256)
 
-    def _seal(self, key: str) -> None:
-        self.calls.append(f"seal {key}")
+    def _seal(self, stored: StoredObject) -> None:
+        self.calls.append(f"seal {stored.key}")
 
 
 def test_write_once_puts_write_and_seal_only_a_new_original(tmp_path: Path) -> None:
