@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 from pipeline.clean import clean_page  # noqa: E402
 from pipeline.context import PageContext  # noqa: E402
 from pipeline.load import ColourMode, LoadedPage  # noqa: E402
-from pipeline.ocr import parse_tsv  # noqa: E402
+from pipeline.tesseract_engine import parse_tsv  # noqa: E402
 from tests import dossiers, synth  # noqa: E402
 
 CACHE = REPO / "bench" / ".cache" / "vie-models"

@@ -9,9 +9,6 @@ from models.pagerecord import OcrWord
 from pipeline.clean import CleanedPage
 from pipeline.context import PageContext
 from pipeline.engines import engine_for
-
-# Tesseract's TSV is parsed by its engine now; tests and benches still read it from here.
-from pipeline.tesseract_engine import parse_tsv as parse_tsv
 from pipeline.words import reading_text
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.formmarks import without_form_marks
-from pipeline.ocr import parse_tsv
+from pipeline.tesseract_engine import parse_tsv
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,10 @@ from pipeline.assemble import DocumentInfo, assemble_searchable_pdf
 from pipeline.clean import clean_page
 from pipeline.context import PageContext
 from pipeline.load import inspect_source, load_page
-from pipeline.ocr import ocr_page, parse_tsv
+from pipeline.ocr import ocr_page
 from pipeline.page import process_page
 from pipeline.tesseract import check_languages
+from pipeline.tesseract_engine import parse_tsv
 from tests import synth
 
 

@@ -36,7 +36,7 @@ from pipeline.linereader import (
 )
 from pipeline.load import inspect_source
 from pipeline.neural_engine import NeuralEngine
-from pipeline.ocr import OcrWord, PageOcr, parse_tsv
+from pipeline.ocr import OcrWord, PageOcr
 from pipeline.page import PAGE_STEPS, NeuralReadingStep, process_page
 from pipeline.second_reader import (
     available_reader,
@@ -44,7 +44,7 @@ from pipeline.second_reader import (
     mend_reading,
     neural_wins,
 )
-from pipeline.tesseract_engine import TesseractEngine
+from pipeline.tesseract_engine import TesseractEngine, parse_tsv
 from pipeline.weights import (
     ModelFileError,
     ModelFileMissingError,

@@ -17,7 +17,7 @@ import pytest
 
 from models.errors import OcrEngineError, OcrTimeoutError
 from pipeline import tesseract
-from pipeline.ocr import parse_tsv
+from pipeline.tesseract_engine import parse_tsv
 
 needs_api = pytest.mark.skipif(
     tesseract.TESSEROCR is None, reason="tesserocr is not installed (scripts/setup.sh)"
