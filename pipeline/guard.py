@@ -68,10 +68,6 @@ def reading_figures(reading: PageOcr, lang: str) -> ReadingFigures:
     return ReadingFigures(words, round(confidence, 1), None, round(words * weight, 1))
 
 
-def reading_score(reading: PageOcr, lang: str) -> float:
-    return reading_figures(reading, lang).score
-
-
 def why_suspect(reading: PageOcr, lang: str, *, faded_ink: bool) -> str | None:
     """Why the untouched scan must be read as well, or None when the first reading stands."""
     reasons = []
