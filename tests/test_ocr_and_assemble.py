@@ -194,3 +194,35 @@ def test_png_pixels_are_embedded_without_re_encoding(tmp_path: Path, samples_dir
 
     with Image.open(samples_dir / "page.png") as original:
         assert decoded.convert("RGB").tobytes() == original.convert("RGB").tobytes()
+
+
+def test_page_is_read_inside_its_ink_and_boxes_stay_on_the_page() -> None:
+    """Only the inked part of the page goes to the engine (its layout pass costs by the
+    pixel); the words come back where they are on the whole page, reading the same."""
+    import numpy as np
+
+    from pipeline.clean import CleanedPage
+    from pipeline.ocr import ink_bounds
+
+    text = synth.render_page(["Giấy đề nghị cấp đổi", "Nguyễn Văn An, Hà Nội"], dpi=200)
+    block = np.asarray(text.image.convert("L"))[:400, :1200]
+    page = np.full((2339, 1654), 255, np.uint8)
+    page[1500:1900, 300:1500] = block  # the text low on an A4 page, wide margins round it
+    left, top, right, bottom = ink_bounds(page, 200.0) or (0, 0, 0, 0)
+    rows, cols = np.nonzero(block < 224)
+    assert (left, top) == (300 + cols.min() - 50, 1500 + rows.min() - 50)
+    assert (right, bottom) == (300 + cols.max() + 51, 1500 + rows.max() + 51)
+    assert ink_bounds(np.full((100, 100), 255, np.uint8), 200.0) is None
+    inked = np.ascontiguousarray(page[top:bottom, left:right])
+    assert ink_bounds(inked, 200.0) is None  # nothing worth cutting off
+
+    def cleaned(image: np.ndarray) -> CleanedPage:
+        return CleanedPage(0, image, 200.0, 0, 0.0, np.eye(3), False, 0.1, 1.0)
+
+    context = PageContext(source_name="a4.png", page_index=0)
+    whole = ocr_page(cleaned(page), context)
+    alone = ocr_page(cleaned(inked), context)
+    assert "Nguyễn" in whole.text and whole.text == alone.text
+    assert (whole.image_width, whole.image_height) == (1654, 2339)
+    for on_page, in_block in zip(whole.words, alone.words, strict=True):
+        assert (on_page.left, on_page.top) == (in_block.left + left, in_block.top + top)
