@@ -29,6 +29,7 @@ from pipeline.turns import turn_clockwise
 MAX_SKEW_DEG = 15.0
 ANALYSIS_DPI = 150.0  # enough to separate lines and see diacritics, cheap to search
 MAX_ANALYSIS_POINTS = 120_000
+BLANK_MAX_INK = 0.003  # of the page's pixels
 COARSE_POINTS = 30_000  # for the coarse skew search (see _best_angle)
 # Below this up/down evidence (log ratio of ink above vs below line cores) we do not
 # trust the heuristic and keep the page as it is.
@@ -183,27 +184,31 @@ def despeckle(normalised: np.ndarray, dpi: float) -> np.ndarray:
     sits within a stroke's height of a letter, a speck alone on the paper.
     """
     _, ink = cv2.threshold(normalised, 160, 255, cv2.THRESH_BINARY_INV)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    # Labels without OpenCV's per-component statistics (those cost five times the labelling)
+    # and every lookup on the ink pixels alone, a few percent of the page: 12 ms, not 41, on
+    # a 200 dpi page.
+    count, labels = cv2.connectedComponents(ink, connectivity=8)
     if count <= 1:
         return normalised
+    at_ink = np.flatnonzero(ink)
+    ink_labels = labels.ravel()[at_ink]
     scale = dpi / 300.0
-    area = stats[:, cv2.CC_STAT_AREA]
+    area = np.bincount(ink_labels, minlength=count)
     small = area <= max(4, int(40 * scale * scale))  # up to ~0.5 mm across
     small[0] = False
     if not small.any():
         return normalised
-    # One lookup of every pixel's component (the costly part), reused below.
-    speck = small[labels]
+    speck_at = at_ink[small[ink_labels]]  # the specks' pixels, as flat indices
     big_mask = ink.copy()  # ink of the components that are not specks
-    big_mask[speck] = 0
+    big_mask.ravel()[speck_at] = 0
     reach = max(3, round(24 * scale))  # ~2 mm: stacked diacritics sit within this of a letter
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * reach + 1, 2 * reach + 1))
     near_text = cv2.dilate(big_mask, kernel)
-    isolated = speck & (near_text == 0)
-    if not isolated.any():
+    isolated = speck_at[near_text.ravel()[speck_at] == 0]
+    if not isolated.size:
         return normalised
     result = normalised.copy()
-    result[isolated] = 255
+    result.ravel()[isolated] = 255
     return result
 
 
@@ -304,11 +309,13 @@ def is_blank(mask: np.ndarray, dpi: float) -> tuple[bool, float]:
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (speck + 1, speck + 1))
     opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
     ink_ratio = float(np.count_nonzero(opened)) / float(opened.size)
+    if ink_ratio >= BLANK_MAX_INK:
+        return False, ink_ratio  # too much ink for a blank side, whatever its marks
     count, _labels, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
     px_per_mm = dpi / 25.4
     heights = stats[1:, cv2.CC_STAT_HEIGHT] if count > 1 else np.zeros(0)
     letters = int(np.count_nonzero((heights >= 1.0 * px_per_mm) & (heights <= 25 * px_per_mm)))
-    return (letters < 10 and ink_ratio < 0.003), ink_ratio
+    return letters < 10, ink_ratio
 
 
 def ocr_scale(dpi: float, ocr_dpi: int, pixels: int = 0) -> float:
