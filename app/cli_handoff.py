@@ -7,12 +7,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from config import Settings
-from flows.push import Pusher
 from models.errors import ExitCode
+
+if TYPE_CHECKING:  # flows.push brings httpx (40 ms): every command line builds this parser
+    from flows.push import Pusher
 
 DEFAULT_BASE = "http://127.0.0.1:8000"
 
@@ -169,6 +171,8 @@ def cmd_catalogue_load(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def start_pusher(settings: Settings, fallback_base: str) -> Pusher:
+    from flows.push import Pusher
+
     pusher = Pusher(settings, settings.public_base_url or fallback_base)
     pusher.start()
     return pusher
