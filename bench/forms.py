@@ -7,7 +7,9 @@ requests, filled in by pen (``truth.handwritten``: values in a hand font, blue i
 leaders; LLTP has check boxes too). The truth is the form's machine print alone, in reading
 order (``render_application_form(...).meta["printed_lines"]``): labels, headings and what
 the generator types (the residence table, the name under the signature), not the pen's
-values, the leaders or the boxes.
+values, the leaders or the boxes. A second truth is the blank form's own print alone
+(``meta["form_lines"]``: no value filled in, typed or by pen), as an archivist would
+transcribe the form (bench/real_vn/TRANSCRIBING.md).
 
 Each form, drawn at 300 dpi, is captured twice:
 
@@ -72,6 +74,7 @@ class Form:
     name: str
     page: synth.SynthPage  # clean, 300 dpi
     truth: str  # the printed lines
+    form_truth: str  # the blank form's own print: no value filled in, typed or by pen
     hand_words: set[str]  # folded words the pen wrote that the print does not have
     printed_words: set[str]
 
@@ -90,7 +93,10 @@ def make_form(procedure: str, seed: int) -> Form:
     every_word = Counter(fold(w) for line in page.lines for w in line.split())
     hand = {w for w in every_word - printed_words if w and w not in printed_words}
     short = "gplx" if procedure == "doi-gplx" else "lltp"
-    return Form(f"{short}-{seed}", page, "\n".join(printed), hand, set(printed_words) - {""})
+    form_print = "\n".join(str(line) for line in page.meta["form_lines"])  # type: ignore[attr-defined]
+    return Form(
+        f"{short}-{seed}", page, "\n".join(printed), form_print, hand, set(printed_words) - {""}
+    )
 
 
 # --- captures ------------------------------------------------------------------------------
@@ -200,6 +206,8 @@ class Row:
     chars: int
     ours: float
     bare: float
+    ours_form: float  # against the blank form's print alone
+    bare_form: float
     ours_all: float  # against every line, the pen's too: how well the ink itself was read
     ours_marks: dict[str, int]
     bare_marks: dict[str, int]
@@ -233,6 +241,8 @@ def run(forms: list[Form], keep: Path | None) -> list[Row]:
                     len(" ".join(form.truth.split())),
                     cer(form.truth, ours_text),
                     cer(form.truth, bare_text),
+                    cer(form.form_truth, ours_text),
+                    cer(form.form_truth, bare_text),
                     cer("\n".join(form.page.lines), ours_text),
                     breakdown(form, ours_text),
                     breakdown(form, bare_text),
@@ -251,35 +261,46 @@ def _marks(counts: dict[str, int], chars: int) -> str:
     return "/".join(f"{counts[k] / chars * 100:.1f}" for k in ("leader", "box", "hand"))
 
 
+def _pct(value: float) -> str:
+    return f"{value * 100:>7.1f}%"
+
+
 def report(rows: list[Row]) -> None:
     print(f"{'form':<10}{'capture':<14}{'chars':>6}{'sohoa':>8}{'bare':>8}{'Δ bare':>8}", end="")
-    print(f"{'sohoa/all':>11}   {'sohoa L/B/H':>15}   {'bare L/B/H':>15}")
+    print(f"{'s/form':>8}{'b/form':>8}{'s/all':>8}   {'sohoa L/B/H':>15}   {'bare L/B/H':>15}")
     for r in rows:
         print(
-            f"{r.form:<10}{r.capture:<14}{r.chars:>6}{r.ours * 100:>7.1f}%{r.bare * 100:>7.1f}%"
-            f"{(r.ours - r.bare) * 100:>+8.1f}{r.ours_all * 100:>10.1f}%"
-            f"   {_marks(r.ours_marks, r.chars):>15}"
+            f"{r.form:<10}{r.capture:<14}{r.chars:>6}{_pct(r.ours)}{_pct(r.bare)}"
+            f"{(r.ours - r.bare) * 100:>+8.1f}{_pct(r.ours_form)}{_pct(r.bare_form)}"
+            f"{_pct(r.ours_all)}   {_marks(r.ours_marks, r.chars):>15}"
             f"   {_marks(r.bare_marks, r.chars):>15}"
         )
-    print("sohoa/all: sohoa's CER against every line, the pen's values too (print read, pen")
-    print("kept in the text: low here, high against the print). L/B/H: characters of the reading")
-    print("that are leader dots / box glyphs / words of the pen, in points of the truth's length")
+    print("sohoa, bare: CER against the machine print (the pen's values left out, typed ones in);")
+    print("s/form, b/form: against the blank form's own print (no value filled in); s/all: sohoa")
+    print("against every line, the pen's values too (low there and high against the print: the")
+    print("pen's words are in the text). L/B/H: characters of the reading that are leader dots /")
+    print("box glyphs / words of the pen, in points of the truth's length.")
     goals = {"scanned": 10.0, "photographed": 20.0}
     for capture, goal in goals.items():
         part = [r for r in rows if r.capture == capture]
         if not part:
             continue
         chars = sum(r.chars for r in part)
-        mean_ours = sum(r.ours for r in part) / len(part) * 100
-        mean_bare = sum(r.bare for r in part) / len(part) * 100
-        worst_ours = max(r.ours for r in part) * 100
-        worst_bare = max(r.bare for r in part) * 100
+
+        def mean(values: list[float], part: list[Row] = part) -> float:
+            return sum(values) / len(part) * 100
+
         marks = {k: sum(r.ours_marks[k] for r in part) for k in ("leader", "box", "hand")}
         bare_marks = {k: sum(r.bare_marks[k] for r in part) for k in ("leader", "box", "hand")}
         print(
-            f"{capture}: sohoa mean {mean_ours:.1f} % worst {worst_ours:.1f} % (goal <= {goal:.0f}"
-            f" %); bare Tesseract mean {mean_bare:.1f} % worst {worst_bare:.1f} %;"
-            f" L/B/H sohoa {_marks(marks, chars)}, bare {_marks(bare_marks, chars)}"
+            f"{capture}: sohoa mean {mean([r.ours for r in part]):.1f} % worst"
+            f" {max(r.ours for r in part) * 100:.1f} % (goal <= {goal:.0f} %); bare Tesseract"
+            f" mean {mean([r.bare for r in part]):.1f} % worst"
+            f" {max(r.bare for r in part) * 100:.1f} %; form's own print:"
+            f" sohoa {mean([r.ours_form for r in part]):.1f} % worst"
+            f" {max(r.ours_form for r in part) * 100:.1f} %, bare"
+            f" {mean([r.bare_form for r in part]):.1f} %; L/B/H sohoa {_marks(marks, chars)},"
+            f" bare {_marks(bare_marks, chars)}"
         )
 
 

@@ -805,6 +805,9 @@ class _Canvas:
         # The same lines without what was written by pen: the machine-printed text alone,
         # the truth for reading a filled-in form's print (bench/forms.py).
         self.printed: list[str] = []
+        # Narrower still: what the blank form itself prints (labels, headings), none of the
+        # values filled in, typed or by pen.
+        self.form_print: list[str] = []
         self.hand_filled = False  # values after labels written by hand, not typed
 
     def px(self, mm: float) -> int:
@@ -887,15 +890,19 @@ class _Canvas:
             (self.px(x), self.px(y)), text, font=self.font(role, pt), fill=fill, anchor="ls"
         )
         if record and text.strip():
-            self.record_line(text)
+            self.record_line(text, form="" if role == "typed" else None)
         return x + width
 
-    def record_line(self, line: str, printed: str | None = None) -> None:
-        """A line of the page's text; ``printed`` is its machine-printed part (default: all)."""
+    def record_line(self, line: str, printed: str | None = None, form: str | None = None) -> None:
+        """A line of the page's text; ``printed`` is its machine-printed part (default: all),
+        ``form`` the blank form's own print in it (default: all that is printed)."""
         self.lines.append(line)
         printed = line if printed is None else " ".join(printed.split())
+        form = printed if form is None else " ".join(form.split())
         if printed:
             self.printed.append(printed)
+        if form:
+            self.form_print.append(form)
 
     def wrap(self, text: str, role: str, pt: float, first_mm: float, rest_mm: float) -> list[str]:
         out: list[str] = []
@@ -978,6 +985,7 @@ class _Canvas:
             self.record_line(
                 f"{label} {chunk}".strip() if i == 0 else chunk,
                 f"{label} {typed}" if i == 0 else typed,
+                label if i == 0 else "",
             )
             y += step
         return y
@@ -1002,6 +1010,7 @@ class _Canvas:
             value_role = "hand"
         recorded: list[str] = []
         printed: list[str] = []  # the labels, and the values when they are not by pen
+        labels: list[str] = []
         cursor = left
         dots_from: float | None = None
         for x, label, value in parts:
@@ -1011,8 +1020,8 @@ class _Canvas:
             if recorded and start + need > right:
                 if dotted and dots_from is not None:
                     self.dots(dots_from, right, y)
-                self.record_line(" ".join(recorded), " ".join(printed))
-                recorded, printed, y, start = [], [], y + step, left
+                self.record_line(" ".join(recorded), " ".join(printed), " ".join(labels))
+                recorded, printed, labels, y, start = [], [], [], y + step, left
             elif dotted and dots_from is not None:
                 self.dots(dots_from, start - 1.5, y)
             vx = self.text(start, y, label, pt=pt, record=False) + 1.5
@@ -1022,9 +1031,10 @@ class _Canvas:
             dots_from = vx
             recorded.append(f"{label} {value}".strip())
             printed.append(label if value_role == "hand" else f"{label} {value}".strip())
+            labels.append(label)
         if dotted and dots_from is not None:
             self.dots(dots_from, right, y)
-        self.record_line(" ".join(recorded), " ".join(printed))
+        self.record_line(" ".join(recorded), " ".join(printed), " ".join(labels))
         return y + step
 
     def hline(self, x0: float, x1: float, y: float, *, fill: tuple[int, int, int] = INK) -> None:
@@ -1180,6 +1190,7 @@ class _Rendered:
     qr_payloads: list[str]
     page_mm: tuple[float, float]
     printed: list[str] | None = None  # ``lines`` without handwriting; None: the same as lines
+    form_print: list[str] | None = None  # the blank form's own print; None: as ``printed``
 
 
 def _receipt(
@@ -1477,7 +1488,7 @@ def _gplx(truth: DossierTruth, dpi: int, rng: random.Random | None) -> _Rendered
     c.text(sx, y, "(Ký và ghi rõ họ, tên)", pt=10.0, role="italic", align="center")
     c.signature(sx - 15, y + 14, 30, rng)
     c.text(sx, y + 26, p.full_name, pt=12.0, role="typed", fill=BLUE, align="center")
-    return _Rendered(c.image, "application_form", c.lines, [], A4_MM, c.printed)
+    return _Rendered(c.image, "application_form", c.lines, [], A4_MM, c.printed, c.form_print)
 
 
 def render_gplx_form(
@@ -1603,7 +1614,7 @@ def _lltp(truth: DossierTruth, dpi: int, rng: random.Random | None) -> _Rendered
                     fill=BLUE,
                     record=False,
                 )
-        c.record_line(" ".join(" ".join(parts) for parts in row))
+        c.record_line(" ".join(" ".join(parts) for parts in row), form="")
     y = tops[-1] + 6.5
     y = c.field(left, y, "14. Tiền án, tiền sự:", "Không", right=right, pt=pt)
     y = c.field(left, y, "Mục đích sử dụng Phiếu lý lịch tư pháp:", d.purpose, right=right, pt=pt)
@@ -1661,7 +1672,7 @@ def _lltp(truth: DossierTruth, dpi: int, rng: random.Random | None) -> _Rendered
         fill=BLUE,
         align="center",
     )
-    return _Rendered(c.image, "application_form", c.lines, [], A4_MM, c.printed)
+    return _Rendered(c.image, "application_form", c.lines, [], A4_MM, c.printed, c.form_print)
 
 
 def render_lltp_form(
@@ -1679,12 +1690,15 @@ def render_application_form(
     or ``render_lltp_form``. ``lines`` holds every line of text, the values filled in too;
     ``meta["printed_lines"]`` the machine-printed text alone, in reading order: labels,
     headings and typed values, not what ``truth.handwritten`` put down by pen (nor the dot
-    leaders, check boxes or signature, which are no text)."""
+    leaders, check boxes or signature, which are no text); ``meta["form_lines"]`` only what
+    the blank form prints, none of the values filled in."""
     r = _gplx(truth, dpi, rng) if truth.gplx is not None else _lltp(truth, dpi, rng)
+    printed = r.lines if r.printed is None else r.printed
     meta: dict[str, object] = {
         "kind": r.kind,
         "page_mm": r.page_mm,
-        "printed_lines": list(r.lines if r.printed is None else r.printed),
+        "printed_lines": list(printed),
+        "form_lines": list(printed if r.form_print is None else r.form_print),
     }
     return SynthPage(image=r.image, lines=list(r.lines), dpi=dpi, meta=meta)
 
@@ -2218,6 +2232,7 @@ def _to_synth(
         "page_mm": r.page_mm,
         "rotation": 0,
         "printed_lines": list(r.lines if r.printed is None else r.printed),
+        "form_lines": list(r.form_print or (r.lines if r.printed is None else r.printed)),
     }
     page = SynthPage(image=r.image, lines=list(r.lines), dpi=dpi, meta=meta)
     # drawn even when not applied, so a clean stack has the same content as a degraded one

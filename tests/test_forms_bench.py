@@ -40,6 +40,11 @@ def test_printed_lines_hold_the_labels_and_none_of_the_handwriting(procedure: st
     for value in pen:
         assert value not in printed, value
         assert any(value in line for line in hand.lines), value
+    # The blank form's own print: no value filled in, typed ones neither (the name under
+    # the signature is typed).
+    form = "\n".join(str(line) for line in hand.meta["form_lines"])  # type: ignore[attr-defined]
+    assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in form and "Kính gửi:" in form
+    assert truth.person.full_name in printed and truth.person.full_name not in form
     # Reading order: the printed lines keep the page's order from top to bottom.
     order = [line for line in printed.splitlines() if line in ("Kính gửi:", "nơi cấp:")]
     assert order == ["Kính gửi:", "nơi cấp:"]
