@@ -262,14 +262,24 @@ def read_ocrmypdf(path: Path, work: Path) -> tuple[str | None, float]:
     return _pdf_text(out), took
 
 
+def sohoa_command(env: dict[str, str]) -> list[str]:
+    """The ``sohoa`` program of this checkout: its own venv's, or (a git worktree without a
+    venv) this interpreter running this checkout's package, which ``env`` is set to import."""
+    program = REPO / ".venv" / "bin" / "sohoa"
+    if program.exists():
+        return [str(program)]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return [sys.executable, "-c", "from app.startup import console_main; console_main()"]
+
+
 def read_sohoa(paths: list[Path], work: Path) -> tuple[dict[str, str], float, dict[str, object]]:
     """One ``sohoa process`` batch of every page; the archived PDF's text per file name."""
     env = {**os.environ, "SOHOA_DATA_DIR": str(work / "sohoa-data")}
     env.pop("SOHOA_DATABASE_URL", None)
-    sohoa = str(REPO / ".venv" / "bin" / "sohoa")
+    sohoa = sohoa_command(env)
     started = time.perf_counter()
     done = subprocess.run(
-        [sohoa, "process", "--json", *map(str, paths)], env=env, capture_output=True, text=True
+        [*sohoa, "process", "--json", *map(str, paths)], env=env, capture_output=True, text=True
     )
     took = time.perf_counter() - started
     try:
@@ -287,14 +297,14 @@ def read_sohoa(paths: list[Path], work: Path) -> tuple[dict[str, str], float, di
             continue
         out = work / f"{dossier['dossier_id']}.pdf"
         subprocess.run(
-            [sohoa, "get", dossier["dossier_id"], "--pdf", "-o", str(out)],
+            [*sohoa, "get", dossier["dossier_id"], "--pdf", "-o", str(out)],
             env=env,
             check=True,
             capture_output=True,
         )
         texts[name] = texts.get(name, "") + _pdf_text(out)
         shown = subprocess.run(
-            [sohoa, "show", dossier["dossier_id"], "--json"], env=env, capture_output=True
+            [*sohoa, "show", dossier["dossier_id"], "--json"], env=env, capture_output=True
         )
         if shown.returncode == 0:
             pages = json.loads(shown.stdout).get("page_details", [])

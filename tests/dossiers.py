@@ -56,6 +56,7 @@ __all__ = [
     "random_person",
     "random_truth",
     "receipt_qr_payload",
+    "render_application_form",
     "render_blank_back",
     "render_gplx_form",
     "render_id_copy",
@@ -801,6 +802,12 @@ class _Canvas:
         self.image = Image.new("RGB", size, paper)
         self.draw = ImageDraw.Draw(self.image)
         self.lines: list[str] = []
+        # The same lines without what was written by pen: the machine-printed text alone,
+        # the truth for reading a filled-in form's print (bench/forms.py).
+        self.printed: list[str] = []
+        # Narrower still: what the blank form itself prints (labels, headings), none of the
+        # values filled in, typed or by pen.
+        self.form_print: list[str] = []
         self.hand_filled = False  # values after labels written by hand, not typed
 
     def px(self, mm: float) -> int:
@@ -883,8 +890,19 @@ class _Canvas:
             (self.px(x), self.px(y)), text, font=self.font(role, pt), fill=fill, anchor="ls"
         )
         if record and text.strip():
-            self.lines.append(text)
+            self.record_line(text, form="" if role == "typed" else None)
         return x + width
+
+    def record_line(self, line: str, printed: str | None = None, form: str | None = None) -> None:
+        """A line of the page's text; ``printed`` is its machine-printed part (default: all),
+        ``form`` the blank form's own print in it (default: all that is printed)."""
+        self.lines.append(line)
+        printed = line if printed is None else " ".join(printed.split())
+        form = printed if form is None else " ".join(form.split())
+        if printed:
+            self.printed.append(printed)
+        if form:
+            self.form_print.append(form)
 
     def wrap(self, text: str, role: str, pt: float, first_mm: float, rest_mm: float) -> list[str]:
         out: list[str] = []
@@ -963,7 +981,12 @@ class _Canvas:
                 self.dots(start, right, y)
             if chunk:
                 self.text(start, y, chunk, pt=pt, role=value_role, fill=value_fill, record=False)
-            self.lines.append(f"{label} {chunk}".strip() if i == 0 else chunk)
+            typed = "" if value_role == "hand" else chunk
+            self.record_line(
+                f"{label} {chunk}".strip() if i == 0 else chunk,
+                f"{label} {typed}" if i == 0 else typed,
+                label if i == 0 else "",
+            )
             y += step
         return y
 
@@ -986,6 +1009,8 @@ class _Canvas:
         if self.hand_filled and value_role == "typed":
             value_role = "hand"
         recorded: list[str] = []
+        printed: list[str] = []  # the labels, and the values when they are not by pen
+        labels: list[str] = []
         cursor = left
         dots_from: float | None = None
         for x, label, value in parts:
@@ -995,8 +1020,8 @@ class _Canvas:
             if recorded and start + need > right:
                 if dotted and dots_from is not None:
                     self.dots(dots_from, right, y)
-                self.lines.append(" ".join(recorded))
-                recorded, y, start = [], y + step, left
+                self.record_line(" ".join(recorded), " ".join(printed), " ".join(labels))
+                recorded, printed, labels, y, start = [], [], [], y + step, left
             elif dotted and dots_from is not None:
                 self.dots(dots_from, start - 1.5, y)
             vx = self.text(start, y, label, pt=pt, record=False) + 1.5
@@ -1005,9 +1030,11 @@ class _Canvas:
             cursor = vx + self.width_mm(value, value_role, pt)
             dots_from = vx
             recorded.append(f"{label} {value}".strip())
+            printed.append(label if value_role == "hand" else f"{label} {value}".strip())
+            labels.append(label)
         if dotted and dots_from is not None:
             self.dots(dots_from, right, y)
-        self.lines.append(" ".join(recorded))
+        self.record_line(" ".join(recorded), " ".join(printed), " ".join(labels))
         return y + step
 
     def hline(self, x0: float, x1: float, y: float, *, fill: tuple[int, int, int] = INK) -> None:
@@ -1162,6 +1189,8 @@ class _Rendered:
     lines: list[str]
     qr_payloads: list[str]
     page_mm: tuple[float, float]
+    printed: list[str] | None = None  # ``lines`` without handwriting; None: the same as lines
+    form_print: list[str] | None = None  # the blank form's own print; None: as ``printed``
 
 
 def _receipt(
@@ -1258,7 +1287,7 @@ def _receipt(
     c.text(left + 58.0, y, "Email:", pt=pt, record=False)
     if p.email:
         c.text(left + 69.0, y, p.email, pt=pt, record=False)
-    c.lines.append(f"Số điện thoại: {p.phone} Email: {p.email}".strip())
+    c.record_line(f"Số điện thoại: {p.phone} Email: {p.email}".strip())
     y += step
     y = c.field(
         left,
@@ -1309,11 +1338,11 @@ def _receipt(
     lx, rx = 42.0, 105.0
     c.text(lx, y, "NGƯỜI NỘP HỒ SƠ", pt=8.5, role="bold", align="center", record=False)
     c.text(rx, y, "NGƯỜI TIẾP NHẬN HỒ SƠ", pt=8.5, role="bold", align="center", record=False)
-    c.lines.append("NGƯỜI NỘP HỒ SƠ NGƯỜI TIẾP NHẬN HỒ SƠ")
+    c.record_line("NGƯỜI NỘP HỒ SƠ NGƯỜI TIẾP NHẬN HỒ SƠ")
     y += 3.6
     c.text(lx, y, "(Ký và ghi rõ họ tên)", pt=7.5, role="italic", align="center", record=False)
     c.text(rx, y, "(Ký và ghi rõ họ tên)", pt=7.5, role="italic", align="center", record=False)
-    c.lines.append("(Ký và ghi rõ họ tên) (Ký và ghi rõ họ tên)")
+    c.record_line("(Ký và ghi rõ họ tên) (Ký và ghi rõ họ tên)")
     sig_y = min(y + 10.0, A5_MM[1] - 12.0)
     c.signature(lx - 12, sig_y, 22, rng)
     c.signature(rx - 12, sig_y, 22, rng)
@@ -1321,7 +1350,7 @@ def _receipt(
     name_y = min(sig_y + 6.0, A5_MM[1] - 6.0)
     c.text(lx, name_y, p.full_name, pt=8.5, role="bold", align="center", record=False)
     c.text(rx, name_y, clerk, pt=8.5, role="bold", align="center", record=False)
-    c.lines.append(f"{p.full_name} {clerk}")
+    c.record_line(f"{p.full_name} {clerk}")
     c.seal(
         rx - 9 + rng.uniform(-2, 2),
         sig_y - 2 + rng.uniform(-2, 2),
@@ -1459,7 +1488,7 @@ def _gplx(truth: DossierTruth, dpi: int, rng: random.Random | None) -> _Rendered
     c.text(sx, y, "(Ký và ghi rõ họ, tên)", pt=10.0, role="italic", align="center")
     c.signature(sx - 15, y + 14, 30, rng)
     c.text(sx, y + 26, p.full_name, pt=12.0, role="typed", fill=BLUE, align="center")
-    return _Rendered(c.image, "application_form", c.lines, [], A4_MM)
+    return _Rendered(c.image, "application_form", c.lines, [], A4_MM, c.printed, c.form_print)
 
 
 def render_gplx_form(
@@ -1572,7 +1601,7 @@ def _lltp(truth: DossierTruth, dpi: int, rng: random.Random | None) -> _Rendered
             align="center",
             record=False,
         )
-    c.lines.append(" ".join(heads))
+    c.record_line(" ".join(heads))
     for top, row in zip(tops[1:], wrapped_rows, strict=False):
         for i, parts in enumerate(row):
             for k, part in enumerate(parts):
@@ -1585,7 +1614,7 @@ def _lltp(truth: DossierTruth, dpi: int, rng: random.Random | None) -> _Rendered
                     fill=BLUE,
                     record=False,
                 )
-        c.lines.append(" ".join(" ".join(parts) for parts in row))
+        c.record_line(" ".join(" ".join(parts) for parts in row), form="")
     y = tops[-1] + 6.5
     y = c.field(left, y, "14. Tiền án, tiền sự:", "Không", right=right, pt=pt)
     y = c.field(left, y, "Mục đích sử dụng Phiếu lý lịch tư pháp:", d.purpose, right=right, pt=pt)
@@ -1605,7 +1634,7 @@ def _lltp(truth: DossierTruth, dpi: int, rng: random.Random | None) -> _Rendered
             )
             c.draw.line((x0, y0, x1, y1), fill=BLUE, width=2)
             c.draw.line((x0, y1, x1, y0), fill=BLUE, width=2)
-    c.lines.append("Yêu cầu cấp: Phiếu số 1 Phiếu số 2")
+    c.record_line("Yêu cầu cấp: Phiếu số 1 Phiếu số 2")
     y += 6.5
     y = c.field(left, y, "Số lượng Phiếu yêu cầu cấp:", "01", right=right, pt=pt)
     y = c.paragraph(
@@ -1643,7 +1672,7 @@ def _lltp(truth: DossierTruth, dpi: int, rng: random.Random | None) -> _Rendered
         fill=BLUE,
         align="center",
     )
-    return _Rendered(c.image, "application_form", c.lines, [], A4_MM)
+    return _Rendered(c.image, "application_form", c.lines, [], A4_MM, c.printed, c.form_print)
 
 
 def render_lltp_form(
@@ -1652,6 +1681,26 @@ def render_lltp_form(
     """The A4 criminal-record certificate request (Tờ khai, TT 06/2024/TT-BTP), filled in."""
     r = _lltp(truth, dpi, rng)
     return r.image, r.kind
+
+
+def render_application_form(
+    truth: DossierTruth, *, dpi: int = 200, rng: random.Random | None = None
+) -> SynthPage:
+    """The application form of ``truth``'s procedure, clean, as drawn by ``render_gplx_form``
+    or ``render_lltp_form``. ``lines`` holds every line of text, the values filled in too;
+    ``meta["printed_lines"]`` the machine-printed text alone, in reading order: labels,
+    headings and typed values, not what ``truth.handwritten`` put down by pen (nor the dot
+    leaders, check boxes or signature, which are no text); ``meta["form_lines"]`` only what
+    the blank form prints, none of the values filled in."""
+    r = _gplx(truth, dpi, rng) if truth.gplx is not None else _lltp(truth, dpi, rng)
+    printed = r.lines if r.printed is None else r.printed
+    meta: dict[str, object] = {
+        "kind": r.kind,
+        "page_mm": r.page_mm,
+        "printed_lines": list(printed),
+        "form_lines": list(printed if r.form_print is None else r.form_print),
+    }
+    return SynthPage(image=r.image, lines=list(r.lines), dpi=dpi, meta=meta)
 
 
 def _mrz_check(data: str) -> str:
@@ -1771,14 +1820,14 @@ def _id_copy(truth: DossierTruth, dpi: int, rng: random.Random | None) -> _Rende
         fill=dark,
         record=False,
     )
-    c.lines.append(f"Giới tính / Sex: {p.sex} Quốc tịch / Nationality: Việt Nam")
+    c.record_line(f"Giới tính / Sex: {p.sex} Quốc tịch / Nationality: Việt Nam")
     c.text(tx, fy + 41.2, "Quê quán / Place of origin:", pt=5.0, role=s, fill=dark)
     c.text(tx, fy + 44.0, p.hometown, pt=5.6, role=s, fill=(20, 20, 22))
     label = "Nơi thường trú / Place of residence:"
     end = c.text(tx, fy + 46.8, label, pt=5.0, role=s, fill=dark, record=False)
     parts = c.wrap(p.address, s, 5.6, right - end - 1, right - tx)
     c.text(end + 1, fy + 46.8, parts[0], pt=5.6, role=s, fill=(20, 20, 22), record=False)
-    c.lines.append(f"{label} {parts[0]}")
+    c.record_line(f"{label} {parts[0]}")
     rest = c.wrap(" ".join(parts[1:]), s, 5.6, right - tx, right - tx) if parts[1:] else []
     if len(rest) == 1:
         c.text(tx, fy + 49.6, rest[0], pt=5.6, role=s, fill=(20, 20, 22))
@@ -2182,6 +2231,8 @@ def _to_synth(
         "qr_payloads": list(r.qr_payloads),
         "page_mm": r.page_mm,
         "rotation": 0,
+        "printed_lines": list(r.lines if r.printed is None else r.printed),
+        "form_lines": list(r.form_print or (r.lines if r.printed is None else r.printed)),
     }
     page = SynthPage(image=r.image, lines=list(r.lines), dpi=dpi, meta=meta)
     # drawn even when not applied, so a clean stack has the same content as a degraded one

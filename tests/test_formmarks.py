@@ -18,6 +18,9 @@ from pipeline.tesseract_engine import parse_tsv
         ("☐", ""),
         ("☒", ""),
         ("[]", ""),
+        ("L]", ""),
+        ("|", ""),
+        ("||", ""),
         ("tên:..........", "tên:"),
         ("..........Nguyễn", "Nguyễn"),
         ("20......", "20"),
@@ -30,6 +33,8 @@ from pipeline.tesseract_engine import parse_tsv
         ("0", "0"),
         ("O", "O"),
         ("08/02/1961", "08/02/1961"),
+        ("L", "L"),
+        ("|Thành", "|Thành"),
     ],
 )
 def test_leaders_and_boxes_are_dropped_punctuation_kept(token: str, kept: str) -> None:

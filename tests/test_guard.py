@@ -110,3 +110,19 @@ def test_a_sound_page_without_coloured_ink_is_read_once_and_says_why(
     assert guard.reason == "first reading sound, no coloured ink faded"
     assert guard.cleaned.words >= 40 and guard.cleaned.mean_confidence > 78.0
     assert [r.name for r in caplog.records].count("pipeline.guard") == 1
+
+
+def test_more_text_read_much_less_surely_after_a_sound_reading_is_not_kept() -> None:
+    """A pen's values on a form: the untouched scan reads them as extra words, with clearly
+    less confidence than the print a sound first reading holds (issue 28)."""
+    sound = ReadingFigures(words=145, mean_confidence=95.4, syllable_rate=0.99, score=140.7)
+    with_pen = ReadingFigures(words=204, mean_confidence=84.4, syllable_rate=0.87, score=164.1)
+    decision = choose(sound, with_pen, "coloured ink faded")
+    assert decision.kept == KEPT_CLEANED
+    assert decision.reason.startswith("coloured ink faded; untouched reading 11.0 points less")
+    # Nearly as sure (print stamped in colour), or a doubtful first reading: untouched wins.
+    stamped = ReadingFigures(words=160, mean_confidence=93.0, syllable_rate=0.97, score=150.0)
+    assert choose(sound, stamped, "coloured ink faded").kept == KEPT_UNTOUCHED
+    doubtful = ReadingFigures(words=106, mean_confidence=42.2, syllable_rate=0.19, score=14.2)
+    better = ReadingFigures(words=78, mean_confidence=30.0, syllable_rate=0.85, score=60.4)
+    assert choose(doubtful, better, "first reading doubtful").kept == KEPT_UNTOUCHED
