@@ -36,15 +36,20 @@ def judged_by_syllables(lang: str) -> bool:
     return "vie" in lang.split("+") and bool(load_syllables())
 
 
+def doubtful(confidence: float | None, syllable_rate: float | None) -> bool:
+    """A reading this sure, with this share of valid syllables (None: not judged by them),
+    is doubtful."""
+    if confidence is None or confidence < DOUBTFUL_CONFIDENCE:
+        return True
+    return syllable_rate is not None and syllable_rate < DOUBTFUL_SYLLABLE_RATE
+
+
 def reading_is_doubtful(reading: PageOcr, lang: str) -> bool:
     confidence = reading.mean_confidence
-    if confidence is None:
-        return True
-    if confidence < DOUBTFUL_CONFIDENCE:
-        return True
-    if judged_by_syllables(lang):
-        return text_quality(reading.text).syllable_rate < DOUBTFUL_SYLLABLE_RATE
-    return False
+    if doubtful(confidence, None):
+        return True  # the syllables (the costly part) are not counted
+    rate = text_quality(reading.text).syllable_rate if judged_by_syllables(lang) else None
+    return doubtful(confidence, rate)
 
 
 def reading_figures(reading: PageOcr, lang: str) -> ReadingFigures:
@@ -88,20 +93,13 @@ def why_suspect(reading: PageOcr, lang: str, *, faded_ink: bool) -> str | None:
 LESS_SURE_BY = 5.0
 
 
-def figures_doubtful(figures: ReadingFigures) -> bool:
-    """``reading_is_doubtful`` on a reading's figures."""
-    if figures.mean_confidence < DOUBTFUL_CONFIDENCE:
-        return True
-    return figures.syllable_rate is not None and figures.syllable_rate < DOUBTFUL_SYLLABLE_RATE
-
-
 def choose(cleaned: ReadingFigures, untouched: ReadingFigures | None, reason: str) -> GuardDecision:
     """Keep the untouched scan's reading only when it holds more good text, and, after a
     sound first reading, reads it nearly as surely (``LESS_SURE_BY``)."""
     if untouched is None or untouched.score <= cleaned.score:
         return GuardDecision(KEPT_CLEANED, reason, cleaned, untouched)
     less_sure = cleaned.mean_confidence - untouched.mean_confidence
-    if not figures_doubtful(cleaned) and less_sure >= LESS_SURE_BY:
+    if not doubtful(cleaned.mean_confidence, cleaned.syllable_rate) and less_sure >= LESS_SURE_BY:
         why = f"{reason}; untouched reading {less_sure:.1f} points less sure: ink not print"
         return GuardDecision(KEPT_CLEANED, why, cleaned, untouched)
     return GuardDecision(KEPT_UNTOUCHED, reason, cleaned, untouched)
