@@ -1,0 +1,147 @@
+"""Words in coloured ink (pipeline/inkcolour.py): a pen's values leave the reading, coloured
+print stays, and coloured print cleanup faded comes back from the untouched scan's reading."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from models.pagerecord import OcrWord
+from pipeline.context import PageContext
+from pipeline.inkcolour import coloured_threshold, sort_by_colour, word_chromas
+from pipeline.load import inspect_source
+from pipeline.page import process_page
+from tests import dossiers, synth
+
+BLACK, BLUE, PALE_BLUE = (20, 20, 20), (170, 60, 40), (150, 110, 95)  # BGR
+
+
+def _page(marks: list[tuple[int, int, tuple[int, int, int]]]) -> np.ndarray:
+    """A white page with a dark bar (a word's ink) of each colour at each (left, top)."""
+    page = np.full((400, 600, 3), 245, np.uint8)
+    for left, top, colour in marks:
+        page[top + 5 : top + 15, left + 2 : left + 38] = colour
+    return page
+
+
+def _word(text: str, left: int, top: int, confidence: float, line: int, block: int = 1) -> OcrWord:
+    return OcrWord(text, left, top, 40, 20, confidence, block, 1, line)
+
+
+def test_a_pale_pen_counts_as_coloured_against_the_page_s_own_print() -> None:
+    page = _page([(10, 10, BLACK), (60, 10, BLACK), (110, 10, PALE_BLUE)])
+    words = [_word("Họ", 10, 10, 96, 1), _word("tên:", 60, 10, 96, 1), _word("Đỗ", 110, 10, 40, 1)]
+    chromas = word_chromas(page, np.eye(3), words)
+    assert chromas[0] == chromas[1] == 0.0
+    assert chromas[2] > coloured_threshold(chromas)  # a photo's pale blue: 55, not 60+
+    # A page printed all in blue: its print is the norm, nothing on it is "coloured".
+    blue = _page([(10, 10, BLUE), (60, 10, BLUE), (110, 10, BLUE)])
+    all_blue = word_chromas(blue, np.eye(3), words)
+    assert all(c <= coloured_threshold(all_blue) for c in all_blue)
+
+
+def test_a_pen_s_run_leaves_the_reading_and_coloured_print_stays() -> None:
+    marks = [(10 + 50 * i, 10, BLACK) for i in range(3)]
+    marks += [(160 + 50 * i, 10, BLUE) for i in range(3)]  # a pen's value after the label
+    marks += [(10 + 50 * i, 60, BLUE) for i in range(3)]  # a line typed in blue
+    marks += [(10 + 50 * i, 110, BLACK) for i in range(4)]
+    page = _page(marks)
+    words = [_word(t, 10 + 50 * i, 10, 96, 1) for i, t in enumerate(["1.", "Họ", "tên:"])]
+    # The pen: a word read by luck at 95 among ones read at 20-60.
+    words += [
+        _word(t, 160 + 50 * i, 10, c, 1)
+        for i, (t, c) in enumerate([("Đỗ", 95), ("/ZOc", 20), ("60%", 55)])
+    ]
+    words += [_word(t, 10 + 50 * i, 60, 96, 2) for i, t in enumerate(["Tổ", "khu", "Giang"])]
+    words += [
+        _word(t, 10 + 50 * i, 110, 97, 3) for i, t in enumerate(["Tôi", "xin", "cam", "đoan"])
+    ]
+    kept, sorting = sort_by_colour(words, original=page, to_original=np.eye(3))
+    assert [w.text for w in kept] == [
+        "1.",
+        "Họ",
+        "tên:",
+        "Tổ",
+        "khu",
+        "Giang",
+        "Tôi",
+        "xin",
+        "cam",
+        "đoan",
+    ]
+    assert (sorting.coloured_kept, sorting.coloured_dropped, sorting.recovered) == (3, 3, 0)
+
+
+def test_a_stray_coloured_mark_too_small_to_judge_is_left_as_read() -> None:
+    page = _page([(10, 10, BLACK), (60, 10, BLACK), (110, 10, BLUE)])
+    words = [_word("Nơi", 10, 10, 96, 1), _word("nhận:", 60, 10, 96, 1), _word("/", 110, 10, 20, 1)]
+    kept, sorting = sort_by_colour(words, original=page, to_original=np.eye(3))
+    assert [w.text for w in kept] == ["Nơi", "nhận:", "/"] and not sorting.changed
+
+
+def test_coloured_print_cleanup_faded_comes_back_from_the_untouched_reading_once() -> None:
+    marks = [(10 + 50 * i, 10, BLACK) for i in range(3)] + [
+        (10 + 50 * i, 110, BLACK) for i in range(3)
+    ]
+    marks += [(10 + 50 * i, 60, BLUE) for i in range(3)]
+    page = _page(marks)
+    # The cleaned page was shifted 5 px right and 3 down (its deskew): boxes move with it.
+    to_cleaned = np.array([[1.0, 0, 5], [0, 1.0, 3], [0, 0, 1.0]])
+    cleaned = [_word(t, 15 + 50 * i, 13, 96, 1) for i, t in enumerate(["Từ", "ngày", "Đến"])]
+    cleaned += [
+        _word(t, 15 + 50 * i, 113, 96, 1, block=2) for i, t in enumerate(["Nghề", "nghiệp", "Nơi"])
+    ]
+    cleaned.append(_word("05/2016", 15, 63, 97, 1, block=3))  # one faded word it still read
+    untouched = [
+        _word(t, 10 + 50 * i, 60, 96, 1, block=7) for i, t in enumerate(["05/2016", "nay", "Tổ"])
+    ]
+    untouched += [
+        _word(t, 10 + 50 * i, 10, 96, 1, block=6) for i, t in enumerate(["Từ", "ngày", "Đến"])
+    ]
+    kept, sorting = sort_by_colour(
+        cleaned,
+        original=page,
+        to_original=np.linalg.inv(to_cleaned),
+        untouched=untouched,
+        to_reading=to_cleaned,
+    )
+    texts = [w.text for w in kept]
+    assert texts == ["Từ", "ngày", "Đến", "nay", "Tổ", "Nghề", "nghiệp", "Nơi", "05/2016"]
+    assert sorting.recovered == 2
+    nay = kept[3]
+    assert (nay.left, nay.top, nay.width, nay.height) == (65, 63, 40, 20)  # in cleaned pixels
+    assert nay.line_key == kept[4].line_key and nay.block > 3  # a line of its own block
+
+
+@pytest.mark.slow
+def test_a_form_filled_in_by_pen_reads_its_print_without_the_pen(tmp_path: Path) -> None:
+    """bench/forms.py's case, scanned in colour at 200 dpi: the pen's values are not in the
+    text, the residence table typed in blue is, and the print reads far better than bare
+    Tesseract reads it (which keeps the pen's words)."""
+    truth = replace(dossiers.random_truth(random.Random(12), procedure="lltp"), handwritten=True)
+    page = dossiers.render_application_form(truth, dpi=200, rng=random.Random(12))
+    scanned = synth.degrade(page, synth.Degradation(skew_deg=0.6, noise_sigma=3.0), seed=12)
+    path = tmp_path / "lltp.jpg"
+    scanned.image.convert("RGB").save(path, quality=85, dpi=(200, 200))
+    outcome = process_page(
+        inspect_source(path), PageContext(source_name=path.name, page_index=0), tmp_path / "w"
+    )
+    text = outcome.text_path.read_text(encoding="utf-8")
+    printed = "\n".join(str(line) for line in page.meta["printed_lines"])  # type: ignore[attr-defined]
+    assert truth.lltp is not None
+    for value in (truth.person.phone, truth.lltp.father, truth.lltp.mother):
+        assert value not in text, value
+    assert "Học sinh" in text or "Nông dân" in text  # the blue-typed table
+    bare = subprocess.run(
+        ["tesseract", str(path), "stdout", "-l", "vie"], capture_output=True, check=True
+    ).stdout.decode("utf-8")
+    ours, engine = synth.char_error_rate(printed, text), synth.char_error_rate(printed, bare)
+    assert ours < engine - 0.1, (ours, engine)
+    image = cv2.imread(str(path))
+    assert image is not None and image.ndim == 3  # the case is a colour page
