@@ -62,6 +62,7 @@ class CleanedPage:
     # Coloured ink (a seal, a signature, a title stamped in colour) was faded for OCR: what
     # it covered may have been text, so the never-worse guard reads the untouched scan too.
     faded_ink: bool = False
+    tinted_share: float = 0.0  # of the pixels, tinted at all (``TINTED_CHROMA``)
 
 
 @dataclass(frozen=True)
@@ -84,23 +85,30 @@ def to_grey(image: np.ndarray) -> np.ndarray:
 COLOURED_CHROMA = 60  # max - min channel, of 255: JPEG noise on grey print stays under ~30
 COLOURED_KEEP = 0.25  # what remains of a coloured pixel's darkness
 MIN_COLOURED_SHARE = 0.0005  # fewer coloured pixels than this: nothing to separate
+# Any tint at all: a pale pen photographed (25-45) is over it, a colour scan of black print
+# has almost no pixel over it. Pages with tinted ink have their words sorted by colour after
+# OCR (pipeline/inkcolour.py), the others skip that.
+TINTED_CHROMA = 22
 
 
-def ocr_grey(image: np.ndarray) -> tuple[np.ndarray, bool]:
-    """The grey page OCR reads, with coloured ink faded; True when any was faded."""
+def ocr_grey(image: np.ndarray) -> tuple[np.ndarray, bool, float]:
+    """The grey page OCR reads, with coloured ink faded; True when any was faded; and the
+    share of the page's pixels tinted at all (chroma above ``TINTED_CHROMA``)."""
     grey = to_grey(image)
     if image.ndim == 2:
-        return grey, False
+        return grey, False, 0.0
     # OpenCV's per-channel max/min: ten times faster than numpy's reductions over axis 2.
     blue, green, red = cv2.split(image)
     high = cv2.max(cv2.max(blue, green), red)
     chroma = cv2.subtract(high, cv2.min(cv2.min(blue, green), red))
+    _, tinted = cv2.threshold(chroma, TINTED_CHROMA, 255, cv2.THRESH_BINARY)
+    tinted_share = cv2.countNonZero(tinted) / tinted.size
     _, coloured = cv2.threshold(chroma, COLOURED_CHROMA, 255, cv2.THRESH_BINARY)
     if cv2.countNonZero(coloured) < MIN_COLOURED_SHARE * coloured.size:
-        return grey, False
+        return grey, False, tinted_share
     grey = grey.copy()
     cv2.copyTo(cv2.LUT(high, _FADE), coloured, grey)
-    return grey, True
+    return grey, True, tinted_share
 
 
 # What a coloured pixel becomes, from its brightest channel: most of the way to paper.
@@ -359,7 +367,7 @@ def _confirm_with_osd(
 
 
 def clean_page(page: LoadedPage, context: PageContext) -> CleanedPage:
-    grey, faded_ink = ocr_grey(page.image)
+    grey, faded_ink, tinted_share = ocr_grey(page.image)
     normalised = normalise_background(grey, page.dpi)
 
     factor = min(1.0, ANALYSIS_DPI / page.dpi)
@@ -413,4 +421,5 @@ def clean_page(page: LoadedPage, context: PageContext) -> CleanedPage:
         ink_ratio=ink_ratio,
         orientation_evidence=orientation.evidence,
         faded_ink=faded_ink,
+        tinted_share=tinted_share,
     )

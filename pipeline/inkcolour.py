@@ -24,20 +24,29 @@ others by luck at 90+. So, on a colour page:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 
 from models.pagerecord import OcrWord
-from pipeline.words import lines_of
+from pipeline.clean import MIN_COLOURED_SHARE, TINTED_CHROMA
+from pipeline.words import lines_of, reading_text
+
+if TYPE_CHECKING:  # the step is run by pipeline.page, which imports this module
+    from pipeline.page import PageJob
+
+_log = logging.getLogger(__name__)
 
 # A word's ink is coloured when its chroma (max - min channel, of 255) is this far above the
 # page's print (the median word), and at least MIN_COLOURED_CHROMA: black print on a scan is
 # 0-10, a JPEG's colour noise on thin strokes 10-15, a blue ballpoint photographed 25-45 and
 # scanned 75-95, a red seal 80+.
 COLOURED_ABOVE_PRINT = 15.0
-MIN_COLOURED_CHROMA = 22.0
+MIN_COLOURED_CHROMA = float(TINTED_CHROMA)
 # A coloured run reads as print when every word reads at least this surely and the run on the
 # whole this surely. Typed blue table cells and a stamped name read at 93-97 on bench/forms.py's
 # scans and photos; a pen's runs hold words read at 0-60 among its lucky 90+.
@@ -84,23 +93,30 @@ def word_chromas(
     some only, so where black print crosses a seal or a pen's stroke its own strokes are the
     ones measured, and a word in coloured ink alone is measured on that ink."""
     height, width = original.shape[:2]
+    high, chroma = _high_and_chroma(original)
     chromas: list[float] = []
     for word in words:
         left, top, right, bottom = _box_in(to_original, word, width, height)
         if right - left < 1 or bottom - top < 1:
             chromas.append(0.0)
             continue
-        crop = original[top:bottom, left:right].reshape(-1, 3).astype(np.int16)
-        high = crop.max(axis=1)
-        low = crop.min(axis=1)
-        paper = float(np.percentile(high, 90))
-        darkest = float(np.percentile(high, DARKEST_SHARE))
-        if paper - float(low.min()) < MIN_CONTRAST:
+        box_high = high[top:bottom, left:right].ravel()
+        size = box_high.size
+        darkest_at, paper_at = int(size * DARKEST_SHARE / 100), int(size * 0.9)
+        ordered = np.partition(box_high, (darkest_at, paper_at))
+        if int(ordered[paper_at]) - int(ordered[0]) < MIN_CONTRAST:
             chromas.append(0.0)  # no contrast: no ink to judge
             continue
-        strokes = high <= darkest
-        chromas.append(float(np.median(high[strokes] - low[strokes])))
+        strokes = box_high <= ordered[darkest_at]
+        chromas.append(float(np.median(chroma[top:bottom, left:right].ravel()[strokes])))
     return chromas
+
+
+def _high_and_chroma(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's brightest channel and its chroma (brightest - darkest), of 255."""
+    blue, green, red = cv2.split(image)
+    high = cv2.max(cv2.max(blue, green), red)
+    return high, cv2.subtract(high, cv2.min(cv2.min(blue, green), red))
 
 
 def _box_in(
@@ -195,7 +211,7 @@ def sort_by_colour(
     if untouched and to_reading is not None:
         untouched_chromas = word_chromas(original, np.eye(3), untouched)
         _, found, _ = print_words(untouched, untouched_chromas, threshold)
-        recovered = _not_read_yet(found, kept, to_reading, original.shape[:2])
+        recovered = _not_read_yet(found, kept, to_reading)
     sorting = ColourSorting(threshold, len(coloured_print), dropped, len(recovered))
     if recovered:
         kept = _insert_lines(kept, recovered)
@@ -203,33 +219,25 @@ def sort_by_colour(
 
 
 def _not_read_yet(
-    found: Sequence[OcrWord],
-    read: Sequence[OcrWord],
-    to_reading: np.ndarray,
-    original_shape: tuple[int, ...],
+    found: Sequence[OcrWord], read: Sequence[OcrWord], to_reading: np.ndarray
 ) -> list[OcrWord]:
     """``found`` (original's pixels) moved into the reading's pixels, without those that
     overlap a word of ``read``."""
-    big = 1 << 30
-    boxes = [(w.left, w.top, w.left + w.width, w.top + w.height) for w in read]
+    boxes = np.array(
+        [(w.left, w.top, w.left + w.width, w.top + w.height) for w in read], dtype=np.int64
+    ).reshape(-1, 4)
+    areas = np.maximum(1, (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))
     out: list[OcrWord] = []
     for word in found:
-        left, top, right, bottom = _box_in(to_reading, word, big, big)
-        area = max(1, (right - left) * (bottom - top))
-        if any(
-            _overlap((left, top, right, bottom), box)
-            > SAME_WORD_OVERLAP * min(area, max(1, (box[2] - box[0]) * (box[3] - box[1])))
-            for box in boxes
-        ):
+        left, top, right, bottom = _box_in(to_reading, word, 1 << 30, 1 << 30)
+        across = np.minimum(boxes[:, 2], right) - np.maximum(boxes[:, 0], left)
+        down = np.minimum(boxes[:, 3], bottom) - np.maximum(boxes[:, 1], top)
+        shared = np.maximum(0, across) * np.maximum(0, down)
+        smaller = np.minimum(areas, max(1, (right - left) * (bottom - top)))
+        if np.any(shared > SAME_WORD_OVERLAP * smaller):
             continue
         out.append(replace(word, left=left, top=top, width=right - left, height=bottom - top))
     return out
-
-
-def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    return max(0, width) * max(0, height)
 
 
 def _insert_lines(words: list[OcrWord], added: list[OcrWord]) -> list[OcrWord]:
@@ -253,3 +261,44 @@ def _insert_lines(words: list[OcrWord], added: list[OcrWord]) -> list[OcrWord]:
         merged.append(line)
     merged.extend(pending)
     return [w for line in merged for w in line]
+
+
+class ColourInkStep:
+    """On a colour page: coloured words that do not read as print (a pen's values, a seal,
+    a signature) leave the reading, and coloured print cleanup faded is taken back from the
+    untouched scan's reading (pipeline/inkcolour.py)."""
+
+    name = "colour-ink"
+
+    def able_to_run(self, job: PageJob) -> bool:
+        if job.ocr is None or not job.ocr.words or job.cleaned is None or job.loaded is None:
+            return False
+        # A page without tinted ink (most scans of black print, colour or not) has nothing
+        # to sort: its words' colours are not measured.
+        tinted = job.cleaned.tinted_share >= MIN_COLOURED_SHARE
+        return tinted and job.loaded.image.ndim == 3 and not job.cleaned.blank
+
+    def run(self, job: PageJob) -> None:
+        assert job.ocr is not None and job.cleaned is not None and job.loaded is not None
+        to_cleaned = job.cleaned.to_cleaned
+        untouched = job.untouched_ocr
+        words, sorting = sort_by_colour(
+            job.ocr.words,
+            original=job.loaded.image,
+            to_original=np.linalg.inv(to_cleaned),
+            untouched=untouched.words if untouched is not None else (),
+            to_reading=to_cleaned,
+        )
+        _log.info(
+            "colour %s p%d: threshold %.0f, %d coloured words kept as print, %d dropped,"
+            " %d recovered from the untouched scan",
+            job.context.source_name,
+            job.context.page_index + 1,
+            sorting.threshold,
+            sorting.coloured_kept,
+            sorting.coloured_dropped,
+            sorting.recovered,
+        )
+        if sorting.changed:
+            job.ocr = replace(job.ocr, words=tuple(words), text=reading_text(words))
+            job.text = job.ocr.text

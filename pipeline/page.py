@@ -7,7 +7,6 @@ naming the files written to ``work_dir``, never pixels.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -50,7 +49,7 @@ from pipeline.handwriting import (
     HandwrittenArea,
     find_handwritten_areas,
 )
-from pipeline.inkcolour import ColourSorting, sort_by_colour
+from pipeline.inkcolour import ColourInkStep
 from pipeline.load import ColourMode, DpiSource, LoadedPage, SourceDocument, load_page
 from pipeline.ocr import PageOcr, ocr_page
 from pipeline.resolution import estimate_text_scale
@@ -63,8 +62,6 @@ QR_BEARING = (PageKind.RECEIPT, PageKind.ID_COPY)
 # The legal minimum for digitised copies (NĐ 30/2020, TT 01/2019/TT-BNV).
 MIN_ARCHIVE_DPI = 200.0
 PREVIEW_MAX_SIDE = 2000  # page images kept for viewing and review, not the archive
-
-_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -93,7 +90,6 @@ class PageJob:
     # The untouched scan's reading when the guard made one and kept the cleaned reading:
     # the coloured print cleanup faded is taken from it (pipeline/inkcolour.py).
     untouched_ocr: PageOcr | None = None
-    colour_sorting: ColourSorting | None = None
 
     def path(self, suffix: str) -> Path:
         return self.work_dir / f"page-{self.context.page_index + 1:04d}{suffix}"
@@ -313,48 +309,10 @@ def read_untouched(job: PageJob) -> tuple[CleanedPage, PageOcr]:
         blank=False,
         ink_ratio=job.cleaned.ink_ratio,
         orientation_evidence=0.0,
+        tinted_share=job.cleaned.tinted_share,  # of the same pixels
     )
     bare = ocr_page(untouched, job.context, tell_dpi=loaded.dpi_source is DpiSource.FILE)
     return untouched, bare
-
-
-class ColourInkStep:
-    """On a colour page: coloured words that do not read as print (a pen's values, a seal,
-    a signature) leave the reading, and coloured print cleanup faded is taken back from the
-    untouched scan's reading (pipeline/inkcolour.py)."""
-
-    name = "colour-ink"
-
-    def able_to_run(self, job: PageJob) -> bool:
-        if job.ocr is None or not job.ocr.words or job.cleaned is None or job.loaded is None:
-            return False
-        return job.loaded.image.ndim == 3 and not job.cleaned.blank
-
-    def run(self, job: PageJob) -> None:
-        assert job.ocr is not None and job.cleaned is not None and job.loaded is not None
-        to_cleaned = job.cleaned.to_cleaned
-        untouched = job.untouched_ocr
-        words, sorting = sort_by_colour(
-            job.ocr.words,
-            original=job.loaded.image,
-            to_original=np.linalg.inv(to_cleaned),
-            untouched=untouched.words if untouched is not None else (),
-            to_reading=to_cleaned,
-        )
-        job.colour_sorting = sorting
-        _log.info(
-            "colour %s p%d: threshold %.0f, %d coloured words kept as print, %d dropped,"
-            " %d recovered from the untouched scan",
-            job.context.source_name,
-            job.context.page_index + 1,
-            sorting.threshold,
-            sorting.coloured_kept,
-            sorting.coloured_dropped,
-            sorting.recovered,
-        )
-        if sorting.changed:
-            job.ocr = replace(job.ocr, words=tuple(words), text=reading_text(words))
-            job.text = job.ocr.text
 
 
 class NeuralReadingStep:

@@ -132,7 +132,7 @@ def test_upsampling_for_ocr_is_capped() -> None:
 def test_red_seal_and_blue_ink_fade_for_ocr_black_print_stays() -> None:
     page = synth.stamped_pages(1, dpi=200)[0]
     bgr = np.ascontiguousarray(np.asarray(page.image)[:, :, ::-1])
-    grey, faded = ocr_grey(bgr)
+    grey, faded, _tinted = ocr_grey(bgr)
     assert faded
     plain = to_grey(bgr)
     hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
@@ -146,7 +146,7 @@ def test_red_seal_and_blue_ink_fade_for_ocr_black_print_stays() -> None:
 def test_a_page_without_colour_ink_is_left_alone() -> None:
     page = synth.render_page(LETTER[:4], dpi=100)
     bgr = np.ascontiguousarray(np.asarray(page.image)[:, :, ::-1])
-    grey, faded = ocr_grey(bgr)
+    grey, faded, _tinted = ocr_grey(bgr)
     assert not faded and np.array_equal(grey, to_grey(bgr))
 
 
