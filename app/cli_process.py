@@ -27,6 +27,7 @@ from storage import keys
 
 if TYPE_CHECKING:
     from app.i18n import Messages
+    from storage.objects import ObjectStore
 
 log = logging.getLogger("sohoa")
 
@@ -44,6 +45,12 @@ def add_commands(commands: Any) -> None:
     process.add_argument("--uploaded-by", help="who hands the files in (default: $USER)")
     process.add_argument(
         "--batch-id", help="re-run this batch: what is already stored is not stored again"
+    )
+    process.add_argument(
+        "-o",
+        "--output-dir",
+        metavar="DIR",
+        help="also write each archived dossier's searchable PDF here, as DOSSIER_ID.pdf",
     )
     process.set_defaults(handler=cmd_process)
 
@@ -100,7 +107,8 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
     from flows.orchestrator import run_batch
     from flows.steps import SourceRef, receive_batch
 
-    meta, _objects = open_stores(settings)
+    meta, objects = open_stores(settings)
+    output_dir = _output_dir(args.output_dir)
     collector_on()  # imports done; a batch may run for an hour
     # Re-running a batch (after a crash or an interruption) reuses its id: every dossier
     # key is derived from it, so nothing already stored is stored or recorded twice.
@@ -125,8 +133,51 @@ def _process(args: argparse.Namespace, settings: Settings, server: Any) -> int:
     names = [source.name for source in sources]
     words = messages_for(settings)
     report = batch_report(settings, words, batch_id, names, dossiers, engine_error)
+    if output_dir is not None:
+        write_pdfs(objects, report, output_dir)
     _write_report(report, as_json=args.json)
     return process_exit_code(report, dossiers, engine_error, source_count=len(sources))
+
+
+def _output_dir(given: str | None) -> Path | None:
+    """The directory for ``--output-dir``, checked before anything is processed."""
+    if given is None:
+        return None
+    path = Path(given)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SohoaError(f"--output-dir {given}: cannot create it ({exc.strerror})") from None
+    if not os.access(path, os.W_OK):
+        raise SohoaError(f"--output-dir {given}: not writable")
+    return path
+
+
+def write_pdfs(objects: ObjectStore, report: BatchReport, output_dir: Path) -> None:
+    """Each archived dossier's PDF, as the archive's manifest vouches for it, written to
+    ``output_dir`` (whole or not at all: through a ``.part`` file); its path goes into the
+    dossier's report."""
+    from storage.archive import verified_bytes
+
+    for item in report.dossiers:
+        if item.get("status") != str(DossierStatus.ARCHIVED):
+            continue
+        dossier_id = str(item["dossier_id"])
+        target = output_dir / f"{dossier_id}.pdf"
+        part = target.with_name(target.name + ".part")
+        try:
+            part.write_bytes(verified_bytes(objects, dossier_id, keys.pdf_key(dossier_id)))
+            part.replace(target)
+        except OSError as exc:
+            report.errors.append(
+                {
+                    "source": str(item.get("source") or dossier_id),
+                    "error": f"could not write {target}: {exc.strerror}",
+                }
+            )
+            continue
+        item["pdf_path"] = str(target)
+        log.info("wrote %s", target)
 
 
 def batch_from_args(

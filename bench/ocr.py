@@ -9,9 +9,10 @@ What it does
    alternating 200 and 300 dpi within a level. Each level is one image-only PDF (one JPEG per
    page at the page's own dpi, as a scanner writes it: pages saved with ``synth.save_pdf``,
    joined with pikepdf).
-2. sohoa: ``SOHOA_DATA_DIR=<fresh tmp> sohoa process --json LEVEL1.pdf LEVEL2.pdf ...`` (one
-   batch, one dossier per level file, as a counter clerk would submit them), then
-   ``sohoa get ID --pdf -o out.pdf`` per dossier. Wall time = process + all gets.
+2. sohoa: ``SOHOA_DATA_DIR=<set up> sohoa process --json --output-dir OUT LEVEL1.pdf ...``
+   (one batch, one dossier per level file, as a counter clerk would submit them; each
+   archived dossier's PDF written to OUT, checked against the archive's manifest, as
+   ``sohoa get ID --pdf`` would give it). Wall time = that one command.
    ``--orchestrator`` sets SOHOA_ORCHESTRATOR: ``auto`` (default) runs inline (no Prefect)
    unless ``PREFECT_API_URL`` is set; ``prefect`` with no ``PREFECT_API_URL`` includes
    Prefect's temporary server start (about 10 s, once per ``sohoa process``).
@@ -344,10 +345,14 @@ def prepare_data_dir(data: Path) -> None:
 
 
 def run_sohoa(inputs: list[Path], outdir: Path) -> ToolRun:
+    """One ``sohoa process --output-dir``: the batch read, archived and its searchable PDFs
+    written out, as the floor and OCRmyPDF write theirs."""
     result = ToolRun("sohoa")
     prepare_data_dir(outdir / "sohoa-data")
     env = {**os.environ, "SOHOA_DATA_DIR": str(outdir / "sohoa-data")}
-    done, measured = run_measured([str(SOHOA), "process", "--json", *map(str, inputs)], env)
+    pdfs = outdir / "sohoa-pdfs"
+    command = [str(SOHOA), "process", "--json", "--output-dir", str(pdfs), *map(str, inputs)]
+    done, measured = run_measured(command, env)
     result.measured.add(measured)
     try:
         report = json.loads(done.stdout)
@@ -361,19 +366,13 @@ def run_sohoa(inputs: list[Path], outdir: Path) -> ToolRun:
     by_source = {Path(d["source"]).name: d for d in report["dossiers"]}
     for path in inputs:
         dossier = by_source.get(path.name)
-        out = outdir / f"sohoa-{path.stem}.pdf"
-        if dossier is None or dossier.get("status") == "failed":
+        written = dossier.get("pdf_path") if dossier is not None else None
+        if dossier is None or dossier.get("status") == "failed" or not written:
             result.outputs[str(path)] = None
             if dossier is not None:
-                result.errors.append(f"{path.name}: dossier failed")
+                result.errors.append(f"{path.name}: dossier failed or no PDF written")
             continue
-        got, measured = run_measured(
-            [str(SOHOA), "get", dossier["dossier_id"], "--pdf", "-o", str(out)], env
-        )
-        result.measured.add(measured, count_call=False)  # `calls` counts `sohoa process`
-        if got.returncode != 0:
-            result.errors.append(f"{path.name}: get exit {got.returncode}: {got.stderr.strip()}")
-        result.outputs[str(path)] = out if got.returncode == 0 else None
+        result.outputs[str(path)] = Path(written)
     return result
 
 
@@ -589,7 +588,7 @@ def bench(
         prefect = os.environ.get("PREFECT_API_URL") or "temporary local server (~10 s a process)"
     print("sohoa vs OCRmyPDF on generated degraded Vietnamese scans")
     print(f"  machine: {os.cpu_count()} cores; {tesseract.stdout.splitlines()[0]}")
-    print(f"  sohoa: {SOHOA} process --json FILES; get ID --pdf (Prefect: {prefect})")
+    print(f"  sohoa: {SOHOA} process --json --output-dir OUT FILES (Prefect: {prefect})")
     ocr_cmd = shlex.join(["ocrmypdf", *OCRMYPDF_ARGS, *args.ocrmypdf_arg, "IN.pdf", "OUT.pdf"])
     print(f"  ocrmypdf: {ocrmypdf_version or 'skipped'}: {ocr_cmd}")
     print(

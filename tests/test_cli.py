@@ -58,7 +58,7 @@ def batch(
         str(samples_dir / "zero.pdf"),
         str(samples_dir / "truncated.pdf"),
     ]
-    run = sohoa(root / "data", "process", "--json", *files)
+    run = sohoa(root / "data", "process", "--json", "-o", str(root / "out"), *files)
     return root / "data", run, [p.text for p in pages]
 
 
@@ -83,6 +83,43 @@ def test_process_reports_every_file_in_order_and_exits_non_zero(
     # one readable line per bad file on stderr, naming it
     for name in errors:
         assert any(name in line and "error" in line for line in run.stderr.splitlines())
+
+
+def test_process_writes_each_archived_dossier_s_pdf_as_the_archive_holds_it(
+    batch: tuple[Path, Run, list[str]], tmp_path: Path
+) -> None:
+    data, run, _ = batch
+    report = json.loads(run.stdout)
+    archived = [d for d in report["dossiers"] if d["status"] == "archived"]
+    written = sorted(p.name for p in (data.parent / "out").iterdir())
+    assert written == sorted(f"{d['dossier_id']}.pdf" for d in archived)  # no .part left
+    for dossier in report["dossiers"]:
+        assert ("pdf_path" in dossier) == (dossier["status"] == "archived")
+    dossier = archived[0]
+    fetched = tmp_path / "fetched.pdf"
+    assert sohoa(data, "get", dossier["dossier_id"], "--pdf", "-o", str(fetched)).code == 0
+    assert Path(dossier["pdf_path"]).read_bytes() == fetched.read_bytes()
+
+
+def test_process_refuses_an_output_dir_it_cannot_write_before_reading_anything(
+    tmp_path: Path, samples_dir: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    run = sohoa(
+        tmp_path / "data",
+        "process",
+        "-o",
+        str(blocker / "out"),
+        str(samples_dir / "two-pages.tiff"),
+    )
+    assert run.code != 0
+    [line] = [line for line in run.stderr.splitlines() if "error" in line]
+    assert "--output-dir" in line and str(blocker / "out") in line
+    # Nothing was taken in: no stored file holds the TIFF's bytes.
+    tiff = (samples_dir / "two-pages.tiff").read_bytes()
+    stored = [p for p in (tmp_path / "data").rglob("*") if p.is_file()]
+    assert not any(p.read_bytes() == tiff for p in stored)
 
 
 def test_twelve_page_degraded_scan_reads_back_from_the_pdf(
