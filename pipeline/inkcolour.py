@@ -184,9 +184,11 @@ def print_words(
     for run, coloured in coloured_runs(words, [c > threshold for c in chromas]):
         if not coloured:
             kept.extend(run)
-        elif reads_as_print(run) or too_small_to_judge(run):
+        elif reads_as_print(run):
             kept.extend(run)
             coloured_print.extend(run)
+        elif too_small_to_judge(run):
+            kept.extend(run)  # left as read, and not taken as print from another reading
         else:
             dropped += len(run)
     return kept, coloured_print, dropped
