@@ -59,11 +59,13 @@ LONE_WORD_CHARS = 4
 # A word's strokes: the darkest pixels of its box (a printed word's ink covers 15-30 % of it).
 DARKEST_SHARE = 12.0
 MIN_CONTRAST = 24  # of 255 between a box's paper and its darkest channel: below, no ink
-# A coloured run of fewer characters is left as it was read: its colour is measured on a few
-# dozen pixels, and a stray mark's removal can regroup the blocks text extraction reads round
-# it (on a real notice, dropping "/" and "7" from a signature moved the signer's block into
-# the middle of the "Nơi nhận" list: 1.6 points better became 1.9 worse than bare Tesseract).
+# A coloured run with fewer letters and digits is left as it was read: it holds no word to
+# take out, its colour is measured on a few dozen pixels, and a stray mark's removal can
+# regroup the blocks text extraction reads round it (on a real notice, dropping "/" and "7"
+# from a signature moved the signer's block into the middle of the "Nơi nhận" list: 1.6
+# points better became 1.9 worse than bare Tesseract; "&=:" on a handheld photo, 4 points).
 MIN_JUDGED_CHARS = 3
+MIN_JUDGED_LETTERS = 2  # letters and digits: a word has two at least, "&=:" none
 # A recovered word overlapping a word already read by more than this share of the smaller
 # box is the same word: not added twice.
 SAME_WORD_OVERLAP = 0.3
@@ -93,7 +95,7 @@ def word_chromas(
     some only, so where black print crosses a seal or a pen's stroke its own strokes are the
     ones measured, and a word in coloured ink alone is measured on that ink."""
     height, width = original.shape[:2]
-    high, chroma = _high_and_chroma(original)
+    high = _brightest_channel(original)
     chromas: list[float] = []
     for word in words:
         left, top, right, bottom = _box_in(to_original, word, width, height)
@@ -107,16 +109,18 @@ def word_chromas(
         if int(ordered[paper_at]) - int(ordered[0]) < MIN_CONTRAST:
             chromas.append(0.0)  # no contrast: no ink to judge
             continue
-        strokes = box_high <= ordered[darkest_at]
-        chromas.append(float(np.median(chroma[top:bottom, left:right].ravel()[strokes])))
+        pixels = original[top:bottom, left:right].reshape(-1, 3)
+        # The paper round the word, whatever the light's colour: its strokes are seen
+        # against it (a warm lamp makes black print brown and white paper yellow alike).
+        paper = pixels[box_high >= ordered[paper_at]].mean(axis=0) + 1.0
+        strokes = pixels[box_high <= ordered[darkest_at]] * (255.0 / paper)
+        chromas.append(float(np.median(strokes.max(axis=1) - strokes.min(axis=1))))
     return chromas
 
 
-def _high_and_chroma(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each pixel's brightest channel and its chroma (brightest - darkest), of 255."""
+def _brightest_channel(image: np.ndarray) -> np.ndarray:
     blue, green, red = cv2.split(image)
-    high = cv2.max(cv2.max(blue, green), red)
-    return high, cv2.subtract(high, cv2.min(cv2.min(blue, green), red))
+    return cv2.max(cv2.max(blue, green), red)
 
 
 def _box_in(
@@ -154,7 +158,9 @@ def reads_as_print(run: Sequence[OcrWord]) -> bool:
 
 
 def too_small_to_judge(run: Sequence[OcrWord]) -> bool:
-    return sum(len(w.text.strip()) for w in run) < MIN_JUDGED_CHARS
+    characters = sum(len(w.text.strip()) for w in run)
+    letters = sum(char.isalnum() for w in run for char in w.text)
+    return characters < MIN_JUDGED_CHARS or letters < MIN_JUDGED_LETTERS
 
 
 def coloured_runs(

@@ -78,11 +78,34 @@ def test_a_pen_s_run_leaves_the_reading_and_coloured_print_stays() -> None:
     assert (sorting.coloured_kept, sorting.coloured_dropped, sorting.recovered) == (3, 3, 0)
 
 
+def test_print_under_a_warm_lamp_is_not_coloured_ink() -> None:
+    """A lamp's colour tints paper and faint print alike: each word is seen against its own
+    paper, so faint grey print read unsurely stays, while a pen under the same light goes."""
+    page = np.full((200, 600, 3), (170, 210, 230), np.uint8)  # BGR: yellowish paper
+    for left in (10, 60, 110, 160, 210):
+        page[15:25, left + 2 : left + 38] = (30, 37, 40)  # black print
+    for left in (260, 310):
+        page[15:25, left + 2 : left + 38] = (90, 120, 135)  # faint grey print, same light
+    page[65:75, 12:48] = (150, 60, 50)  # a blue pen's word on the next line
+    page[65:75, 62:98] = (150, 60, 50)
+    black = ["Căn", "cứ", "Luật", "Tổ", "chức"]
+    words = [_word(t, 10 + 50 * i, 10, 95, 1) for i, t in enumerate(black)]
+    words += [_word(t, 260 + 50 * i, 10, 70, 1) for i, t in enumerate(["chính", "quyền"])]
+    words += [_word("Đỗ", 10, 60, 93, 2), _word("/ZOc", 60, 60, 20, 2)]
+    kept, sorting = sort_by_colour(words, original=page, to_original=np.eye(3))
+    assert [w.text for w in kept] == [*black, "chính", "quyền"]
+    assert sorting.coloured_dropped == 2
+
+
 def test_a_stray_coloured_mark_too_small_to_judge_is_left_as_read() -> None:
     page = _page([(10, 10, BLACK), (60, 10, BLACK), (110, 10, BLUE)])
-    words = [_word("Nơi", 10, 10, 96, 1), _word("nhận:", 60, 10, 96, 1), _word("/", 110, 10, 20, 1)]
+    words = [
+        _word("Nơi", 10, 10, 96, 1),
+        _word("nhận:", 60, 10, 96, 1),
+        _word("&=:", 110, 10, 0, 1),
+    ]
     kept, sorting = sort_by_colour(words, original=page, to_original=np.eye(3))
-    assert [w.text for w in kept] == ["Nơi", "nhận:", "/"] and not sorting.changed
+    assert [w.text for w in kept] == ["Nơi", "nhận:", "&=:"] and not sorting.changed
 
 
 def test_coloured_print_cleanup_faded_comes_back_from_the_untouched_reading_once() -> None:
