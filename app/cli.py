@@ -17,6 +17,7 @@ from app.cli_admin import (
     cmd_signer_demo,
     open_stores,
     print_json,
+    write_whole,
 )
 from app.collector import collector_on
 from config import Settings, load_settings
@@ -76,9 +77,7 @@ def cmd_get(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.flush()
     else:
         target = Path(args.output)
-        tmp = target.with_name(target.name + ".part")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        write_whole(target, data)
         log.info("wrote %s (%d bytes)", target, len(data))
     return ExitCode.OK
 

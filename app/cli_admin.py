@@ -36,6 +36,18 @@ def print_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
+def write_whole(target: Path, data: bytes) -> None:
+    """``data`` at ``target``, replaced whole or not at all: written to a ``.part`` file
+    beside it first, which is removed if the write fails."""
+    partial = target.with_name(target.name + ".part")
+    try:
+        partial.write_bytes(data)
+        partial.replace(target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
 # --- db -----------------------------------------------------------------------------------
 
 

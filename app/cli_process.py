@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.cli_admin import open_stores, print_json
+from app.cli_admin import open_stores, print_json, write_whole
 from app.collector import collector_on
 from config import Settings
 from models import BatchInfo, DossierInfo, DossierStatus
@@ -155,7 +155,7 @@ def _output_dir(given: str | None) -> Path | None:
 
 def write_pdfs(objects: ObjectStore, report: BatchReport, output_dir: Path) -> None:
     """Each archived dossier's PDF, as the archive's manifest vouches for it, written to
-    ``output_dir`` (whole or not at all: through a ``.part`` file); its path goes into the
+    ``output_dir`` (whole or not at all); its path goes into the
     dossier's report."""
     from storage.archive import verified_bytes
 
@@ -164,10 +164,8 @@ def write_pdfs(objects: ObjectStore, report: BatchReport, output_dir: Path) -> N
             continue
         dossier_id = str(item["dossier_id"])
         target = output_dir / f"{dossier_id}.pdf"
-        part = target.with_name(target.name + ".part")
         try:
-            part.write_bytes(verified_bytes(objects, dossier_id, keys.pdf_key(dossier_id)))
-            part.replace(target)
+            write_whole(target, verified_bytes(objects, dossier_id, keys.pdf_key(dossier_id)))
         except OSError as exc:
             report.errors.append(
                 {
