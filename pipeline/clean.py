@@ -100,14 +100,10 @@ def ocr_grey(image: np.ndarray) -> tuple[np.ndarray, bool, float]:
     # Most colour scans hold black print only: every fourth pixel of every fourth row says so
     # in a sixteenth of the time (a pen's word or a seal spans hundreds of those samples).
     sample = np.ascontiguousarray(image[::4, ::4])
-    if _tinted_share(sample) < MIN_COLOURED_SHARE / 2:
+    if _share_over(brightest_and_chroma(sample)[1], TINTED_CHROMA) < MIN_COLOURED_SHARE / 2:
         return grey, False, 0.0
-    # OpenCV's per-channel max/min: ten times faster than numpy's reductions over axis 2.
-    blue, green, red = cv2.split(image)
-    high = cv2.max(cv2.max(blue, green), red)
-    chroma = cv2.subtract(high, cv2.min(cv2.min(blue, green), red))
-    _, tinted = cv2.threshold(chroma, TINTED_CHROMA, 255, cv2.THRESH_BINARY)
-    tinted_share = cv2.countNonZero(tinted) / tinted.size
+    high, chroma = brightest_and_chroma(image)
+    tinted_share = _share_over(chroma, TINTED_CHROMA)
     _, coloured = cv2.threshold(chroma, COLOURED_CHROMA, 255, cv2.THRESH_BINARY)
     if cv2.countNonZero(coloured) < MIN_COLOURED_SHARE * coloured.size:
         return grey, False, tinted_share
@@ -116,12 +112,17 @@ def ocr_grey(image: np.ndarray) -> tuple[np.ndarray, bool, float]:
     return grey, True, tinted_share
 
 
-def _tinted_share(image: np.ndarray) -> float:
+def brightest_and_chroma(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's brightest channel, and its chroma (brightest - darkest), of a BGR image."""
+    # OpenCV's per-channel max/min: ten times faster than numpy's reductions over axis 2.
     blue, green, red = cv2.split(image)
     high = cv2.max(cv2.max(blue, green), red)
-    chroma = cv2.subtract(high, cv2.min(cv2.min(blue, green), red))
-    _, tinted = cv2.threshold(chroma, TINTED_CHROMA, 255, cv2.THRESH_BINARY)
-    return cv2.countNonZero(tinted) / tinted.size
+    return high, cv2.subtract(high, cv2.min(cv2.min(blue, green), red))
+
+
+def _share_over(chroma: np.ndarray, level: int) -> float:
+    _, over = cv2.threshold(chroma, level, 255, cv2.THRESH_BINARY)
+    return cv2.countNonZero(over) / over.size
 
 
 # What a coloured pixel becomes, from its brightest channel: most of the way to paper.

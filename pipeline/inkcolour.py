@@ -29,11 +29,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from models.pagerecord import OcrWord
-from pipeline.clean import MIN_COLOURED_SHARE, TINTED_CHROMA
+from pipeline.clean import MIN_COLOURED_SHARE, TINTED_CHROMA, brightest_and_chroma
 from pipeline.words import lines_of, reading_text
 
 if TYPE_CHECKING:  # the step is run by pipeline.page, which imports this module
@@ -86,16 +85,21 @@ class ColourSorting:
 
 
 def word_chromas(
-    original: np.ndarray, to_original: np.ndarray, words: Sequence[OcrWord]
+    original: np.ndarray,
+    to_original: np.ndarray,
+    words: Sequence[OcrWord],
+    *,
+    brightest: np.ndarray | None = None,
 ) -> list[float]:
     """Each word's ink colour in the colour ``original`` (``to_original`` maps the reading's
     pixels to the original's): the median chroma of its darkest strokes.
 
     Darkest by the brightest channel: black print is dark in every channel, coloured ink in
     some only, so where black print crosses a seal or a pen's stroke its own strokes are the
-    ones measured, and a word in coloured ink alone is measured on that ink."""
+    ones measured, and a word in coloured ink alone is measured on that ink. ``brightest``:
+    the original's brightest channel, when the caller has it already."""
     height, width = original.shape[:2]
-    high = _brightest_channel(original)
+    high = brightest_and_chroma(original)[0] if brightest is None else brightest
     chromas: list[float] = []
     for word in words:
         left, top, right, bottom = _box_in(to_original, word, width, height)
@@ -116,11 +120,6 @@ def word_chromas(
         strokes = pixels[box_high <= ordered[darkest_at]] * (255.0 / paper)
         chromas.append(float(np.median(strokes.max(axis=1) - strokes.min(axis=1))))
     return chromas
-
-
-def _brightest_channel(image: np.ndarray) -> np.ndarray:
-    blue, green, red = cv2.split(image)
-    return cv2.max(cv2.max(blue, green), red)
 
 
 def _box_in(
@@ -212,12 +211,13 @@ def sort_by_colour(
     print dropped, and coloured print from the ``untouched`` scan's reading (in the
     original's pixels; ``to_reading`` maps them to the reading's) added where nothing was
     read. ``original`` is the colour page (BGR)."""
-    chromas = word_chromas(original, to_original, words)
+    high = brightest_and_chroma(original)[0]  # once, for both readings
+    chromas = word_chromas(original, to_original, words, brightest=high)
     threshold = coloured_threshold(chromas)
     kept, coloured_print, dropped = print_words(words, chromas, threshold)
     recovered: list[OcrWord] = []
     if untouched and to_reading is not None:
-        untouched_chromas = word_chromas(original, np.eye(3), untouched)
+        untouched_chromas = word_chromas(original, np.eye(3), untouched, brightest=high)
         _, found, _ = print_words(untouched, untouched_chromas, threshold)
         recovered = _not_read_yet(found, kept, to_reading)
     sorting = ColourSorting(threshold, len(coloured_print), dropped, len(recovered))
