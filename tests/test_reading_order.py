@@ -27,6 +27,7 @@ from pipeline.textlayer import (
     line_sizes,
     lines_from_words,
     make_font,
+    split_at_gaps,
     text_layer_content,
 )
 
@@ -192,3 +193,42 @@ def test_a_centred_heading_is_one_block() -> None:
         LineBox((("Độc", 703, 760), ("lập", 768, 1114)), 92, 125, (1, 1)),
     ]
     assert len(set(line_sizes(motto))) == 1
+
+
+def _words(text: str, left: float, gap: float = 18.0) -> list[tuple[str, float, float]]:
+    """``text``'s words from ``left`` on, 26 px a character, ``gap`` px apart."""
+    words = []
+    for word in text.split():
+        words.append((word, left, left + 26 * len(word)))
+        left += 26 * len(word) + gap
+    return words
+
+
+def test_two_labels_of_a_form_row_stay_one_line_on_a_skewed_scan() -> None:
+    """A filled-in form's row "3. Giới tính: ____ 4. Ngày sinh: ____", the pen faded out:
+    the blank between the labels is no gutter. Cut there, each label was drawn on its own
+    baseline across the scan's skew, and pdftotext read "4. Ngày sinh:" after the labels of
+    the lines below (1 to 4 points of a scanned form's CER, bench/forms.py). A letter's
+    "Nơi nhận:" and its signer's title stay two runs, and a lone ":" (a signature's mark
+    read as text) is no label."""
+    row = LineBox((*_words("3. Giới tính:", 273), *_words("4. Ngày sinh:", 922)), 804, 848, (8, 1))
+    assert len(split_at_gaps(row, 40)) == 1
+    signer = LineBox(
+        (*_words("Nơi nhận:", 150), *_words("/T” : GIÁM ĐỐC", 1000)), 1640, 1690, (7, 1)
+    )
+    assert [" ".join(w[0] for w in run.words) for run in split_at_gaps(signer, 40)] == [
+        "Nơi nhận:",
+        "/T” : GIÁM ĐỐC",
+    ]
+    heading = LineBox(
+        (*_words("ỦY BAN NHÂN DÂN", 300), *_words("CỘNG HÒA", 1200)), 300, 340, (1, 1)
+    )
+    assert len(split_at_gaps(heading, 40)) == 2
+
+    skew = np.radians(0.8)  # the scan's: cleaned pixels -> user space, turned and flipped
+    turn = np.array([[np.cos(skew), -np.sin(skew), 0], [np.sin(skew), np.cos(skew), 0], [0, 0, 1]])
+    to_user = np.array([[0.24, 0, 0], [0, -0.24, 842], [0, 0, 1]]) @ turn
+    content = text_layer_content([row], to_user).decode("ascii")
+    # every word of a run sits on the run's one (untilted) baseline: one y for the row
+    baselines = {round(float(y), 2) for y in re.findall(r"\S+ (\S+) Tm", content)}
+    assert len(baselines) == 1, baselines
