@@ -11,6 +11,7 @@ from models.pagerecord import OcrWord
 from pipeline.clean import CleanedPage
 from pipeline.context import PageContext
 from pipeline.engines import engine_for
+from pipeline.stacked import restack_numbers
 from pipeline.words import reading_text
 
 
@@ -63,14 +64,19 @@ def ocr_page(page: CleanedPage, context: PageContext, *, tell_dpi: bool = True) 
     if page.blank:
         return PageOcr(page.index, (), "", width, height, page.dpi)
     left, top, right, bottom = ink_bounds(page.image, page.dpi) or (0, 0, width, height)
-    words = engine_for(context).read(
+    engine = engine_for(context)
+    dpi = page.dpi if tell_dpi else None
+    words = engine.read(
         page.image[top:bottom, left:right],
-        dpi=page.dpi if tell_dpi else None,
+        dpi=dpi,
         timeout_s=context.ocr_timeout_s,
         label=context.label,
     )
     if left or top:
         words = tuple(replace(w, left=w.left + left, top=w.top + top) for w in words)
+    words = restack_numbers(
+        words, page.image, engine, dpi=dpi, timeout_s=context.ocr_timeout_s, label=context.label
+    )
     return PageOcr(
         index=page.index,
         words=words,
