@@ -16,12 +16,13 @@ as it is.
 from __future__ import annotations
 
 from dataclasses import replace
-from itertools import groupby, pairwise
+from itertools import pairwise
 
 import numpy as np
 
 from models.pagerecord import OcrWord
 from pipeline.engines import OcrEngine
+from pipeline.words import Box, lines_of
 
 MAX_CONFIDENCE = 70.0  # a stacked line read at least this surely is real vertical text
 MIN_NUMBER_CONFIDENCE = 60.0  # a number read again is kept from this on
@@ -32,13 +33,11 @@ PAD_HEIGHTS = 0.4  # paper round a line read again, in its heights
 def stacked_lines(words: tuple[OcrWord, ...]) -> list[list[OcrWord]]:
     """Lines whose words stand one above the other, read with little confidence."""
     found = []
-    for _, group in groupby(words, key=lambda w: w.line_key):
-        line = list(group)
+    for line in lines_of(words):
         if len(line) < 2:
             continue
         stacked = sum(
-            min(a.left + a.width, b.left + b.width) - max(a.left, b.left)
-            > 0.5 * min(a.width, b.width)
+            _shared_across(a, b) > 0.5 * min(a.width, b.width)
             and min(a.top + a.height, b.top + b.height) <= max(a.top, b.top)
             for a, b in pairwise(line)
         )
@@ -63,21 +62,23 @@ def restack_numbers(
     if not columns:
         return words
     dropped = {id(w) for column in columns for w in column}
-    kept = [w for w in words if id(w) not in dropped]
-    lines = {key: list(group) for key, group in groupby(kept, key=lambda w: w.line_key)}
+    lines = {
+        line[0].line_key: line for line in lines_of([w for w in words if id(w) not in dropped])
+    }
     for column in columns:
-        left = min(w.left for w in column)
-        right = max(w.left + w.width for w in column)
-        top = min(w.top for w in column)
-        bottom = max(w.top + w.height for w in column)
+        around = Box.of_words(column)
         for key, line in lines.items():
-            height = max(w.height for w in line)
-            middle = (min(w.top for w in line) + max(w.top + w.height for w in line)) / 2
+            box = Box.of_words(line)
+            height = max(w.height for w in line)  # the tallest word's: a line's letter size
+            middle = box.top + box.height / 2
             # The turned reading's boxes need not cover the first and last numbers (a pitch).
-            within = top - 2 * height <= middle <= bottom + 2 * height
-            if not (within and left <= line[0].left <= right + REACH_HEIGHTS * height):
+            within = around.top - 2 * height <= middle <= around.top + around.height + 2 * height
+            right = around.left + around.width
+            if not (within and around.left <= line[0].left <= right + REACH_HEIGHTS * height):
                 continue
-            numbers = _read_numbers(line, left, right, image, engine, dpi, timeout_s, label)
+            numbers = _read_numbers(
+                box, height, around.left, right, image, engine, dpi, timeout_s, label
+            )
             if numbers:
                 covered = [w for w in line if not any(_overlap(w, n) for n in numbers)]
                 lines[key] = [
@@ -87,7 +88,8 @@ def restack_numbers(
 
 
 def _read_numbers(
-    line: list[OcrWord],
+    box: Box,
+    height: int,
     left: int,
     right: int,
     image: np.ndarray,
@@ -96,13 +98,13 @@ def _read_numbers(
     timeout_s: float,
     label: str,
 ) -> list[OcrWord]:
-    """The words read in the column's part of ``line`` when the line is read again whole."""
-    height = max(w.height for w in line)
+    """The words read between ``left`` and ``right`` when the line in ``box`` (its letters
+    ``height`` tall) is read again whole, from ``left`` on."""
     pad = round(PAD_HEIGHTS * height)
-    top = max(0, min(w.top for w in line) - pad)
-    bottom = min(image.shape[0], max(w.top + w.height for w in line) + pad)
+    top = max(0, box.top - pad)
+    bottom = min(image.shape[0], box.top + box.height + pad)
     x0 = max(0, left - pad)
-    x1 = min(image.shape[1], max(w.left + w.width for w in line) + pad)
+    x1 = min(image.shape[1], box.left + box.width + pad)
     again = engine.read(
         image[top:bottom, x0:x1], dpi=dpi, one_line=True, timeout_s=timeout_s, label=label
     )
@@ -115,7 +117,11 @@ def _read_numbers(
     ]
 
 
+def _shared_across(word: OcrWord, other: OcrWord) -> int:
+    """How far the two boxes overlap across the page (negative: the gap between them)."""
+    return min(word.left + word.width, other.left + other.width) - max(word.left, other.left)
+
+
 def _overlap(word: OcrWord, other: OcrWord) -> bool:
     """Whether ``word`` lies mostly inside ``other`` across the line."""
-    shared = min(word.left + word.width, other.left + other.width) - max(word.left, other.left)
-    return shared > 0.5 * max(word.width, 1)
+    return _shared_across(word, other) > 0.5 * max(word.width, 1)
