@@ -381,19 +381,19 @@ def run_real(pages: list[RealPage], *, with_ocrmypdf: bool, verbose: bool) -> No
         )
 
 
-def rescanned(path: Path, work: Path, factor: float) -> Path:
-    """The page as a scanner set ``factor`` times finer (or coarser) would have given it: the
-    untouched image resampled, its recorded resolution scaled alike (a file without one
-    stays without); PNG, so nothing else changes (a PDF's stamps and own text are gone)."""
+def rescanned(untouched: Path, name: str, work: Path, factor: float) -> Path:
+    """The page as a scanner set ``factor`` times finer (or coarser) would have given it: its
+    untouched image (``untouched_image``) resampled, its recorded resolution scaled alike (a
+    file without one stays without), written as ``name``.png; PNG, so nothing else changes
+    (a PDF's stamps and own text are gone: nothing is left to take out before scoring)."""
     from PIL import Image
 
-    source = untouched_image(path, work)
-    with Image.open(source) as image:
+    with Image.open(untouched) as image:
         dpi = image.info.get("dpi")
         grey_or_colour = image.convert("RGB" if image.mode not in ("1", "L") else "L")
     size = (round(grey_or_colour.width * factor), round(grey_or_colour.height * factor))
     resample = Image.Resampling.BOX if factor < 1 else Image.Resampling.BICUBIC
-    out = work / f"rescan-{factor:g}" / f"{path.stem}.png"
+    out = work / f"rescan-{factor:g}" / f"{name}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     resized = grey_or_colour.resize(size, resample)
     if dpi:
@@ -411,7 +411,8 @@ def run_rescans(pages: list[RealPage], factors: list[float]) -> None:
     """
     with tempfile.TemporaryDirectory(prefix="sohoa-rescan-") as tmp:
         work = Path(tmp)
-        files = {page.id: materialise(page) for page in pages}
+        # Each page rendered once; every column resamples that render.
+        untouched = {page.id: untouched_image(materialise(page), work) for page in pages}
         columns = [1.0, *factors]
         ours: dict[float, dict[str, float]] = {}
         bare: dict[float, dict[str, float]] = {}
@@ -420,15 +421,12 @@ def run_rescans(pages: list[RealPage], factors: list[float]) -> None:
             run.mkdir()
             # x1 goes the same way (the scan as a PNG at its own resolution), so every
             # column differs from the others in resolution only.
-            paths = {page.id: rescanned(files[page.id], run, factor) for page in pages}
+            paths = {page.id: rescanned(untouched[page.id], page.id, run, factor) for page in pages}
             texts, _took, _details = read_sohoa(list(paths.values()), run)
             ours[factor], bare[factor] = {}, {}
             for page in pages:
-                stamps = stamp_lines(paths[page.id], run)
-                text = without(stamps, texts.get(paths[page.id].name, ""))
-                ours[factor][page.id] = cer(page.truth, text)
-                bare_text = without(stamps, read_bare(paths[page.id], run)[0])
-                bare[factor][page.id] = cer(page.truth, bare_text)
+                ours[factor][page.id] = cer(page.truth, texts.get(paths[page.id].name, ""))
+                bare[factor][page.id] = cer(page.truth, read_bare(paths[page.id], run)[0])
         heads = "".join(f"{f'x{factor:g}':>8}" for factor in columns)
         print("Rescanned: sohoa CER per resolution factor; bare: bare Tesseract's worst of them")
         print(f"{'page':<28}{heads}{'spread':>8}{'bare':>8}")
