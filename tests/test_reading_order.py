@@ -19,6 +19,7 @@ import pikepdf
 import pytest
 
 from bench.real_pages import words as truth_words
+from models.pagerecord import OcrWord
 from pipeline.context import PageContext
 from pipeline.load import inspect_source
 from pipeline.page import process_page
@@ -171,18 +172,19 @@ def test_a_letter_head_paragraph_is_not_cut_at_its_side_by_side_parts() -> None:
     )  # a ragged edge is no jump
 
 
-def test_letter_head_paragraphs_keep_their_close_sizes() -> None:
+def test_letter_head_paragraphs_of_close_sizes_are_one_stack() -> None:
     """Two letter-head paragraphs of side-by-side parts with close sizes (a real Quảng Ngãi
-    letter: 63 and 65.5 px) are left close: pdftotext joins and reads them well; drawn apart,
-    it read the agency's second line after the motto."""
+    letter: 63 and 65.5 px) are drawn in one size: pdftotext joins and reads them well; drawn
+    apart, it read the agency's second line after the motto. Merely close (under pdftotext's
+    5 %) was not enough: a pixel more or less of a box after a 3 % change of resolution put
+    another real letter head's sizes 7 % apart."""
     first = LineBox((("ỦY", 441, 520), ("BAN", 531, 640), ("CỘNG", 1129, 2248)), 324, 387, (1, 1))
     second = [
         LineBox((("TỈNH", 441, 580), ("NGÃI", 591, 780), ("Độc", 1332, 2042)), 389, 454, (3, 1)),
         LineBox((("Số:", 452, 530), ("UBND", 667, 900), ("Quảng", 1202, 2177)), 525, 591, (3, 1)),
     ]
     sizes = line_sizes([first, *second])
-    assert sizes[0] == pytest.approx(63.0)
-    assert sizes[1] == sizes[2] == pytest.approx(65.5)  # median of 65 and 66
+    assert sizes[0] == sizes[1] == sizes[2] == pytest.approx((63.0 + 65.5) / 2)
 
 
 def test_a_centred_heading_is_one_block() -> None:
@@ -232,3 +234,58 @@ def test_two_labels_of_a_form_row_stay_one_line_on_a_skewed_scan() -> None:
     # every word of a run sits on the run's one (untilted) baseline: one y for the row
     baselines = {round(float(y), 2) for y in re.findall(r"\S+ (\S+) Tm", content)}
     assert len(baselines) == 1, baselines
+
+
+# (text, left, top, width, height) of a real letter head's number, date and subject lines
+# (gov-464-ttg: 1-bit 200 dpi), as Tesseract boxed them at the scan's resolution and at 3 % more.
+# fmt: off
+HEAD_AT = {
+    1.0: [
+        [("Số:", 365, 285, 44, 33), ("6T", 433, 288, 71, 34), ("/TTg-CĐS", 530, 292, 152, 33),
+         ("Hà", 950, 295, 48, 28), ("Nội,", 1007, 296, 64, 32), ("ngày30", 1086, 296, 118, 36),
+         ("tháng", 1232, 295, 88, 36), ("4", 1330, 296, 17, 26), ("năm", 1358, 296, 65, 27),
+         ("2026", 1435, 296, 80, 27)],
+        [("V/v", 269, 349, 47, 24), ("triển", 323, 343, 56, 30), ("khai", 388, 348, 52, 25),
+         ("các", 450, 349, 41, 24), ("Nghị", 499, 348, 66, 32), ("quyết", 576, 342, 73, 37),
+         ("cắt", 658, 342, 38, 31), ("giảm,", 706, 349, 73, 31)],
+        [("đơn", 333, 388, 49, 24), ("giản", 392, 388, 57, 30), ("hóa", 458, 387, 48, 25),
+         ("TTHC,", 515, 387, 94, 29), ("ĐKKD", 619, 388, 95, 24)],
+    ],
+    1.03: [
+        [("Số:", 376, 293, 45, 34), ("6T", 446, 297, 73, 34), ("/TTg-CĐS", 546, 301, 157, 34),
+         ("Hà", 978, 304, 50, 29), ("Nội,", 1037, 305, 66, 33), ("ngày30", 1118, 305, 122, 37),
+         ("tháng", 1269, 304, 91, 37), ("4", 1370, 305, 17, 27), ("năm", 1399, 305, 67, 28),
+         ("2026", 1478, 305, 82, 28)],
+        [("V/v", 277, 359, 48, 25), ("triển", 333, 353, 58, 31), ("khai", 400, 359, 53, 25),
+         ("các", 463, 360, 43, 24), ("Nghị", 514, 355, 68, 41), ("quyết", 593, 352, 76, 38),
+         ("cắt", 678, 352, 39, 32), ("giảm,", 727, 359, 76, 32)],
+        [("đơn", 343, 399, 51, 25), ("giản", 404, 399, 58, 32), ("hóa", 472, 399, 49, 25),
+         ("TTHC,", 530, 399, 97, 30), ("ĐKKD", 638, 399, 98, 25)],
+    ],
+}
+# fmt: on
+
+
+def _head_lines(scale: float) -> list[LineBox]:
+    words = [
+        OcrWord(text, left, top, width, height, 95.0, 4, 1, number)
+        for number, line in enumerate(HEAD_AT[scale], start=1)
+        for text, left, top, width, height in line
+    ]
+    return lines_from_words(words)
+
+
+def test_lines_are_drawn_on_their_words_baseline_not_their_lowest_word() -> None:
+    """The subject line's "Nghị" (a descender and a dot below) reaches 7 px under the other
+    words at the scan's resolution and 12 px at 3 % more: the line is drawn where its other
+    words stand, so the spacing of the three lines scales with the scan, as the print does.
+    Drawn from the box's bottom, the first spacing grew 7 % more than the scan, and
+    pdftotext's joining of the number and the subject into one block (baselines at most 1.5
+    text sizes apart) came and went with it (a real letter: 3.2 % CER, then 9.4 %)."""
+    at_one, at_more = _head_lines(1.0), _head_lines(1.03)
+    assert [line.base for line in at_one][1:] == [373.0, 412.0]
+    for first, second in ((0, 1), (1, 2)):
+        spacing = at_one[second].base - at_one[first].base
+        scaled = (at_more[second].base - at_more[first].base) / 1.03
+        assert scaled == pytest.approx(spacing, rel=0.025)
+    assert LineBox((("a", 0, 10),), 100, 150).base == pytest.approx(140.0)  # no words' bottoms
