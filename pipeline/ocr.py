@@ -12,6 +12,7 @@ from pipeline.clean import CleanedPage
 from pipeline.context import PageContext
 from pipeline.engines import engine_for
 from pipeline.stacked import restack_numbers
+from pipeline.tables import read_crossed_cells
 from pipeline.words import reading_text
 
 
@@ -76,6 +77,15 @@ def ocr_page(page: CleanedPage, context: PageContext, *, tell_dpi: bool = True) 
         words = tuple(replace(w, left=w.left + left, top=w.top + top) for w in words)
     words = restack_numbers(
         words, page.image, engine, dpi=dpi, timeout_s=context.ocr_timeout_s, label=context.label
+    )
+    words = read_crossed_cells(
+        words,
+        page.image,
+        engine,
+        page_dpi=page.dpi,
+        dpi=dpi,
+        timeout_s=context.ocr_timeout_s,
+        label=context.label,
     )
     return PageOcr(
         index=page.index,

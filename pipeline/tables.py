@@ -1,0 +1,232 @@
+"""Ruled tables: a cell whose lines the page reading ran across its walls, read in its cell.
+
+Tesseract's page layout does not take a table's rules for walls. A header row of cells two
+to four lines tall becomes lines running across the whole row, the cells' words interleaved
+at whatever heights they share; on a real list of students "Chuyên ngành", "Điểm TBC học
+tập HK 2 năm học 2024-2025" and "Sinh viên mô tả hoàn cảnh gia đình" came out as "Chuyên
+HeoTRrHK [ NGỦ LH uy soạn BU0Älểu rợn" (44 % CER). Read one by one, the cells read clean.
+
+A table is found from its rules alone: long horizontal and vertical strokes, and the closed
+cells between them. A row of one-line cells read as one line is left as the engine read it:
+its order is the row's, and nothing is interleaved; so is a line across cells read surely
+(pdftotext reads cells drawn as blocks of their own in an order of its choosing, column by
+column where they stack, so a table read well is left alone). Only where lines of the
+reading run across cells into a cell of more than one line, and were read unsurely, are
+the cells those lines touch read again, each alone; a cell's new words become a block of
+their own (the text layer draws a block's lines together) and replace its old ones when
+they hold at least as much surely read text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+
+from models.pagerecord import OcrWord
+from pipeline.engines import OcrEngine
+from pipeline.words import lines_of
+
+GRID_DPI = 100.0  # rules are found on a copy this fine: a rule of a 300 dpi scan still shows
+RULE_LEVEL = 200  # darker than this (on the copy) may be a rule; a thin rule greys when shrunk
+HORIZONTAL_RULE_IN = 0.6  # a horizontal rule is at least this long
+VERTICAL_RULE_IN = 0.25  # a vertical rule at least this tall: taller than any letter of text
+MIN_CELL_WIDTH_IN = 0.12
+MIN_CELL_HEIGHT_IN = 0.1
+MAX_CELL_SHARE = 0.25  # of the page: a frame round the whole text is no table's cell
+MIN_FILLED = 0.8  # of its box, a cell's own area: a cell is a rectangle
+CELL_INSET_PX = 3  # what of the walls' remains is left out of a cell read again
+CELL_PAD_IN = 0.08  # paper round a cell read again: the engine finds lines better with some
+# Lines across cells read this surely (their words' mean) are rows read in their order, or
+# nearly (a real notice's table: 91-92, with one short line of 51 among them); lines of
+# cells interleaved read far less surely (40-78 on a real list's header row), their words
+# cut out of several cells' lines.
+INTERLEAVED_CONFIDENCE = 85.0
+MAX_CELLS_READ = 120  # a page's budget of cells read again (each costs a small page reading)
+
+
+@dataclass(frozen=True)
+class Cell:
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    def holds(self, word: OcrWord) -> bool:
+        x = word.left + word.width / 2
+        y = word.top + word.height / 2
+        return self.left <= x < self.right and self.top <= y < self.bottom
+
+
+def ruled_cells(grey: np.ndarray, dpi: float) -> list[Cell]:
+    """The closed cells of the page's ruled tables, in the grey page's pixels, row by row."""
+    scale = min(1.0, GRID_DPI / dpi)
+    small = (
+        cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        if scale < 1.0
+        else grey
+    )
+    small_dpi = dpi * scale
+    _, ink = cv2.threshold(small, RULE_LEVEL, 255, cv2.THRESH_BINARY_INV)
+    vertical = _strokes(ink, 1, max(8, round(VERTICAL_RULE_IN * small_dpi)))
+    if not cv2.countNonZero(vertical):
+        return []  # most pages: no vertical rule, no table (checked first: it is the cheap test)
+    horizontal = _strokes(ink, max(16, round(HORIZONTAL_RULE_IN * small_dpi)), 1)
+    walls = cv2.dilate(
+        cv2.bitwise_or(horizontal, vertical), cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
+    )
+    _, _, stats, _ = cv2.connectedComponentsWithStats(cv2.bitwise_not(walls), connectivity=4)
+    height, width = walls.shape
+    found: list[Cell] = []
+    for x, y, w, h, area in stats[1:].tolist():
+        enclosed = x > 0 and y > 0 and x + w < width and y + h < height
+        if not enclosed or area < MIN_FILLED * w * h or w * h > MAX_CELL_SHARE * width * height:
+            continue
+        if w < MIN_CELL_WIDTH_IN * small_dpi or h < MIN_CELL_HEIGHT_IN * small_dpi:
+            continue
+        found.append(
+            Cell(
+                left=int(x / scale),
+                top=int(y / scale),
+                right=int(-(-(x + w) // scale)),
+                bottom=int(-(-(y + h) // scale)),
+            )
+        )
+    return _row_by_row(found)
+
+
+def _strokes(ink: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The ink of ``ink`` that a ``width`` x ``height`` bar fits in."""
+    bar = cv2.getStructuringElement(cv2.MORPH_RECT, (width, height))
+    return cv2.morphologyEx(ink, cv2.MORPH_OPEN, bar)
+
+
+def _row_by_row(cells: list[Cell]) -> list[Cell]:
+    """Cells in reading order: rows from the top, a row's cells from the left. A cell starts
+    a new row when it begins below the middle of the row's first cell."""
+    ordered: list[Cell] = []
+    row: list[Cell] = []
+    for cell in sorted(cells, key=lambda c: (c.top, c.left)):
+        if row and cell.top >= (row[0].top + row[0].bottom) / 2:
+            ordered.extend(sorted(row, key=lambda c: c.left))
+            row = []
+        row.append(cell)
+    ordered.extend(sorted(row, key=lambda c: c.left))
+    return ordered
+
+
+def crossed_cells(words: tuple[OcrWord, ...], cells: list[Cell]) -> list[int]:
+    """Indexes of the cells that lines of ``words`` ran across into a cell of several
+    lines, when those lines were read unsurely (their words' mean confidence); none when
+    they were read surely."""
+    where = [_cell_of(word, cells) for word in words]
+    lines_in: dict[int, set[tuple[int, int, int]]] = {}
+    for word, at in zip(words, where, strict=True):
+        if at is not None:
+            lines_in.setdefault(at, set()).add(word.line_key)
+    at_of = {id(word): at for word, at in zip(words, where, strict=True)}
+    crossed: set[int] = set()
+    confidences: list[float] = []
+    for line in lines_of(words):
+        touched = {at for at in (at_of[id(word)] for word in line) if at is not None}
+        if len(touched) >= 2 and any(len(lines_in[at]) > 1 for at in touched):
+            crossed.update(touched)
+            confidences.extend(word.confidence for word in line)
+    if not confidences or sum(confidences) / len(confidences) >= INTERLEAVED_CONFIDENCE:
+        return []
+    return sorted(crossed)
+
+
+def _cell_of(word: OcrWord, cells: list[Cell]) -> int | None:
+    for index, cell in enumerate(cells):
+        if cell.holds(word):
+            return index
+    return None
+
+
+def read_crossed_cells(
+    words: tuple[OcrWord, ...],
+    image: np.ndarray,
+    engine: OcrEngine,
+    *,
+    page_dpi: float,
+    dpi: float | None,
+    timeout_s: float,
+    label: str,
+) -> tuple[OcrWord, ...]:
+    """``words`` with the cells a line ran across read again, each as a block of its own,
+    in the table's reading order where the first of their old words stood. ``page_dpi`` is
+    the image's resolution (known or estimated); ``dpi`` what the engine is told of it."""
+    if not words:
+        return words
+    cells = ruled_cells(image, page_dpi)
+    if len(cells) < 2:
+        return words
+    crossed = crossed_cells(words, cells)[:MAX_CELLS_READ]
+    if not crossed:
+        return words
+    next_block = max(w.block for w in words) + 1
+    replaced: dict[int, list[OcrWord]] = {}
+    for index in crossed:
+        cell = cells[index]
+        old = [w for w in words if cell.holds(w)]
+        new = _read_cell(
+            cell,
+            image,
+            engine,
+            pad=round(CELL_PAD_IN * page_dpi),
+            dpi=dpi,
+            timeout_s=timeout_s,
+            label=label,
+        )
+        if _sure_text(new) >= _sure_text(old):
+            replaced[index] = _as_block(new, next_block + index)
+    if not replaced:
+        return words
+    taken = {id(w) for index in replaced for w in words if cells[index].holds(w)}
+    at = next((i for i, w in enumerate(words) if id(w) in taken), len(words))
+    kept_before = [w for w in words[:at] if id(w) not in taken]
+    kept_after = [w for w in words[at:] if id(w) not in taken]
+    in_cells = [w for index in sorted(replaced) for w in replaced[index]]
+    return (*kept_before, *in_cells, *kept_after)
+
+
+def _read_cell(
+    cell: Cell,
+    image: np.ndarray,
+    engine: OcrEngine,
+    *,
+    pad: int,
+    dpi: float | None,
+    timeout_s: float,
+    label: str,
+) -> list[OcrWord]:
+    top, bottom = cell.top + CELL_INSET_PX, cell.bottom - CELL_INSET_PX
+    left, right = cell.left + CELL_INSET_PX, cell.right - CELL_INSET_PX
+    if bottom <= top or right <= left:
+        return []
+    pad = max(8, pad)
+    crop = cv2.copyMakeBorder(
+        image[top:bottom, left:right], pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255
+    )
+    found = engine.read(crop, dpi=dpi, timeout_s=timeout_s, label=label)
+    return [replace(w, left=w.left + left - pad, top=w.top + top - pad) for w in found]
+
+
+def _as_block(words: list[OcrWord], block: int) -> list[OcrWord]:
+    """The cell's words as one block of one paragraph, its lines numbered anew: the engine
+    may find two blocks or paragraphs in a cell, and the text layer sizes text by paragraph
+    (a cell's last line drawn smaller was cut from the cell by pdftotext)."""
+    lines: dict[tuple[int, int, int], int] = {}
+    return [
+        replace(
+            word, block=block, paragraph=1, line=lines.setdefault(word.line_key, len(lines) + 1)
+        )
+        for word in words
+    ]
+
+
+def _sure_text(words: list[OcrWord]) -> float:
+    """Characters read, each weighed by its word's confidence."""
+    return sum(len(w.text) * w.confidence / 100.0 for w in words)
