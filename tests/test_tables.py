@@ -79,9 +79,10 @@ class CellReader:
 
     name = "cell-reader"
 
-    def __init__(self, *, blank: bool = False) -> None:
+    def __init__(self, *, blank: bool = False, confidence: float = 93.0) -> None:
         self.cells: list[tuple[int, int]] = []
         self.blank = blank
+        self.confidence = confidence
 
     def read(
         self,
@@ -103,7 +104,9 @@ class CellReader:
             left = 10
             for text in line.split():
                 # a second block for the second line: the cell is still drawn as one block
-                words.append(OcrWord(text, left, 20 + 40 * number, 60, 30, 93.0, number, 1, 1))
+                words.append(
+                    OcrWord(text, left, 20 + 40 * number, 60, 30, self.confidence, number, 1, 1)
+                )
                 left += 70
         return tuple(words)
 
@@ -169,6 +172,17 @@ def test_a_table_read_surely_across_is_left_as_read() -> None:
 
 def test_a_cell_read_again_to_nothing_keeps_its_first_reading() -> None:
     reader = CellReader(blank=True)
+    first = _first_reading(header_confidence=45.0)
+    out = read_crossed_cells(
+        first, _page(), reader, page_dpi=DPI, dpi=DPI, timeout_s=5.0, label="list p1"
+    )
+    assert len(reader.cells) == 3
+    assert out == first
+
+
+def test_cells_read_alone_no_more_surely_leave_the_table_in_the_engine_order() -> None:
+    # a poor scan: the cells read alone as unsurely as the lines across them
+    reader = CellReader(confidence=50.0)
     first = _first_reading(header_confidence=45.0)
     out = read_crossed_cells(
         first, _page(), reader, page_dpi=DPI, dpi=DPI, timeout_s=5.0, label="list p1"
