@@ -11,6 +11,7 @@ from models.pagerecord import OcrWord
 from pipeline.clean import CleanedPage
 from pipeline.context import PageContext
 from pipeline.engines import engine_for
+from pipeline.sidebyside import read_sides_apart
 from pipeline.stacked import restack_numbers
 from pipeline.tables import read_crossed_cells
 from pipeline.words import reading_text
@@ -86,6 +87,9 @@ def ocr_page(page: CleanedPage, context: PageContext, *, tell_dpi: bool = True) 
         dpi=dpi,
         timeout_s=context.ocr_timeout_s,
         label=context.label,
+    )
+    words = read_sides_apart(
+        words, page.image, engine, dpi=dpi, timeout_s=context.ocr_timeout_s, label=context.label
     )
     return PageOcr(
         index=page.index,
