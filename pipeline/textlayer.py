@@ -131,10 +131,25 @@ def split_at_gaps(line: LineBox, height: float) -> list[LineBox]:
     parts = [line.words[start:end] for start, end in pairwise(edges)]
     runs = [list(parts[0])]
     for before, part in pairwise(parts):
-        if not (_holds_label(before) and _holds_label(part)):
+        if not (_holds_label(before) and _holds_label(part)) and not _date_blank(before, part):
             runs.append([])
         runs[-1].extend(part)
     return [replace(line, words=tuple(run)) for run in runs]
+
+
+# A date's blanks: "Hà Nội, ngày ___ tháng ___ năm 2025", the day and month written by hand
+# (a pen's values are no print, and leave the text) or not at all. The gaps are no gutter:
+# cut there, "tháng" and "năm 2025" became blocks of their own that pdftotext read after
+# the document's title and subject.
+DATE_BLANKS = {"ngày": "tháng", "tháng": "năm"}
+
+
+def _date_blank(
+    before: Sequence[tuple[str, float, float]], after: Sequence[tuple[str, float, float]]
+) -> bool:
+    """Whether the gap between two parts of a line is a date's blank for a day or a month."""
+    word = before[-1][0].lower()
+    return word in DATE_BLANKS and after[0][0].lower() == DATE_BLANKS[word]
 
 
 def _holds_label(words: Sequence[tuple[str, float, float]]) -> bool:
@@ -326,6 +341,31 @@ def _stacked(above: TextBlock, below: TextBlock, above_size: float, below_size: 
     return overlap_x and gap_y <= STACK_GAP_SIZES * max(above_size, below_size)
 
 
+# A letter head stands side by side: the agency's name on the left, the national motto and
+# the place and date on the right, each line of Tesseract's running across both. pdftotext
+# grows a block sideways over text in a size within 20 % of its own when the gap is under
+# about a text size: a bold agency name reaching near the motto joined both sides into one
+# block, read line by line across ("BỘ CÔNG THƯƠNG / CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM /
+# TRƯỜNG ĐẠI HỌC ĐIỆN LỰC / Độc lập - ..."). In the letter head (``_letter_head``), what
+# stands right of a line's widest gap is drawn a quarter smaller: never joined sideways,
+# while the right side's own lines, all of that size, still stack into their block. Only
+# there: further down, lines in parts are a table's rows or a form's, which pdftotext reads
+# well as rows when it joins them (a real notice's table read 4.7 -> 17.3 % with its rows'
+# parts apart), or a list beside a receiving stamp.
+HEAD_RIGHT_SIZE = 0.75
+
+
+def _letter_head(lines: Sequence[LineBox], runs_of: Sequence[list[LineBox]]) -> set[int]:
+    """Indexes of the letter head's lines: from the top of the page, the lines in parts
+    side by side, up to the first line of one part (the document's title, or its body)."""
+    head: set[int] = set()
+    for at in sorted(range(len(lines)), key=lambda i: lines[i].top):
+        if len(runs_of[at]) < 2:
+            break
+        head.add(at)
+    return head
+
+
 def text_layer_content(lines: Sequence[LineBox], cleaned_to_user: np.ndarray) -> bytes:
     """Content stream drawing ``lines`` (cleaned px) invisibly in PDF user space."""
     linear = cleaned_to_user[:2, :2]
@@ -334,9 +374,17 @@ def text_layer_content(lines: Sequence[LineBox], cleaned_to_user: np.ndarray) ->
     up = _snap(linear @ np.array([0.0, -1.0]))
     sizes = line_sizes(lines)
     parts = [f"BT\n3 Tr\n{FONT_RESOURCE} 1 Tf\n"]
-    for whole, size_px in zip(lines, sizes, strict=True):
-        for run in split_at_gaps(whole, size_px):
-            parts.extend(_run_content(run, size_px, whole.base, cleaned_to_user, along, up))
+    runs_of = [split_at_gaps(whole, size_px) for whole, size_px in zip(lines, sizes, strict=True)]
+    head = _letter_head(lines, runs_of)
+    for at, (whole, size_px) in enumerate(zip(lines, sizes, strict=True)):
+        runs = runs_of[at]
+        right_from = len(runs)
+        if at in head:
+            gaps = [b.words[0][1] - a.words[-1][2] for a, b in pairwise(runs)]
+            right_from = gaps.index(max(gaps)) + 1
+        for number, run in enumerate(runs):
+            drawn = size_px * (HEAD_RIGHT_SIZE if number >= right_from else 1.0)
+            parts.extend(_run_content(run, drawn, whole.base, cleaned_to_user, along, up))
     parts.append("ET\n")
     return "".join(parts).encode("ascii")
 

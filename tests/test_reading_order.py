@@ -289,3 +289,69 @@ def test_lines_are_drawn_on_their_words_baseline_not_their_lowest_word() -> None
         scaled = (at_more[second].base - at_more[first].base) / 1.03
         assert scaled == pytest.approx(spacing, rel=0.025)
     assert LineBox((("a", 0, 10),), 100, 150).base == pytest.approx(140.0)  # no words' bottoms
+
+
+# The top of a real university notice at 300 dpi (bench/real_vn epu-dl0008), as Tesseract read
+# it: each of its three head lines runs across both sides of the letter head (the bold
+# agency name on the left nearly reaches the motto on the right), then the title and the
+# subject's first line. (text, left, top, width, height, block, line)
+# fmt: off
+NOTICE_HEAD = [
+    ("BỘ", 484, 217, 80, 63, 1, 1), ("CÔNG", 580, 217, 166, 54, 1, 1),
+    ("THƯƠNG", 762, 224, 248, 48, 1, 1), ("CỘNG", 1179, 223, 159, 55, 1, 1),
+    ("HOÀ", 1353, 217, 125, 50, 1, 1), ("XÃ", 1492, 219, 78, 48, 1, 1),
+    ("HỘI", 1585, 223, 103, 55, 1, 1), ("CHỦ", 1704, 217, 118, 51, 1, 1),
+    ("NGHĨA", 1837, 219, 182, 48, 1, 1), ("VIỆT", 2033, 222, 133, 56, 1, 1),
+    ("NAM", 2182, 229, 127, 38, 1, 1),
+    ("TRƯỜNG", 349, 285, 240, 50, 4, 1), ("ĐẠI", 604, 297, 100, 48, 4, 1),
+    ("HỌC", 719, 297, 122, 48, 4, 1), ("ĐIỆN", 856, 291, 134, 54, 4, 1),
+    ("LỰC", 1006, 290, 115, 55, 4, 1), ("Độc", 1416, 291, 89, 50, 4, 1),
+    ("lập", 1522, 292, 69, 50, 4, 1), ("-", 1608, 315, 16, 6, 4, 1),
+    ("Tự", 1639, 293, 68, 48, 4, 1), ("do", 1722, 293, 53, 38, 4, 1),
+    ("-", 1791, 315, 16, 6, 4, 1), ("Hạnh", 1823, 293, 126, 48, 4, 1),
+    ("phúc", 1966, 293, 112, 49, 4, 1),
+    ("Số:", 434, 393, 226, 67, 4, 2), ("/TB-QL", 709, 408, 188, 53, 4, 2),
+    ("Đào", 913, 408, 95, 42, 4, 2), ("tạo", 1024, 414, 71, 45, 4, 2),
+    ("Hà", 1296, 418, 73, 41, 4, 2), ("Nội,", 1383, 419, 95, 48, 4, 2),
+    ("ngày", 1501, 418, 113, 53, 4, 2), ("tháng", 1775, 418, 134, 53, 4, 2),
+    ("năm", 2024, 419, 98, 40, 4, 2), ("2025", 2140, 418, 117, 41, 4, 2),
+    ("THÔNG", 1103, 564, 215, 56, 4, 3), ("BÁO", 1334, 566, 127, 54, 4, 3),
+    ("Về", 631, 633, 67, 53, 5, 1), ("việc", 713, 644, 97, 54, 5, 1),
+    ("nhận", 828, 644, 122, 54, 5, 1), ("bằng", 969, 633, 121, 65, 5, 1),
+    ("tốt", 1106, 633, 68, 53, 5, 1), ("nghiệp", 1190, 644, 166, 55, 5, 1),
+]
+# fmt: on
+
+
+def test_a_letter_heads_two_sides_read_side_by_side_not_line_by_line(tmp_path: Path) -> None:
+    """pdftotext grew the agency's block sideways over the motto (sizes alike, a gap of under
+    a text size on the bold line) and read the head line by line across: "BỘ CÔNG THƯƠNG /
+    CỘNG HOÀ ... / TRƯỜNG ĐẠI HỌC ĐIỆN LỰC / Độc lập ..." (a real notice: 8.9 % CER, 2.3 %
+    read side by side). The head's right side is drawn smaller; the body is not. (The day
+    and month written by hand are left out here, as a pen's ink is.)"""
+    words = [
+        OcrWord(text, left, top, width, height, 95.0, block, 1, line)
+        for text, left, top, width, height, block, line in NOTICE_HEAD
+    ]
+    text = _layer_pdf(lines_from_words(words), tmp_path / "head.pdf", 2480, 3509)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    order = [lines.index(line) for line in ("BỘ CÔNG THƯƠNG", "TRƯỜNG ĐẠI HỌC ĐIỆN LỰC")]
+    order += [
+        next(i for i, line in enumerate(lines) if line.startswith(start))
+        for start in ("Số:", "CỘNG HOÀ", "Độc lập", "Hà Nội")
+    ]
+    assert order == sorted(order)  # the left side whole, then the right side
+    assert order[-1] < lines.index("THÔNG BÁO") < lines.index("Về việc nhận bằng tốt nghiệp")
+
+
+def test_a_dates_blanks_for_the_day_and_month_are_no_gutter() -> None:
+    """ "Hà Nội, ngày ___ tháng ___ năm 2025" with the day and month left to the pen: the line
+    stays one run (cut there, "tháng" and "năm 2025" were blocks read after the title)."""
+    date = LineBox(
+        (("Hà", 1296, 1369), ("Nội,", 1383, 1478), ("ngày", 1501, 1614),
+         ("tháng", 1775, 1909), ("năm", 2024, 2122), ("2025", 2140, 2257)),
+        418, 471,
+    )  # fmt: skip
+    assert len(split_at_gaps(date, 50.0)) == 1
+    apart = LineBox((("ngày", 100, 200), ("Điều", 600, 700)), 0, 50)  # no date goes on
+    assert len(split_at_gaps(apart, 50.0)) == 2
