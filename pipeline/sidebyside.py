@@ -16,14 +16,21 @@ letter's foot is read list first, then the signer).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import pairwise
 
-import cv2
 import numpy as np
 
 from models.pagerecord import OcrWord
 from pipeline.engines import OcrEngine
+from pipeline.regions import (
+    Region,
+    as_block,
+    mean_confidence,
+    put_in_place,
+    read_region,
+    sure_text,
+)
 from pipeline.words import lines_of
 
 GAP_HEIGHTS = 2.5  # a gap this many letter heights wide splits a line in two sides
@@ -96,7 +103,7 @@ def read_sides_apart(
     """``words`` with each run of lines read unsurely across a gap read again side by side."""
     for run in _runs(words):
         run_words = [w for split in run for w in split.words]
-        if _mean_confidence(run_words) >= UNSURE_CONFIDENCE:
+        if mean_confidence(run_words) >= UNSURE_CONFIDENCE:
             continue
         words = _read_run_again(words, run, image, engine, dpi, timeout_s, label)
     return words
@@ -118,68 +125,18 @@ def _read_run_again(
     gutter = (max(s.left_end for s in run) + min(s.right_start for s in run)) // 2
     left = max(0, min(w.left for w in run_words) - pad)
     right = min(image.shape[1], max(w.left + w.width for w in run_words) + pad)
-    sides = ((left, gutter), (gutter, right))
+    sides = (Region(left, top, gutter, bottom), Region(gutter, top, right, bottom))
     next_block = max(w.block for w in words) + 1
     taken: set[int] = set()
     new: list[OcrWord] = []
-    for number, (x0, x1) in enumerate(sides):
-        old = [w for w in words if _holds(w, x0, top, x1, bottom)]
-        found = _read_region(image, x0, top, x1, bottom, pad, engine, dpi, timeout_s, label)
-        sure = _mean_confidence(found) >= SURE_CONFIDENCE
-        surer = _mean_confidence(found) >= _mean_confidence(old) + MIN_CONFIDENCE_GAIN
-        recovers = _sure_text(found) >= MIN_TEXT_GAIN * _sure_text(old)
+    for number, side in enumerate(sides):
+        old = [w for w in words if side.holds(w)]
+        found = read_region(side, image, engine, pad=pad, dpi=dpi, timeout_s=timeout_s, label=label)
+        sure = mean_confidence(found) >= SURE_CONFIDENCE
+        surer = mean_confidence(found) >= mean_confidence(old) + MIN_CONFIDENCE_GAIN
+        recovers = sure_text(found) >= MIN_TEXT_GAIN * sure_text(old)
         if not (found and sure and surer and recovers):
             continue  # this side keeps its first reading
-        lines: dict[tuple[int, int, int], int] = {}
-        new.extend(
-            replace(
-                w,
-                block=next_block + number,
-                paragraph=1,
-                line=lines.setdefault(w.line_key, len(lines) + 1),
-            )
-            for w in found
-        )
+        new.extend(as_block(found, next_block + number))
         taken.update(id(w) for w in old)
-    if not new:
-        return words
-    at = next((i for i, w in enumerate(words) if id(w) in taken), len(words))
-    before = [w for w in words[:at] if id(w) not in taken]
-    after = [w for w in words[at:] if id(w) not in taken]
-    return (*before, *new, *after)
-
-
-def _holds(word: OcrWord, left: int, top: int, right: int, bottom: int) -> bool:
-    x = word.left + word.width / 2
-    y = word.top + word.height / 2
-    return left <= x < right and top <= y < bottom
-
-
-def _read_region(
-    image: np.ndarray,
-    left: int,
-    top: int,
-    right: int,
-    bottom: int,
-    pad: int,
-    engine: OcrEngine,
-    dpi: float | None,
-    timeout_s: float,
-    label: str,
-) -> list[OcrWord]:
-    if right <= left or bottom <= top:
-        return []
-    crop = cv2.copyMakeBorder(
-        image[top:bottom, left:right], pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255
-    )
-    found = engine.read(crop, dpi=dpi, timeout_s=timeout_s, label=label)
-    return [replace(w, left=w.left + left - pad, top=w.top + top - pad) for w in found]
-
-
-def _sure_text(words: list[OcrWord]) -> float:
-    """Characters read, each weighed by its word's confidence."""
-    return sum(len(w.text) * w.confidence / 100.0 for w in words)
-
-
-def _mean_confidence(words: list[OcrWord]) -> float:
-    return sum(w.confidence for w in words) / len(words) if words else 0.0
+    return put_in_place(words, taken, new) if new else words

@@ -21,13 +21,19 @@ and keeps the engine's row order).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
 import cv2
 import numpy as np
 
 from models.pagerecord import OcrWord
 from pipeline.engines import OcrEngine
+from pipeline.regions import (
+    Region,
+    as_block,
+    mean_confidence,
+    put_in_place,
+    read_region,
+    sure_text,
+)
 from pipeline.words import lines_of
 
 GRID_DPI = 100.0  # rules are found on a copy this fine: a rule of a 300 dpi scan still shows
@@ -54,17 +60,7 @@ MIN_CONFIDENCE_GAIN = 10.0
 MAX_CELLS_READ = 120  # a page's budget of cells read again (each costs a small page reading)
 
 
-@dataclass(frozen=True)
-class Cell:
-    left: int
-    top: int
-    right: int
-    bottom: int
-
-    def holds(self, word: OcrWord) -> bool:
-        x = word.left + word.width / 2
-        y = word.top + word.height / 2
-        return self.left <= x < self.right and self.top <= y < self.bottom
+Cell = Region  # a table's cell: the rectangle inside its walls
 
 
 def ruled_cells(grey: np.ndarray, dpi: float) -> list[Cell]:
@@ -180,68 +176,20 @@ def read_crossed_cells(
     for index in crossed:
         cell = cells[index]
         old = [w for w in words if cell.holds(w)]
-        new = _read_cell(
-            cell,
-            image,
-            engine,
-            pad=round(CELL_PAD_IN * page_dpi),
-            dpi=dpi,
-            timeout_s=timeout_s,
-            label=label,
+        inside = Region(
+            cell.left + CELL_INSET_PX,
+            cell.top + CELL_INSET_PX,
+            cell.right - CELL_INSET_PX,
+            cell.bottom - CELL_INSET_PX,
         )
-        if _sure_text(new) >= _sure_text(old):
-            replaced[index] = _as_block(new, next_block + index)
+        pad = max(8, round(CELL_PAD_IN * page_dpi))
+        new = read_region(inside, image, engine, pad=pad, dpi=dpi, timeout_s=timeout_s, label=label)
+        if sure_text(new) >= sure_text(old):
+            replaced[index] = as_block(new, next_block + index)
             before.extend(old)
     after = [w for cell_words in replaced.values() for w in cell_words]
-    if not replaced or _mean_confidence(after) < _mean_confidence(before) + MIN_CONFIDENCE_GAIN:
+    if not replaced or mean_confidence(after) < mean_confidence(before) + MIN_CONFIDENCE_GAIN:
         return words  # no clearly better reading: the engine's order is kept
     taken = {id(w) for index in replaced for w in words if cells[index].holds(w)}
-    at = next((i for i, w in enumerate(words) if id(w) in taken), len(words))
-    kept_before = [w for w in words[:at] if id(w) not in taken]
-    kept_after = [w for w in words[at:] if id(w) not in taken]
     in_cells = [w for index in sorted(replaced) for w in replaced[index]]
-    return (*kept_before, *in_cells, *kept_after)
-
-
-def _read_cell(
-    cell: Cell,
-    image: np.ndarray,
-    engine: OcrEngine,
-    *,
-    pad: int,
-    dpi: float | None,
-    timeout_s: float,
-    label: str,
-) -> list[OcrWord]:
-    top, bottom = cell.top + CELL_INSET_PX, cell.bottom - CELL_INSET_PX
-    left, right = cell.left + CELL_INSET_PX, cell.right - CELL_INSET_PX
-    if bottom <= top or right <= left:
-        return []
-    pad = max(8, pad)
-    crop = cv2.copyMakeBorder(
-        image[top:bottom, left:right], pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255
-    )
-    found = engine.read(crop, dpi=dpi, timeout_s=timeout_s, label=label)
-    return [replace(w, left=w.left + left - pad, top=w.top + top - pad) for w in found]
-
-
-def _as_block(words: list[OcrWord], block: int) -> list[OcrWord]:
-    """The cell's words as one block of one paragraph, its lines numbered anew: the engine
-    may find two blocks or paragraphs in a cell, and the text layer sizes text by paragraph
-    (a cell's last line drawn smaller was cut from the cell by pdftotext)."""
-    lines: dict[tuple[int, int, int], int] = {}
-    return [
-        replace(
-            word, block=block, paragraph=1, line=lines.setdefault(word.line_key, len(lines) + 1)
-        )
-        for word in words
-    ]
-
-
-def _mean_confidence(words: list[OcrWord]) -> float:
-    return sum(w.confidence for w in words) / len(words) if words else 0.0
-
-
-def _sure_text(words: list[OcrWord]) -> float:
-    """Characters read, each weighed by its word's confidence."""
-    return sum(len(w.text) * w.confidence / 100.0 for w in words)
+    return put_in_place(words, taken, in_cells)
