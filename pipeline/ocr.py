@@ -12,7 +12,7 @@ from pipeline.clean import CleanedPage
 from pipeline.context import PageContext
 from pipeline.engines import engine_for
 from pipeline.sidebyside import read_sides_apart
-from pipeline.stacked import restack_numbers
+from pipeline.stacked import restack_numbers, restore_item_numbers
 from pipeline.tables import read_crossed_cells
 from pipeline.words import reading_text
 
@@ -77,6 +77,9 @@ def ocr_page(page: CleanedPage, context: PageContext, *, tell_dpi: bool = True) 
     if left or top:
         words = tuple(replace(w, left=w.left + left, top=w.top + top) for w in words)
     words = restack_numbers(
+        words, page.image, engine, dpi=dpi, timeout_s=context.ocr_timeout_s, label=context.label
+    )
+    words = restore_item_numbers(
         words, page.image, engine, dpi=dpi, timeout_s=context.ocr_timeout_s, label=context.label
     )
     words = read_crossed_cells(

@@ -11,10 +11,18 @@ edge: read with the label after it, the number reads as surely as the label.
 
 A line of real vertical text (a side note set sideways) is read with confidence and is left
 as it is.
+
+The same numbers are lost another way: a list's "1." ... "5." hanging left of their lines'
+text, a gap away, are cut off by the page layout and read alone as nonsense ("la", "..",
+".") or not at all (a real notice at 0.97x and 1.03x its scan resolution lost all five). A
+line whose text starts right of ink that no word of another line covers, or right of such a
+stray mark, is read again as one line from the ink's left edge; an item number found there
+("1.", "12.", "a)", "(3)") is put at the line's start and the stray mark dropped.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from itertools import pairwise
 
@@ -85,6 +93,116 @@ def restack_numbers(
                     replace(n, block=key[0], paragraph=key[1], line=key[2]) for n in numbers
                 ] + covered
     return tuple(w for line in lines.values() for w in line)
+
+
+# An item number: digits or one letter, closed by "." or ")" (or bracketed).
+ITEM_NUMBER = re.compile(r"^(?:\d{1,2}|[a-zđ])[.)]$|^\(\d{1,2}\)$")
+MARK_REACH_HEIGHTS = 1.5  # a hanging number ends within this many letter heights of its text
+MAX_MARK_CHARS = 3  # a stray mark read alone: a line of one word this short ...
+STRAY_CONFIDENCE = 70.0  # ... read less surely than this
+MIN_MARK_INK = 0.04  # of the zone left of a line's text: ink enough for a digit and a dot
+MARK_INK_LEVEL = 128
+MAX_LINES_READ_AGAIN = 30  # a page's budget of lines read again for their numbers
+
+
+def restore_item_numbers(
+    words: tuple[OcrWord, ...],
+    image: np.ndarray,
+    engine: OcrEngine,
+    *,
+    dpi: float | None,
+    timeout_s: float,
+    label: str,
+) -> tuple[OcrWord, ...]:
+    """``words`` with each line that lost its hanging item number read again from the
+    number's ink, and the number put back at the line's start."""
+    lines = lines_of(words)
+    boxes = [Box.of_words(line) for line in lines]
+    # A line of one short word read unsurely is a mark read alone (a number cut off from
+    # its line: "1." as "la", 48).
+    strays = {
+        id(line[0])
+        for line in lines
+        if len(line) == 1
+        and len(line[0].text) <= MAX_MARK_CHARS
+        and line[0].confidence < STRAY_CONFIDENCE
+    }
+    changed: dict[int, list[OcrWord]] = {}
+    dropped: set[int] = set()
+    for at, line in enumerate(lines):
+        if len(changed) >= MAX_LINES_READ_AGAIN:
+            break
+        text = [w for w in line if not _dots(w.text)]
+        if len(text) < 2 or id(line[0]) in strays:
+            continue
+        first = min(text, key=lambda w: w.left)
+        if ITEM_NUMBER.match(first.text):
+            continue  # read with its number
+        box = boxes[at]
+        height = int(np.median([w.height for w in text]))
+        zone_left = max(0, round(first.left - MARK_REACH_HEIGHTS * height))
+        marks = [
+            w
+            for w in words
+            if (id(w) in strays or (_dots(w.text) and w in line))
+            and _in_zone(w, zone_left, first.left, box)
+        ]
+        if any(
+            _crosses(boxes[i], zone_left, first.left, box)
+            for i in range(len(lines))
+            if i != at and id(lines[i][0]) not in strays
+        ):
+            continue  # another line's text stands there: a column, not a number
+        ink = _ink_left(image, zone_left, first.left, box)
+        starts = [m.left for m in marks] + ([ink] if ink is not None else [])
+        if not starts:
+            continue
+        found = _read_numbers(
+            box, height, min(starts), first.left, image, engine, dpi, timeout_s, label
+        )
+        numbers = [n for n in found if ITEM_NUMBER.match(n.text)]
+        if len(numbers) != 1:
+            continue
+        key = first.line_key
+        number = replace(numbers[0], block=key[0], paragraph=key[1], line=key[2])
+        changed[at] = [number, *(w for w in line if w not in marks)]
+        dropped.update(id(m) for m in marks)
+    if not changed:
+        return words
+    out: list[OcrWord] = []
+    for at, line in enumerate(lines):
+        out.extend(changed.get(at) or [w for w in line if id(w) not in dropped])
+    return tuple(out)
+
+
+def _dots(text: str) -> bool:
+    """Whether a word is punctuation alone: a number's dot read without its digit."""
+    return not any(ch.isalnum() for ch in text) and text not in ("-", "+", "•", "*")
+
+
+def _crosses(other: Box, left: int, right: int, box: Box) -> bool:
+    """Whether ``other`` reaches into the zone ``left``..``right`` of the line in ``box``."""
+    across = other.left < right and other.left + other.width > left
+    return across and other.top < box.top + box.height and other.top + other.height > box.top
+
+
+def _in_zone(word: OcrWord, left: int, right: int, box: Box) -> bool:
+    middle_x = word.left + word.width / 2
+    middle_y = word.top + word.height / 2
+    return left <= middle_x < right and box.top <= middle_y < box.top + box.height
+
+
+def _ink_left(image: np.ndarray, left: int, right: int, box: Box) -> int | None:
+    """The left edge of the ink between ``left`` and ``right`` in the line's band, when
+    there is enough of it for a number; else None."""
+    if right - left < 4:
+        return None
+    zone = image[box.top : box.top + box.height, left:right]
+    dark = zone < MARK_INK_LEVEL
+    if dark.mean() < MIN_MARK_INK:
+        return None
+    columns = np.flatnonzero(dark.any(axis=0))
+    return left + int(columns[0])
 
 
 def _read_numbers(

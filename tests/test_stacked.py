@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from models.pagerecord import OcrWord
-from pipeline.stacked import restack_numbers, stacked_lines
+from pipeline.stacked import restack_numbers, restore_item_numbers, stacked_lines
 
 
 def _word(
@@ -139,3 +139,110 @@ def test_real_vertical_text_and_plain_lines_are_left_as_read() -> None:
     reader = LineReader()
     assert restack_numbers(words, _page(), reader, dpi=300.0, timeout_s=5.0, label="p1") == words
     assert reader.bands == []
+
+
+# A list whose hanging numbers the page layout cut off (a real notice at 1.03x its scan
+# resolution, bench/real_vn epu-dl0008): "1." read alone as "la" on a line of its own, "2."
+# not read at all, "3." read as ".." before its line's text. The numbers stand 70 px left of
+# their text, in ink the test's page carries.
+ITEM_LINES = {  # line top -> (its number, its words)
+    1262: ("1.", ["Thời", "gian:"]),
+    1455: ("2.", ["Địa", "điểm"]),
+    1560: ("3.", ["..", "Địa", "điểm"]),
+}
+
+
+def _item_words() -> tuple[OcrWord, ...]:
+    words = [_word("la", 447, 1262, 34, 42, 40.0, (10, 1, 1))]
+    for line, (top, (_, texts)) in enumerate(ITEM_LINES.items(), start=1):
+        left = 476 if texts[0] == ".." else 520
+        for text in texts:
+            width = 20 if text == ".." else 90
+            words.append(_word(text, left, top, width, 50, 96.0, (11, 1, line)))
+            left += width + 24
+    return tuple(words)
+
+
+def _item_page(*, column_left: bool = False) -> np.ndarray:
+    page = np.full((2000, 1600), 255, np.uint8)
+    for top in ITEM_LINES:
+        page[top + 8 : top + 45, 450:490] = 0  # the number's ink
+    if column_left:  # text of another column where the numbers would stand
+        page[1200:1700, 300:500] = 0
+    return page
+
+
+class NumberReader:
+    """Reads a band again as one line: its number, then its text (crop coordinates)."""
+
+    name = "number-reader"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def read(
+        self,
+        image: np.ndarray,
+        *,
+        dpi: float | None,
+        one_line: bool = False,
+        timeout_s: float,
+        label: str,
+    ) -> tuple[OcrWord, ...]:
+        assert one_line
+        self.calls += 1
+        # One band a line, read top to bottom: the call's order says which line it is.
+        number, texts = list(ITEM_LINES.values())[self.calls - 1]
+        words = [OcrWord(number, 20, 10, 40, 37, 95.0, 1, 1, 1)]
+        left = 90
+        for text in texts:
+            if text != "..":
+                words.append(OcrWord(text, left, 10, 90, 37, 96.0, 1, 1, 1))
+                left += 110
+        return tuple(words)
+
+    def orient(self, image: np.ndarray, *, timeout_s: float) -> tuple[int, float] | None:
+        return None
+
+
+def test_hanging_item_numbers_cut_off_by_the_layout_are_read_again_and_put_back() -> None:
+    reader = NumberReader()
+    out = restore_item_numbers(
+        _item_words(), _item_page(), reader, dpi=300.0, timeout_s=5.0, label="notice p1"
+    )
+    lines: dict[tuple[int, int, int], list[str]] = {}
+    for w in out:
+        lines.setdefault(w.line_key, []).append(w.text)
+    assert list(lines.values()) == [
+        ["1.", "Thời", "gian:"],
+        ["2.", "Địa", "điểm"],
+        ["3.", "Địa", "điểm"],
+    ]  # the stray "la" and the dots gone
+    assert reader.calls == 3
+    number = next(w for w in out if w.text == "2.")
+    assert 440 <= number.left <= 460 and number.line_key == (11, 1, 2)
+
+
+def test_a_line_beside_another_column_or_already_numbered_is_not_read_again() -> None:
+    reader = NumberReader()
+    column = tuple(  # a left column's lines reaching where the numbers would stand
+        _word(text, 300, top, 190, 50, 95.0, (5, 1, n))
+        for n, (top, text) in enumerate(((1262, "khoản"), (1455, "điều"), (1560, "mục")), 1)
+    )
+    words = column + _item_words()[1:]
+    out = restore_item_numbers(
+        words, _item_page(column_left=True), reader, dpi=300.0, timeout_s=5.0, label="p1"
+    )
+    assert reader.calls == 0 and out == words
+    numbered = (
+        _word("1.", 447, 1262, 34, 42, 96.0, (11, 1, 1)),
+        _word("Thời", 520, 1262, 90, 50, 96.0, (11, 1, 1)),
+        _word("-", 447, 1455, 20, 6, 93.0, (11, 1, 2)),  # a bullet is print
+        _word("Website;", 520, 1455, 90, 50, 96.0, (11, 1, 2)),
+    )
+    blank = np.full((2000, 1600), 255, np.uint8)
+    assert (
+        restore_item_numbers(numbered, blank, reader, dpi=300.0, timeout_s=5.0, label="p1")
+        == numbered
+    )
+    assert reader.calls == 0
