@@ -105,20 +105,20 @@ def read_sides_apart(
         run_words = [w for split in run for w in split.words]
         if mean_confidence(run_words) >= UNSURE_CONFIDENCE:
             continue
-        words = _read_run_again(words, run, image, engine, dpi, timeout_s, label)
+        words = _read_run_again(words, run, run_words, image, engine, dpi, timeout_s, label)
     return words
 
 
 def _read_run_again(
     words: tuple[OcrWord, ...],
     run: list[Split],
+    run_words: list[OcrWord],
     image: np.ndarray,
     engine: OcrEngine,
     dpi: float | None,
     timeout_s: float,
     label: str,
 ) -> tuple[OcrWord, ...]:
-    run_words = [w for split in run for w in split.words]
     pad = round(PAD_HEIGHTS * max(s.height for s in run))
     top = max(0, min(w.top for w in run_words) - pad)
     bottom = min(image.shape[0], max(w.top + w.height for w in run_words) + pad)

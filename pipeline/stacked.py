@@ -30,6 +30,7 @@ import numpy as np
 
 from models.pagerecord import OcrWord
 from pipeline.engines import OcrEngine
+from pipeline.regions import Region
 from pipeline.words import Box, lines_of
 
 MAX_CONFIDENCE = 70.0  # a stacked line read at least this surely is real vertical text
@@ -120,13 +121,14 @@ def restore_item_numbers(
     boxes = [Box.of_words(line) for line in lines]
     # A line of one short word read unsurely is a mark read alone (a number cut off from
     # its line: "1." as "la", 48).
-    strays = {
-        id(line[0])
+    stray_words = [
+        line[0]
         for line in lines
         if len(line) == 1
         and len(line[0].text) <= MAX_MARK_CHARS
         and line[0].confidence < STRAY_CONFIDENCE
-    }
+    ]
+    strays = {id(w) for w in stray_words}
     changed: dict[int, list[OcrWord]] = {}
     dropped: set[int] = set()
     for at, line in enumerate(lines):
@@ -141,18 +143,16 @@ def restore_item_numbers(
         box = boxes[at]
         height = int(np.median([w.height for w in text]))
         zone_left = max(0, round(first.left - MARK_REACH_HEIGHTS * height))
-        marks = [
-            w
-            for w in words
-            if (id(w) in strays or (_dots(w.text) and w in line))
-            and _in_zone(w, zone_left, first.left, box)
-        ]
         if any(
             _crosses(boxes[i], zone_left, first.left, box)
             for i in range(len(lines))
             if i != at and id(lines[i][0]) not in strays
         ):
             continue  # another line's text stands there: a column, not a number
+        zone = Region(zone_left, box.top, first.left, box.top + box.height)
+        marks = [
+            w for w in (*stray_words, *line) if zone.holds(w) and (id(w) in strays or _dots(w.text))
+        ]
         ink = _ink_left(image, zone_left, first.left, box)
         starts = [m.left for m in marks] + ([ink] if ink is not None else [])
         if not starts:
@@ -165,8 +165,9 @@ def restore_item_numbers(
             continue
         key = first.line_key
         number = replace(numbers[0], block=key[0], paragraph=key[1], line=key[2])
-        changed[at] = [number, *(w for w in line if w not in marks)]
-        dropped.update(id(m) for m in marks)
+        marked = {id(m) for m in marks}
+        changed[at] = [number, *(w for w in line if id(w) not in marked)]
+        dropped.update(marked)
     if not changed:
         return words
     out: list[OcrWord] = []
@@ -184,12 +185,6 @@ def _crosses(other: Box, left: int, right: int, box: Box) -> bool:
     """Whether ``other`` reaches into the zone ``left``..``right`` of the line in ``box``."""
     across = other.left < right and other.left + other.width > left
     return across and other.top < box.top + box.height and other.top + other.height > box.top
-
-
-def _in_zone(word: OcrWord, left: int, right: int, box: Box) -> bool:
-    middle_x = word.left + word.width / 2
-    middle_y = word.top + word.height / 2
-    return left <= middle_x < right and box.top <= middle_y < box.top + box.height
 
 
 def _ink_left(image: np.ndarray, left: int, right: int, box: Box) -> int | None:

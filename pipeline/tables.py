@@ -190,6 +190,6 @@ def read_crossed_cells(
     after = [w for cell_words in replaced.values() for w in cell_words]
     if not replaced or mean_confidence(after) < mean_confidence(before) + MIN_CONFIDENCE_GAIN:
         return words  # no clearly better reading: the engine's order is kept
-    taken = {id(w) for index in replaced for w in words if cells[index].holds(w)}
+    taken = {id(w) for w in before}
     in_cells = [w for index in sorted(replaced) for w in replaced[index]]
     return put_in_place(words, taken, in_cells)
