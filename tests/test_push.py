@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from flows import runtime
 from flows.push import push_once, push_until_idle
 from flows.runtime import metadata_store
 from models import Role
+from models.push import OutboxItem
 from tests.handoff_world import AGENCY, WORLD, archive_dossier, world_settings
 from tests.push_receiver import Receiver
 from tests.service_support import SAME_ORIGIN, open_world, run_nothing
@@ -30,10 +32,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Iterator[Settings]:
+def settings(tmp_path: Path, database_url: str) -> Iterator[Settings]:
+    """The handing-on world on each metadata backend: PostgreSQL claims with ``FOR UPDATE
+    SKIP LOCKED``, SQLite by its one writer, and both must hand each push out once."""
     runtime.reset()
     settings, _pki = world_settings(
-        tmp_path, push_backoff_s=0.0, push_timeout_s=1.0, push_max_attempts=3
+        tmp_path,
+        database_url=database_url,
+        push_backoff_s=0.0,
+        push_timeout_s=1.0,
+        push_max_attempts=3,
     )
     yield settings
     runtime.reset()
@@ -63,6 +71,39 @@ def test_the_outbox_row_is_written_with_the_archiving_only_for_an_agency_with_an
     meta.enqueue_archived(before[0])  # the backfill of an endpoint set later
     meta.enqueue_archived(before[0])  # owed once, whatever is asked twice
     assert len(meta.outbox()) == 3
+
+
+def test_pushers_claiming_at_once_each_get_their_own_rows_until_the_lease_lapses(
+    settings: Settings, tmp_path: Path
+) -> None:
+    meta = metadata_store(settings)
+    meta.set_agency_push(AGENCY, "http://127.0.0.1:9/x", SECRET)
+    ids = _archive(settings, tmp_path / "w", 6)
+    lease = timedelta(minutes=5)
+    start = threading.Barrier(3)
+    claims: list[list[OutboxItem]] = []
+
+    def claim() -> None:
+        start.wait(timeout=30)
+        claims.append(meta.claim_due(limit=3, lease=lease))
+
+    pushers = [threading.Thread(target=claim) for _ in range(3)]
+    for pusher in pushers:
+        pusher.start()
+    for pusher in pushers:
+        pusher.join(timeout=60)
+    claimed = [item.dossier_id for items in claims for item in items]
+    assert len(claims) == 3
+    assert sorted(claimed) == sorted(ids)  # every push handed out, none to two pushers
+    assert all(item.url and item.secret == SECRET for items in claims for item in items)
+    assert meta.claim_due(limit=10, lease=lease) == []  # all leased
+    lapsed = datetime.now(UTC) + lease + timedelta(seconds=1)
+    again = meta.claim_due(limit=10, lease=lease, now=lapsed)  # a dead pusher's rows
+    assert sorted(item.dossier_id for item in again) == sorted(ids)
+    assert {item.attempts for item in again} == {2}
+    meta.mark_delivered(again[0].outbox_id, payload_sha256="0" * 64)
+    later = lapsed + lease + timedelta(seconds=1)
+    assert len(meta.claim_due(limit=10, lease=lease, now=later)) == 5  # delivered stays
 
 
 def test_delivered_once_through_500_timeout_and_a_repeat(
@@ -128,6 +169,7 @@ def _cli(settings: Settings, *args: str, fault: str = "") -> subprocess.Complete
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "SOHOA_DATA_DIR": str(settings.data_dir),
+        "SOHOA_DATABASE_URL": settings.resolved_database_url,
         "SOHOA_PUSH_TIMEOUT_S": "1",
         "SOHOA_PUSH_BACKOFF_S": "0",
         "SOHOA_FAULT": fault,
