@@ -5,7 +5,10 @@ A worker thread cannot be killed, so the budget is kept cooperatively:
 * ``pipeline.page.process_page`` checks it before and after every step, and hands each
   step only the time that is left (Tesseract, whose engine stops itself, gets the rest);
 * long loops inside a step call :func:`check_deadline` between items (barcodes found,
-  handwritten areas, lines read again), so a page with thousands of them stops early.
+  handwritten areas), so a page with thousands of them stops early;
+* a part of the page read again inside the OCR step (a table's cells, a letter foot's
+  sides, a line's numbers) asks :func:`time_left` for its engine timeout: what is left of
+  the page's budget, never the whole step's timeout again for every part.
 
 What is not interrupted: one single call into native code (a zxing decode, an OpenCV
 operation, a Poppler render). It has its own bounds (the parsers' limits, Poppler's
@@ -61,3 +64,14 @@ def check_deadline(doing: str) -> None:
     deadline = _current.get()
     if deadline is not None:
         deadline.check(doing)
+
+
+def time_left(timeout_s: float, doing: str) -> float:
+    """The timeout for one more engine call inside a step: ``timeout_s`` cut to what is left
+    of the page's budget; the page's one-line failure once that is spent (no page running
+    here: ``timeout_s`` as it is)."""
+    deadline = _current.get()
+    if deadline is None:
+        return timeout_s
+    deadline.check(doing)
+    return min(timeout_s, deadline.remaining())

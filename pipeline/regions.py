@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from models.pagerecord import OcrWord
+from pipeline.deadline import time_left
 from pipeline.engines import OcrEngine
 
 
@@ -44,11 +45,13 @@ def read_region(
     label: str,
 ) -> list[OcrWord]:
     """The words of ``region`` read alone, with ``pad`` pixels of paper round it (the engine
-    finds lines better with some), in the page's pixels."""
+    finds lines better with some), in the page's pixels; within what is left of the page's
+    time budget (pipeline/deadline.py)."""
     if region.right <= region.left or region.bottom <= region.top:
         return []
     part = image[region.top : region.bottom, region.left : region.right]
     crop = cv2.copyMakeBorder(part, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255)
+    timeout_s = time_left(timeout_s, "reading part of the page again")
     found = engine.read(crop, dpi=dpi, timeout_s=timeout_s, label=label)
     return [
         replace(w, left=w.left + region.left - pad, top=w.top + region.top - pad) for w in found

@@ -29,6 +29,7 @@ from itertools import pairwise
 import numpy as np
 
 from models.pagerecord import OcrWord
+from pipeline.deadline import time_left
 from pipeline.engines import OcrEngine
 from pipeline.regions import Region
 from pipeline.words import Box, lines_of
@@ -218,6 +219,7 @@ def _read_numbers(
     bottom = min(image.shape[0], box.top + box.height + pad)
     x0 = max(0, left - pad)
     x1 = min(image.shape[1], box.left + box.width + pad)
+    timeout_s = time_left(timeout_s, "reading a line's numbers again")
     again = engine.read(
         image[top:bottom, x0:x1], dpi=dpi, one_line=True, timeout_s=timeout_s, label=label
     )

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from config import Settings
@@ -20,11 +21,15 @@ from flows.orchestrator import run_batch
 from flows.runtime import metadata_store
 from models import BatchInfo, DossierStatus
 from models.errors import PageTimeoutError
+from models.pagerecord import OcrWord
 from pipeline import page as page_module
 from pipeline.context import PageContext
-from pipeline.deadline import check_deadline
+from pipeline.deadline import PageDeadline, check_deadline, page_deadline
 from pipeline.load import inspect_source
+from pipeline.tables import read_crossed_cells
 from storage import keys
+from tests.test_tables import CellReader, _first_reading
+from tests.test_tables import _page as table_page
 
 
 class SleepyStep:
@@ -135,3 +140,33 @@ def test_the_batch_goes_on_past_a_page_over_its_budget(
     assert failed.error.startswith("slow.jpg: page 1 took longer than 0.5 s: stopped ")
     assert "\n" not in failed.error
     assert archived.status is DossierStatus.ARCHIVED, archived.error
+
+
+def test_parts_read_again_share_what_is_left_of_the_budget() -> None:
+    """A table's cells read again one after another inside the OCR step: each read gets
+    only what is left of the page's budget, not the step's whole timeout again, and the
+    page stops once it is spent. The engine is a fake that "takes" 0.6 s a cell by moving
+    the deadline's start back: nothing here waits or depends on the machine's speed."""
+    deadline = PageDeadline("list.jpg", 1, budget_s=1.0)
+
+    class SlowCellReader(CellReader):
+        def __init__(self) -> None:
+            super().__init__()
+            self.timeouts: list[float] = []
+
+        def read(self, image: np.ndarray, **kwargs: Any) -> tuple[OcrWord, ...]:
+            self.timeouts.append(kwargs["timeout_s"])
+            deadline.started -= 0.6
+            return super().read(image, **kwargs)
+
+    reader = SlowCellReader()
+    with page_deadline(deadline), pytest.raises(PageTimeoutError) as failed:
+        read_crossed_cells(
+            _first_reading(header_confidence=45.0), table_page(), reader,
+            page_dpi=200.0, dpi=200.0, timeout_s=30.0, label="list.jpg p1",
+        )  # fmt: skip
+    assert len(reader.timeouts) == 2  # of the header's three cells: the third never started
+    assert 0.9 <= reader.timeouts[0] <= 1.0 and 0.3 <= reader.timeouts[1] <= 0.4
+    assert failed.value.message == (
+        "list.jpg: page 1 took longer than 1 s: stopped reading part of the page again"
+    )
