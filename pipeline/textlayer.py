@@ -119,22 +119,64 @@ def _num(value: float) -> str:
     return text if text not in ("", "-0") else "0"
 
 
-def split_at_gaps(line: LineBox, height: float) -> list[LineBox]:
-    """The runs of a line whose words are closer than ``COLUMN_GAP_LINES`` line heights,
-    a gap between two labels of a form row left uncut."""
+def _wide_parts(line: LineBox, height: float) -> list[Sequence[tuple[str, float, float]]]:
+    """A line's words cut at every gap wider than ``COLUMN_GAP_LINES`` line heights."""
     wide = [
         at
         for at in range(1, len(line.words))
         if line.words[at][1] - line.words[at - 1][2] > COLUMN_GAP_LINES * height
     ]
     edges = [0, *wide, len(line.words)]
-    parts = [line.words[start:end] for start, end in pairwise(edges)]
+    return [line.words[start:end] for start, end in pairwise(edges)]
+
+
+def split_at_gaps(line: LineBox, height: float) -> list[LineBox]:
+    """The runs of a line whose words are closer than ``COLUMN_GAP_LINES`` line heights,
+    a gap between two labels of a form row left uncut."""
+    parts = _wide_parts(line, height)
     runs = [list(parts[0])]
     for before, part in pairwise(parts):
         if not (_holds_label(before) and _holds_label(part)) and not _date_blank(before, part):
             runs.append([])
         runs[-1].extend(part)
     return [replace(line, words=tuple(run)) for run in runs]
+
+
+# A table of figures (a balance sheet, a list of marks): each row a label, then two or more
+# figures across wide gaps ("Vốn góp của chủ sở hữu   411   110.402.410.000"), row after
+# row. The engine reads a row as one line, and so does the truth (row by row,
+# TRANSCRIBING.md); cut at its gaps, every column became a block of its own and pdftotext
+# read the table column by column (a real balance sheet: the labels, then the codes, then
+# each year's figures). Side-by-side blocks (a letter's head and foot, two columns of prose)
+# have words, not figures, across their gap; a lone line of figures (a page number and a
+# seal's remnants in a foot) is no table.
+MIN_FIGURES = 2
+MAX_FIGURE_WORDS = 2
+NO_FIGURE = frozenset("-–—")  # a cell's dash: nothing to report
+
+
+def table_rows(lines: Sequence[LineBox], sizes: Sequence[float]) -> set[int]:
+    """Indexes of the lines that are rows of a table of figures, next to another such row."""
+    rows = {
+        at
+        for at, (line, size) in enumerate(zip(lines, sizes, strict=True))
+        if _figure_row(_wide_parts(line, size))
+    }
+    return {at for at in rows if at - 1 in rows or at + 1 in rows}
+
+
+def _figure_row(parts: Sequence[Sequence[tuple[str, float, float]]]) -> bool:
+    """Whether a line's parts between wide gaps are a label and at least two figures."""
+    return sum(_is_figure(part) for part in parts[1:]) >= MIN_FIGURES
+
+
+def _is_figure(part: Sequence[tuple[str, float, float]]) -> bool:
+    """A table's figure: a word or two with a digit (an amount, a code, a date), or a dash
+    for none."""
+    if len(part) > MAX_FIGURE_WORDS:
+        return False
+    text = "".join(word for word, _, _ in part)
+    return any(ch.isdigit() for ch in text) or (len(part) == 1 and set(text) <= NO_FIGURE)
 
 
 # A date's blanks: "Hà Nội, ngày ___ tháng ___ năm 2025", the day and month written by hand
@@ -353,6 +395,10 @@ def _stacked(above: TextBlock, below: TextBlock, above_size: float, below_size: 
 # well as rows when it joins them (a real notice's table read 4.7 -> 17.3 % with its rows'
 # parts apart), or a list beside a receiving stamp.
 HEAD_RIGHT_SIZE = 0.75
+# A gap inside a run wider than this many text sizes is bridged by its word's letters, which
+# stop this many text sizes short of the next word (a word break for pdftotext, no hole).
+BRIDGE_SIZES = 1.0
+BRIDGE_SPACE = 0.3
 
 
 def _letter_head(lines: Sequence[LineBox], runs_of: Sequence[list[LineBox]]) -> set[int]:
@@ -374,7 +420,11 @@ def text_layer_content(lines: Sequence[LineBox], cleaned_to_user: np.ndarray) ->
     up = _snap(linear @ np.array([0.0, -1.0]))
     sizes = line_sizes(lines)
     parts = [f"BT\n3 Tr\n{FONT_RESOURCE} 1 Tf\n"]
-    runs_of = [split_at_gaps(whole, size_px) for whole, size_px in zip(lines, sizes, strict=True)]
+    rows = table_rows(lines, sizes)
+    runs_of = [
+        [whole] if at in rows else split_at_gaps(whole, size_px)
+        for at, (whole, size_px) in enumerate(zip(lines, sizes, strict=True))
+    ]
     head = _letter_head(lines, runs_of)
     for at, (whole, size_px) in enumerate(zip(lines, sizes, strict=True)):
         runs = runs_of[at]
@@ -415,7 +465,14 @@ def _run_content(
         width_user = float(np.hypot(*along)) * max(right - left, 1.0)
         if index < len(line.words) - 1:
             # The trailing space reaches to the next word, so the run has no holes.
-            width_user = float(np.hypot(*along)) * max(line.words[index + 1][1] - left, 1.0)
+            reach_px = line.words[index + 1][1] - left
+            if reach_px - (right - left) > BRIDGE_SIZES * size_px:
+                # A wide gap left in a run (a table row's, a form row's): the space would be
+                # as wide as the gap, and pdftotext drops a space and cuts the line at the
+                # hole. The word's letters reach across instead, a space short of the next.
+                word = text
+                reach_px -= BRIDGE_SPACE * size_px
+            width_user = float(np.hypot(*along)) * max(reach_px, 1.0)
         natural = len(word) * ADVANCE / 1000.0 * size_user
         stretch = width_user / natural if natural > 0 else 1.0
         a, b = unit_along * size_user * stretch

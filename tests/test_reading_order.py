@@ -29,6 +29,7 @@ from pipeline.textlayer import (
     lines_from_words,
     make_font,
     split_at_gaps,
+    table_rows,
     text_layer_content,
 )
 
@@ -355,3 +356,40 @@ def test_a_dates_blanks_for_the_day_and_month_are_no_gutter() -> None:
     assert len(split_at_gaps(date, 50.0)) == 1
     apart = LineBox((("ngày", 100, 200), ("Điều", 600, 700)), 0, 50)  # no date goes on
     assert len(split_at_gaps(apart, 50.0)) == 2
+
+
+def _row(label: str, figures: list[str], top: float) -> LineBox:
+    """A balance sheet's row: the label at the left, each figure right-aligned in its column
+    (code, note, this year, last year), as Tesseract reads it: one line."""
+    words = _words(label, 240)
+    for text, right in zip(figures, (1500, 1800, 2350, 2950), strict=False):
+        if text:
+            words.append((text, right - 26 * len(text), right))
+    return LineBox(tuple(words), top, top + HEIGHT, (5, 3), baseline=top + HEIGHT)
+
+
+def test_a_table_of_figures_reads_row_by_row(tmp_path: Path) -> None:
+    """A real balance sheet (bench/real_vn fs-phuongnam-bcdkt): each row a label and its
+    figures across wide gaps, one Tesseract line. Cut at the gaps, pdftotext read the
+    labels, then the codes, then each year's figures (53 % CER against 8.5 % kept whole).
+    A lone line of a figure and a dot in a letter's foot is no table: cut as before. (A row
+    that ends in a dash loses it: pdftotext takes a line's last "-" for a hyphen.)"""
+    rows = [
+        ("Vốn góp của chủ sở hữu", ["411", "V.23", "110.402.410.000", "110.402.410.000"]),
+        ("Cổ phiếu ưu đãi", ["411b", "", "-", "2.000.000"]),
+        ("Thặng dư vốn cổ phần", ["412", "V.23a", "24.738.460.046", "24.738.460.046"]),
+        ("Quyền chọn chuyển đổi trái phiếu", ["413", "", "-", "1.500"]),
+        ("Cổ phiếu quỹ", ["415", "V.23a", "(2.616.000.640)", "(2.616.000.640)"]),
+    ]
+    lines = [_row(label, figures, 600 + i * PITCH) for i, (label, figures) in enumerate(rows)]
+    text = _layer_pdf(lines, tmp_path / "table.pdf", 3200, 1400)
+    read = [line for line in text.splitlines() if line.strip()]
+    expected = [" ".join([label, *filter(None, figures)]) for label, figures in rows]
+    assert " ".join(read) == " ".join(expected)
+    foot = LineBox(
+        tuple([*_words("- Lưu VT, CTSV.", 240), ("7", 1500, 1526), (".", 2000, 2010)]),
+        600, 600 + HEIGHT, (9, 1),
+    )  # fmt: skip
+    assert table_rows([foot, foot], [HEIGHT, HEIGHT]) == set()
+    assert table_rows(lines[:1], [HEIGHT]) == set()  # one row alone is no table
+    assert table_rows(lines, [HEIGHT] * len(lines)) == set(range(len(lines)))
