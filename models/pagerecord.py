@@ -218,7 +218,7 @@ class PageRecord:
     rotation: int | None = None  # clockwise degrees that made the page upright (cleaned)
     skew_deg: float | None = None
     to_cleaned: tuple[float, ...] | None = None  # 3x3 row-major, original px -> cleaned px
-    dpi_source: str | None = None  # "file", "estimated", "assumed"
+    dpi_source: str | None = None  # "file", "sheet", "estimated", "assumed"
     warnings: tuple[PageWarning, ...] = ()
     barcodes: tuple[Barcode, ...] = ()
     kind: str | None = None  # pipeline.classify.PageKind's value

@@ -138,18 +138,20 @@ class LoadStep:
                     WarningCode.DPI_ASSUMED, f"resolution {recorded}; assumed {page.dpi:.0f} dpi"
                 )
             )
-        elif page.dpi_source is DpiSource.ESTIMATED:
+        elif page.dpi_source is not DpiSource.FILE:
+            found = f"{page.dpi:.0f} dpi from the page's size (a standard sheet scanned so)"
+            if page.dpi_source is DpiSource.ESTIMATED:
+                found = f"estimated from the letters as {page.dpi:.0f} dpi"
+                if page.scan_dpi is not None:
+                    found += f"; the page's size is a standard sheet at {page.scan_dpi:.0f} dpi"
             job.warnings.append(
-                PageWarning(
-                    WarningCode.DPI_ESTIMATED,
-                    f"resolution {recorded}; estimated from the letters as {page.dpi:.0f} dpi",
-                )
+                PageWarning(WarningCode.DPI_ESTIMATED, f"resolution {recorded}; {found}")
             )
         scanned_at = page.scan_dpi or page.dpi  # a PDF scan's own, not its rendering's
         if scanned_at < MIN_ARCHIVE_DPI - 1 and page.dpi_source is not DpiSource.ASSUMED:
             measured = (
                 f"about {scanned_at:.0f} dpi (measured from the letters)"
-                if page.dpi_source is DpiSource.ESTIMATED
+                if page.dpi_source is DpiSource.ESTIMATED and page.scan_dpi is None
                 else f"{scanned_at:.0f} dpi"
             )
             problem = f"scanned at {measured}, under the {MIN_ARCHIVE_DPI:.0f} dpi required"

@@ -9,6 +9,11 @@ height of letter-sized marks gives the scale, whatever the file says.
 
 The estimate is recorded as estimated (never as if the file had said it), and the OCR
 stage brings the letters to the size Tesseract reads best from it.
+
+A scanner's file that lost its dpi still has the scanner's size: a standard sheet at one of
+the resolutions scanners write (1700x2200 px is US Letter at 200 dpi, 2480x3508 A4 at 300).
+Letters say less there (a balance sheet in 10 pt type measured 148 dpi, and the counter was
+told to scan a 200 dpi page again), so a sheet's size the letters roughly agree with wins.
 """
 
 from __future__ import annotations
@@ -25,6 +30,48 @@ MEDIAN_LETTER_HEIGHT_IN = 0.088
 ANTIALIAS_PX = 1.0
 MIN_LETTERS = 40  # fewer letter-like marks than this: no estimate
 ANALYSIS_MAX_SIDE = 4000  # estimate on at most this many pixels a side (memory, time)
+
+
+# Sheets handed in at a counter (portrait, inches) and the resolutions scanners write.
+SHEETS_IN = {
+    "A4": (8.268, 11.693),
+    "A5": (5.827, 8.268),
+    "A3": (11.693, 16.535),
+    "US Letter": (8.5, 11.0),
+    "US Legal": (8.5, 14.0),
+}
+SCANNER_DPIS = (150, 200, 240, 300, 400, 600)
+SHEET_TOLERANCE = 0.01  # of each side: scanners round, and some trim a few pixels
+# A sheet's resolution is taken when the letters' estimate is within these shares of it:
+# body type from 9 to 20 pt against the 13-14 pt the estimate assumes.
+LETTERS_AGREE = (0.6, 1.5)
+
+
+@dataclass(frozen=True)
+class ScannedSheet:
+    name: str  # "A4", "US Letter", ...
+    dpi: float
+
+
+def scanned_sheet(width_px: int, height_px: int, letters_dpi: float | None) -> ScannedSheet | None:
+    """The standard sheet at a scanner's resolution that ``width_px`` x ``height_px`` is, when
+    the letters' estimate (if any) roughly agrees; with several, the one nearest the letters'
+    (A5 at 400 dpi is A3 at 200); none when they cannot tell them apart."""
+    short, long = sorted((width_px, height_px))
+    found = [
+        ScannedSheet(name, float(dpi))
+        for dpi in SCANNER_DPIS
+        for name, (side, length) in SHEETS_IN.items()
+        if abs(short / dpi - side) <= SHEET_TOLERANCE * side
+        and abs(long / dpi - length) <= SHEET_TOLERANCE * length
+    ]
+    if letters_dpi is None:
+        return found[0] if len(found) == 1 else None
+    low, high = LETTERS_AGREE
+    agreeing = [sheet for sheet in found if low <= letters_dpi / sheet.dpi <= high]
+    if not agreeing:
+        return None
+    return min(agreeing, key=lambda sheet: abs(np.log(letters_dpi / sheet.dpi)))
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from pipeline.context import PageContext
 from pipeline.load import DpiSource, inspect_source, load_page
 from pipeline.page import process_page
 from pipeline.pdfa import ArchiveMetadata, make_pdfa
-from pipeline.resolution import estimate_text_scale
+from pipeline.resolution import ScannedSheet, estimate_text_scale, scanned_sheet
 from pipeline.textlayer import LineBox, make_font, text_layer_content
 from pipeline.vietnamese import syllable_key, text_quality, trusted_vietnamese
 from tests import synth
@@ -99,6 +99,53 @@ def test_a_low_resolution_capture_without_dpi_is_estimated_not_assumed(tmp_path:
     page.image.save(path, "JPEG", quality=90, dpi=(72, 72))
     loaded = load_page(inspect_source(path), ctx("capture.jpg"))
     assert loaded.dpi_source is DpiSource.ESTIMATED and loaded.recorded_dpi == 72
+
+
+def _load_warnings(path: Path) -> list[str]:
+    job = page_module.PageJob(inspect_source(path), ctx(path.name), path.parent)
+    page_module.LoadStep().run(job)
+    return [w.text for w in job.warnings]
+
+
+def test_a_standard_sheet_without_dpi_is_judged_at_its_scanners_resolution(
+    tmp_path: Path,
+) -> None:
+    """A 200 dpi scan of a US Letter sheet (1700x2200 px) in 10 pt type that lost its dpi:
+    its letters measure about 150 dpi, and the counter was told to scan it again at 200.
+    The page is still read at the letters' scale; the archive's rule is judged at the
+    sheet's 200 dpi. The same letters on a page of no standard size are judged as measured,
+    and so is a sheet the letters disagree with (32 pt type on A4 at 200 dpi measures as
+    13 pt at 470: no sheet is claimed)."""
+    letter_mm = (215.9, 279.4)
+    page = synth.render_page(LETTER * 3, dpi=200, font_pt=10, font_path=TIMES, page_mm=letter_mm)
+    assert page.image.size == (1700, 2200)
+    sheet = tmp_path / "sheet.jpg"
+    page.image.save(sheet, "JPEG", quality=90)
+    loaded = load_page(inspect_source(sheet), ctx("sheet.jpg"))
+    assert loaded.dpi_source is DpiSource.ESTIMATED and loaded.dpi < 180
+    assert loaded.scan_dpi == 200
+    said = _load_warnings(sheet)
+    assert not any("under the 200 dpi required" in w for w in said), said
+    assert any("a standard sheet at 200 dpi" in w for w in said), said
+    odd = tmp_path / "odd.jpg"
+    page.image.crop((0, 0, 1600, 2100)).save(odd, "JPEG", quality=90)
+    assert load_page(inspect_source(odd), ctx("odd.jpg")).scan_dpi is None
+    assert any("under the 200 dpi required" in w for w in _load_warnings(odd))
+    poster = synth.render_page(LETTER, dpi=200, font_pt=32, font_path=TIMES)  # A4 at 200
+    big = tmp_path / "poster.jpg"
+    poster.image.save(big, "JPEG", quality=90)
+    assert load_page(inspect_source(big), ctx("poster.jpg")).scan_dpi is None
+
+
+def test_a_sheets_size_alone_tells_apart_no_two_resolutions() -> None:
+    assert scanned_sheet(2480, 3508, None) == ScannedSheet("A4", 300.0)
+    assert scanned_sheet(3508, 2480, None) == ScannedSheet("A4", 300.0)  # landscape
+    assert scanned_sheet(1700, 2200, 150.0) == ScannedSheet("US Letter", 200.0)
+    # A5 at 400 dpi is A3 at 200: only the letters can tell, and without them nothing is said.
+    assert scanned_sheet(2339, 3307, None) is None
+    assert scanned_sheet(2339, 3307, 190.0) == ScannedSheet("A3", 200.0)
+    assert scanned_sheet(2339, 3307, 380.0) == ScannedSheet("A5", 400.0)
+    assert scanned_sheet(1536, 2048, None) is None  # a phone's 3:4 photo
 
 
 @pytest.mark.slow
