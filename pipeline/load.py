@@ -13,7 +13,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pikepdf
 from pikepdf.settings import set_qpdf_limits
@@ -30,7 +29,7 @@ from pipeline.pdf_content import (
     lzw_filter_named,
     page_content_size,
 )
-from pipeline.resolution import estimate_text_scale, scanned_sheet
+from pipeline.resolution import DpiSource, page_dpi_from_text
 
 # We check sizes ourselves (with a clearer message), so PIL's own bomb guard is off.
 Image.MAX_IMAGE_PIXELS = None
@@ -51,15 +50,6 @@ SNIFF_BYTES = 1024
 # pipeline/resolution.py); no counter scanner works under 150 dpi.
 MIN_PLAUSIBLE_DPI = 150.0
 MAX_PLAUSIBLE_DPI = 2400.0
-# What an estimate may say: a phone photo of a page can be ~60 dpi, nothing reads below.
-MIN_ESTIMATED_DPI, MAX_ESTIMATED_DPI = 50.0, 600.0
-
-
-class DpiSource(StrEnum):
-    FILE = "file"  # recorded in the file (or, for a PDF, the scan's size on the page)
-    ESTIMATED = "estimated"  # measured from the letters on the page
-    SHEET = "sheet"  # a standard sheet's size at a scanner's resolution, no letters to measure
-    ASSUMED = "assumed"  # nothing to go on: the configured default
 
 
 class MediaType(StrEnum):
@@ -296,28 +286,6 @@ def _recorded_dpi(info: Mapping[Any, Any]) -> float | None:
             return None
         return value if value > 0 else None
     return None
-
-
-def page_dpi_from_text(
-    pixels: np.ndarray, default_dpi: float
-) -> tuple[float, DpiSource, float | None]:
-    """The page's resolution to read it at, how it was found, and the scan's own when the
-    page's size is a standard sheet at a scanner's resolution the letters roughly agree with.
-
-    The letters' estimate is read at even then: it brings small type to the size the engine
-    reads (a balance sheet in 10 pt type, 200 dpi by its size, read 8.5 % at the letters'
-    148 dpi, 19.8 % at 200); the sheet's is what the archive's rule is judged on.
-    """
-    grey = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
-    scale = estimate_text_scale(grey)
-    sheet = scanned_sheet(grey.shape[1], grey.shape[0], scale.dpi if scale else None)
-    scan_dpi = sheet.dpi if sheet is not None else None
-    if scale is None:
-        if sheet is not None:
-            return sheet.dpi, DpiSource.SHEET, scan_dpi
-        return default_dpi, DpiSource.ASSUMED, None
-    dpi = min(max(scale.dpi, MIN_ESTIMATED_DPI), MAX_ESTIMATED_DPI)
-    return float(round(dpi)), DpiSource.ESTIMATED, scan_dpi
 
 
 def pil_to_array(image: Image.Image) -> tuple[np.ndarray, ColourMode]:

@@ -52,7 +52,7 @@ from pipeline.handwriting import (
 from pipeline.inkcolour import ColourInkStep
 from pipeline.load import ColourMode, DpiSource, LoadedPage, SourceDocument, load_page
 from pipeline.ocr import PageOcr, ocr_page
-from pipeline.resolution import estimate_text_scale
+from pipeline.resolution import estimate_text_scale, resolution_found
 from pipeline.second_reader import available_reader, coloured_ink_test, mend_reading
 from pipeline.turns import turn_clockwise
 from pipeline.vietnamese import trusted_vietnamese
@@ -139,11 +139,7 @@ class LoadStep:
                 )
             )
         elif page.dpi_source is not DpiSource.FILE:
-            found = f"{page.dpi:.0f} dpi from the page's size (a standard sheet scanned so)"
-            if page.dpi_source is DpiSource.ESTIMATED:
-                found = f"estimated from the letters as {page.dpi:.0f} dpi"
-                if page.scan_dpi is not None:
-                    found += f"; the page's size is a standard sheet at {page.scan_dpi:.0f} dpi"
+            found = resolution_found(page.dpi, page.dpi_source, page.scan_dpi)
             job.warnings.append(
                 PageWarning(WarningCode.DPI_ESTIMATED, f"resolution {recorded}; {found}")
             )
