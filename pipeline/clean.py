@@ -415,7 +415,7 @@ def clean_page(page: LoadedPage, context: PageContext) -> CleanedPage:
     turned = turn_clockwise(normalised, orientation.rotation)
     to_turned = _rotation_matrix(orientation.rotation, width, height)
 
-    scale = ocr_scale(page.dpi, context.ocr_dpi, normalised.size)
+    scale = ocr_scale(page.paper_dpi, context.ocr_dpi, normalised.size)
     skew = orientation.skew_deg if abs(orientation.skew_deg) >= 0.1 else 0.0
     if skew == 0.0 and scale == 1.0:
         cleaned = turned

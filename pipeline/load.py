@@ -97,6 +97,18 @@ class LoadedPage:
         return self.dpi_source is not DpiSource.FILE
 
     @property
+    def paper_dpi(self) -> float:
+        """The page's pixels per inch of paper: its page size in the archive, and what
+        ``clean.ocr_scale`` judges them by. ``dpi`` (what the engine is told), except for an
+        image whose size is a scanner's sheet (resolution.py): its pixels are real, its
+        letters small type, so it is read as it is and keeps its sheet's size. A balance
+        sheet in 10 pt type at 200 dpi, its letters at 148: 8.5 % upsampled to 200, 7.2 %
+        as it is (bare Tesseract 7.6 %), and an 8.5 x 11 in page, not 11.5 x 14.9."""
+        if self.dpi_source is DpiSource.ESTIMATED and self.scan_dpi is not None:
+            return self.scan_dpi
+        return self.dpi
+
+    @property
     def width(self) -> int:
         return int(self.image.shape[1])
 

@@ -588,7 +588,9 @@ def process_page(
     record = job.record or page_record(job)  # the one written, unless no step wrote it
     return PageOutcome(
         record=record,
-        layer=page_layer(record, dpi=loaded.dpi, width_px=loaded.width, height_px=loaded.height),
+        layer=page_layer(
+            record, dpi=loaded.paper_dpi, width_px=loaded.width, height_px=loaded.height
+        ),
         text_path=job.files["text"],
         record_path=job.files["record"],
         preview_path=job.files["preview"],

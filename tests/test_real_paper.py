@@ -123,13 +123,14 @@ def test_a_standard_sheet_without_dpi_is_judged_at_its_scanners_resolution(
     page.image.save(sheet, "JPEG", quality=90)
     loaded = load_page(inspect_source(sheet), ctx("sheet.jpg"))
     assert loaded.dpi_source is DpiSource.ESTIMATED and loaded.dpi < 180
-    assert loaded.scan_dpi == 200
+    assert loaded.scan_dpi == 200 and loaded.paper_dpi == 200  # read as it is, 8.5 x 11 in
     said = _load_warnings(sheet)
     assert not any("under the 200 dpi required" in w for w in said), said
     assert any("a standard sheet at 200 dpi" in w for w in said), said
     odd = tmp_path / "odd.jpg"
     page.image.crop((0, 0, 1600, 2100)).save(odd, "JPEG", quality=90)
-    assert load_page(inspect_source(odd), ctx("odd.jpg")).scan_dpi is None
+    measured = load_page(inspect_source(odd), ctx("odd.jpg"))
+    assert measured.scan_dpi is None and measured.paper_dpi == measured.dpi
     assert any("under the 200 dpi required" in w for w in _load_warnings(odd))
     poster = synth.render_page(LETTER, dpi=200, font_pt=32, font_path=TIMES)  # A4 at 200
     big = tmp_path / "poster.jpg"
