@@ -17,6 +17,7 @@ readable message.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import tempfile
@@ -49,7 +50,32 @@ def _load_tesserocr() -> ModuleType | None:
     # A tesserocr wheel that bundles its own Tesseract looks for models in its own folder
     # and finds none: such an install cannot read, the command line still can.
     _path, languages = tesserocr.get_languages()
-    return tesserocr if languages else None
+    if not languages:
+        return None
+    quiet_leptonica()
+    return tesserocr
+
+
+# Leptonica's names across Debian releases (bookworm's liblept 1.82, trixie's libleptonica).
+LEPTONICA_LIBRARIES = ("liblept.so.5", "libleptonica.so.6", "liblept.so")
+L_SEVERITY_NONE = 6
+
+
+def quiet_leptonica() -> bool:
+    """Leptonica's messages off in this process; whether it was found.
+
+    Tesseract's image library prints "Error in boxClipToRectangle: box outside rectangle"
+    and the like to stderr while reading pages it reads well (bare ``tesseract`` prints them
+    too): lines with "Error" among sohoa's own on a clerk's screen, naming no file. A real
+    failure still comes back from the engine, and is told in words (OcrEngineError)."""
+    for name in LEPTONICA_LIBRARIES:
+        try:
+            library = ctypes.CDLL(name)
+        except OSError:
+            continue
+        library.setMsgSeverity(L_SEVERITY_NONE)
+        return True
+    return False
 
 
 # None: the subprocess path (tesserocr missing). Tests set it to None, or to a fake.

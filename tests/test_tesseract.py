@@ -3,6 +3,9 @@ the same readings, stop at their timeouts and fail with clear errors."""
 
 from __future__ import annotations
 
+import ctypes
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -250,3 +253,32 @@ def test_preload_is_quiet_when_the_engine_cannot_load(
     monkeypatch.setattr(tesseract.TESSEROCR, "PyTessBaseAPI", broken)
     tesseract.preload("vie", 2)  # the page that needs it reports the error, with its name
     assert tesseract.POOL.idle_count() == 0
+
+
+@needs_api
+def test_leptonicas_messages_stay_off_a_clerks_screen() -> None:
+    """Tesseract's image library printed "Error in boxClipToRectangle: box outside
+    rectangle" on real pages it read well, between sohoa's own lines. Loading the engine
+    turns its messages off; the probe is a Leptonica call that always complains."""
+    names = [n for n in tesseract.LEPTONICA_LIBRARIES if _loads(n)]
+    if not names:
+        pytest.skip("no Leptonica library found by name")
+    probe = f"import ctypes; ctypes.CDLL({names[0]!r}).boxClipToRectangle(None, 10, 10)"
+    root = Path(__file__).resolve().parent.parent
+
+    def stderr_of(code: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=120
+        )
+        return done.stderr
+
+    assert "Error in boxClipToRectangle" in stderr_of(probe)  # what a clerk saw
+    assert stderr_of("import pipeline.tesseract; " + probe) == ""
+
+
+def _loads(name: str) -> bool:
+    try:
+        ctypes.CDLL(name)
+    except OSError:
+        return False
+    return True
