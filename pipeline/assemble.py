@@ -22,13 +22,9 @@ from PIL import Image, ImageSequence
 
 from models.errors import BadInputError, library_problem
 from models.pagerecord import OcrWord, PageRecord
+from pipeline.glyphless import FONT_RESOURCE, make_font
 from pipeline.load import MediaType, SourceDocument, pdf_page_geometry
-from pipeline.textlayer import (
-    FONT_RESOURCE,
-    lines_from_words,
-    make_font,
-    text_layer_content,
-)
+from pipeline.textlayer import lines_from_words, text_layer_content
 
 CHUNK_PAGES = 16  # image pages held in memory at most while assembling
 

@@ -6,7 +6,7 @@ import io
 
 from fontTools.ttLib import TTFont
 
-from pipeline.textlayer import ADVANCE, build_glyphless_truetype, glyphless_truetype
+from pipeline.glyphless import ADVANCE, build_glyphless_truetype, glyphless_truetype
 
 
 def test_the_shipped_glyphless_font_is_the_built_one() -> None:

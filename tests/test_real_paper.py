@@ -23,11 +23,12 @@ from pipeline import page as page_module
 from pipeline.assemble import DocumentInfo, assemble_searchable_pdf
 from pipeline.clean import MAX_OCR_PIXELS, CleanedPage, ocr_grey, ocr_scale, to_grey
 from pipeline.context import PageContext
+from pipeline.glyphless import make_font
 from pipeline.load import DpiSource, inspect_source, load_page
 from pipeline.page import process_page
 from pipeline.pdfa import ArchiveMetadata, make_pdfa
 from pipeline.resolution import ScannedSheet, estimate_text_scale, scanned_sheet
-from pipeline.textlayer import LineBox, make_font, text_layer_content
+from pipeline.textlayer import LineBox, text_layer_content
 from pipeline.vietnamese import syllable_key, text_quality, trusted_vietnamese
 from tests import synth
 
