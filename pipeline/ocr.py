@@ -4,6 +4,7 @@ confidence."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TypedDict
 
 import numpy as np
 
@@ -60,6 +61,14 @@ def ink_bounds(grey: np.ndarray, dpi: float) -> tuple[int, int, int, int] | None
     return left, top, right, bottom
 
 
+class ReadAgain(TypedDict):
+    """What every pass that reads parts of the page again is given besides the words."""
+
+    dpi: float | None
+    timeout_s: float
+    label: str
+
+
 def ocr_page(page: CleanedPage, context: PageContext, *, tell_dpi: bool = True) -> PageOcr:
     """Read ``page``; ``tell_dpi`` False lets the engine judge the letters' size itself."""
     height, width = page.image.shape[:2]
@@ -76,24 +85,14 @@ def ocr_page(page: CleanedPage, context: PageContext, *, tell_dpi: bool = True) 
     )
     if left or top:
         words = tuple(replace(w, left=w.left + left, top=w.top + top) for w in words)
-    words = restack_numbers(
-        words, page.image, engine, dpi=dpi, timeout_s=context.ocr_timeout_s, label=context.label
-    )
-    words = restore_item_numbers(
-        words, page.image, engine, dpi=dpi, timeout_s=context.ocr_timeout_s, label=context.label
-    )
-    words = read_crossed_cells(
-        words,
-        page.image,
-        engine,
-        page_dpi=page.dpi,
-        dpi=dpi,
-        timeout_s=context.ocr_timeout_s,
-        label=context.label,
-    )
-    words = read_sides_apart(
-        words, page.image, engine, dpi=dpi, timeout_s=context.ocr_timeout_s, label=context.label
-    )
+    # Parts of the page read again where the engine ran them together or cut them off, in
+    # this order: stacked and hanging numbers (a cell or a side read again holds them), a
+    # table's crossed cells, a letter foot's two sides.
+    again = ReadAgain(dpi=dpi, timeout_s=context.ocr_timeout_s, label=context.label)
+    words = restack_numbers(words, page.image, engine, **again)
+    words = restore_item_numbers(words, page.image, engine, **again)
+    words = read_crossed_cells(words, page.image, engine, page_dpi=page.dpi, **again)
+    words = read_sides_apart(words, page.image, engine, **again)
     return PageOcr(
         index=page.index,
         words=words,

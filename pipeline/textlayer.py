@@ -402,6 +402,7 @@ def _letter_head(lines: Sequence[LineBox], runs_of: Sequence[list[LineBox]]) -> 
     right_left, bottom, right_alone = float("inf"), 0.0, False
     for at in sorted(range(len(lines)), key=lambda i: lines[i].top):
         runs, line = runs_of[at], lines[at]
+        height = line.bottom - line.top
         if len(runs) >= 2 and not right_alone:
             gaps = [b.words[0][1] - a.words[-1][2] for a, b in pairwise(runs)]
             head[at] = gaps.index(max(gaps)) + 1
@@ -409,8 +410,8 @@ def _letter_head(lines: Sequence[LineBox], runs_of: Sequence[list[LineBox]]) -> 
         elif (
             head
             and len(runs) == 1
-            and line.words[0][1] >= right_left - (line.bottom - line.top)
-            and line.top <= bottom + (line.bottom - line.top)
+            and line.words[0][1] >= right_left - height
+            and line.top <= bottom + height
         ):
             head[at], right_alone = 0, True  # the right side's own line
         else:
