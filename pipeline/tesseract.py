@@ -61,21 +61,27 @@ LEPTONICA_LIBRARIES = ("liblept.so.5", "libleptonica.so.6", "liblept.so")
 L_SEVERITY_NONE = 6
 
 
-def quiet_leptonica() -> bool:
-    """Leptonica's messages off in this process; whether it was found.
+def leptonica_library() -> str | None:
+    """The name Leptonica loads by here, or None when none of ``LEPTONICA_LIBRARIES`` does."""
+    for name in LEPTONICA_LIBRARIES:
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            continue
+        return name
+    return None
+
+
+def quiet_leptonica() -> None:
+    """Leptonica's messages off in this process (when it is found).
 
     Tesseract's image library prints "Error in boxClipToRectangle: box outside rectangle"
     and the like to stderr while reading pages it reads well (bare ``tesseract`` prints them
     too): lines with "Error" among sohoa's own on a clerk's screen, naming no file. A real
     failure still comes back from the engine, and is told in words (OcrEngineError)."""
-    for name in LEPTONICA_LIBRARIES:
-        try:
-            library = ctypes.CDLL(name)
-        except OSError:
-            continue
-        library.setMsgSeverity(L_SEVERITY_NONE)
-        return True
-    return False
+    name = leptonica_library()
+    if name is not None:
+        ctypes.CDLL(name).setMsgSeverity(L_SEVERITY_NONE)
 
 
 # None: the subprocess path (tesserocr missing). Tests set it to None, or to a fake.

@@ -3,7 +3,6 @@ the same readings, stop at their timeouts and fail with clear errors."""
 
 from __future__ import annotations
 
-import ctypes
 import subprocess
 import sys
 import threading
@@ -260,10 +259,10 @@ def test_leptonicas_messages_stay_off_a_clerks_screen() -> None:
     """Tesseract's image library printed "Error in boxClipToRectangle: box outside
     rectangle" on real pages it read well, between sohoa's own lines. Loading the engine
     turns its messages off; the probe is a Leptonica call that always complains."""
-    names = [n for n in tesseract.LEPTONICA_LIBRARIES if _loads(n)]
-    if not names:
+    name = tesseract.leptonica_library()
+    if name is None:
         pytest.skip("no Leptonica library found by name")
-    probe = f"import ctypes; ctypes.CDLL({names[0]!r}).boxClipToRectangle(None, 10, 10)"
+    probe = f"import ctypes; ctypes.CDLL({name!r}).boxClipToRectangle(None, 10, 10)"
     root = Path(__file__).resolve().parent.parent
 
     def stderr_of(code: str) -> str:
@@ -274,11 +273,3 @@ def test_leptonicas_messages_stay_off_a_clerks_screen() -> None:
 
     assert "Error in boxClipToRectangle" in stderr_of(probe)  # what a clerk saw
     assert stderr_of("import pipeline.tesseract; " + probe) == ""
-
-
-def _loads(name: str) -> bool:
-    try:
-        ctypes.CDLL(name)
-    except OSError:
-        return False
-    return True
