@@ -33,6 +33,7 @@ import numpy as np
 
 from models.pagerecord import OcrWord
 from pipeline.clean import MIN_COLOURED_SHARE, TINTED_CHROMA, brightest_and_chroma
+from pipeline.vietnamese import load_syllables, plausible_print_word
 from pipeline.words import lines_of, reading_text
 
 if TYPE_CHECKING:  # the step is run by pipeline.page, which imports this module
@@ -58,6 +59,16 @@ LONE_WORD_CHARS = 4
 # A word's strokes: the darkest pixels of its box (a printed word's ink covers 15-30 % of it).
 DARKEST_SHARE = 12.0
 MIN_CONTRAST = 24  # of 255 between a box's paper and its darkest channel: below, no ink
+# A coloured run that does not read surely as a whole can still be print with a mark in it:
+# a table's rule or a logo read as a word ("|03/1992" at 17 in a residence table typed in
+# blue, "[HIẾU" at 0 for the "HLB" logo in "A member of HLB International"). It is print
+# when most of its words read as surely as print and every one of those is a plausible
+# printed word (pipeline/vietnamese.py); a pen's lucky 90+ readings mostly are not ("tñô",
+# "t", "CÔng" among "Cẳn/ sá t giao tñô nợ CÔng an"). Of such a run the plausible words read
+# at least MARKED_RUN_KEEP_CONFIDENCE are kept, the marks dropped.
+MARKED_RUN_SURE_SHARE = 0.6
+MARKED_RUN_MIN_SURE = 3
+MARKED_RUN_KEEP_CONFIDENCE = 60.0
 # A coloured run with fewer letters and digits is left as it was read: it holds no word to
 # take out, its colour is measured on a few dozen pixels, and a stray mark's removal can
 # regroup the blocks text extraction reads round it (on a real notice, dropping "/" and "7"
@@ -156,6 +167,36 @@ def reads_as_print(run: Sequence[OcrWord]) -> bool:
     return min(confidences) >= PRINT_MIN_CONFIDENCE and mean >= PRINT_MEAN_CONFIDENCE
 
 
+def print_within(run: Sequence[OcrWord]) -> list[OcrWord] | None:
+    """The print of a coloured run with marks in it (see MARKED_RUN_SURE_SHARE), or None
+    when the run is not print."""
+    sure = [w for w in run if w.confidence >= PRINT_MIN_CONFIDENCE]
+    if len(sure) < MARKED_RUN_MIN_SURE or len(sure) < MARKED_RUN_SURE_SHARE * len(run):
+        return None
+    if sum(w.confidence for w in sure) / len(sure) < PRINT_MEAN_CONFIDENCE:
+        return None
+    syllables = load_syllables()
+    if not all(plausible_print_word(w.text, syllables) for w in sure):
+        return None
+    kept: list[OcrWord] = []
+    marks_from: int | None = None  # the left edge of the marks dropped since the last word
+    for word in run:
+        if word.confidence < MARKED_RUN_KEEP_CONFIDENCE or not plausible_print_word(
+            word.text, syllables
+        ):
+            marks_from = word.left if marks_from is None else marks_from
+            continue
+        if marks_from is not None and kept:
+            # A mark inside the print (a logo in a footer's line) leaves no hole: the word
+            # after it is laid from the mark's left edge. A hole wider than a gutter is
+            # taken for one by the text layer, and the word was read as a block of its own
+            # after the lines under it.
+            word = replace(word, left=marks_from, width=word.left + word.width - marks_from)
+        kept.append(word)
+        marks_from = None
+    return kept
+
+
 def too_small_to_judge(run: Sequence[OcrWord]) -> bool:
     characters = sum(len(w.text.strip()) for w in run)
     letters = sum(char.isalnum() for w in run for char in w.text)
@@ -194,6 +235,10 @@ def print_words(
             coloured_print.extend(run)
         elif too_small_to_judge(run):
             kept.extend(run)  # left as read, and not taken as print from another reading
+        elif (within := print_within(run)) is not None:
+            kept.extend(within)
+            coloured_print.extend(within)
+            dropped += len(run) - len(within)
         else:
             dropped += len(run)
     return kept, coloured_print, dropped

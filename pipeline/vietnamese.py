@@ -94,6 +94,28 @@ def text_quality(text: str, syllables: frozenset[tuple[str, int]] | None = None)
     )
 
 
+# What a printed word carries round its letters: punctuation, and a table's rule or a
+# bracket the engine read into it ("|03/1992").
+_WORD_EDGES = ".,:;!?¡¿()[]{}\"'“”‘’|/-"
+_NUMBER_CHARS = frozenset("0123456789./,:-")
+
+
+def plausible_print_word(token: str, syllables: frozenset[tuple[str, int]] | None = None) -> bool:
+    """Could ``token`` be a printed word: a Vietnamese syllable in print's casing (lower,
+    Capitalised or UPPER), a number or a date, or a Latin word of two letters or more (a
+    name, an English word in a letter head)? A pen's lucky readings are mostly not: "tñô",
+    "t", "CÔng". Without the syllable list only numbers and Latin words are."""
+    core = token.strip(_WORD_EDGES)
+    if not core:
+        return False
+    if core[0].isdigit():
+        return all(char in _NUMBER_CHARS for char in core)
+    if not core.isalpha() or not (core.islower() or core.isupper() or core.istitle()):
+        return False
+    known = load_syllables() if syllables is None else syllables
+    return syllable_key(core) in known or (core.isascii() and len(core) >= 2)
+
+
 # Measured on the real letters of bench/real_vn: sohoa's readings have 71-99 % valid
 # syllables and 74-89 % of words with diacritics; the old OCR layers found there (epu-dl0006,
 # epu-dl0007) have 0 % with diacritics.
