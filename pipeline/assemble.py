@@ -24,7 +24,7 @@ from models.errors import BadInputError, library_problem
 from models.pagerecord import OcrWord, PageRecord
 from pipeline.glyphless import FONT_RESOURCE, make_font
 from pipeline.load import MediaType, SourceDocument, pdf_page_geometry
-from pipeline.textlayer import lines_from_words, text_layer_content
+from pipeline.textlayer import lines_from_words, rows_across_blocks, text_layer_content
 
 CHUNK_PAGES = 16  # image pages held in memory at most while assembling
 
@@ -101,7 +101,7 @@ def _add_text_layer(
     box: tuple[float, float, float, float],
     existing_rotate: int,
 ) -> None:
-    lines = lines_from_words(layer.words)
+    lines = rows_across_blocks(lines_from_words(layer.words))
     if not lines:
         return
     content = text_layer_content(lines, cleaned_to_user_matrix(layer, box, existing_rotate))

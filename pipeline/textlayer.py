@@ -11,6 +11,7 @@ The font is pipeline/glyphless.py's.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
@@ -140,6 +141,7 @@ def split_at_gaps(line: LineBox, height: float) -> list[LineBox]:
 # have words, not figures, across their gap; a lone line of figures (a page number and a
 # seal's remnants in a foot) is no table.
 MIN_FIGURES = 2
+NEXT_ROW_SIZES = 3.0  # a table's next row stands at most this many text sizes away
 MAX_FIGURE_WORDS = 2
 NO_FIGURE = frozenset("-–—")  # a cell's dash: nothing to report
 
@@ -151,7 +153,83 @@ def table_rows(lines: Sequence[LineBox], sizes: Sequence[float]) -> set[int]:
         for at, (line, size) in enumerate(zip(lines, sizes, strict=True))
         if _figure_row(_wide_parts(line, size))
     }
-    return {at for at in rows if at - 1 in rows or at + 1 in rows}
+    # A row's neighbour comes before or after it, or (rows of pieces joined across blocks,
+    # placed where their first piece was) stands within a row's pitch of it on the page.
+    return {
+        at
+        for at in rows
+        if at - 1 in rows
+        or at + 1 in rows
+        or any(
+            other != at and abs(lines[other].base - lines[at].base) <= NEXT_ROW_SIZES * sizes[at]
+            for other in rows
+        )
+    }
+
+
+# ... and where the engine read such a table column by column (the labels one block, the
+# codes another, each year's figures a third: a real balance sheet without rules), each row's
+# pieces stand on one baseline in different blocks. pdftotext read them block by block, the
+# labels then the figures; joined into one line they are a row like any other. Pieces within
+# this share of their text size of one baseline, side by side without overlapping, are one
+# row when they make a row of figures, and only on a page with at least two such rows.
+ROW_BASE_SIZES = 0.4
+MIN_JOINED_ROWS = 2
+
+
+def rows_across_blocks(lines: Sequence[LineBox]) -> list[LineBox]:
+    """``lines`` with the pieces of each row of a table of figures read in separate blocks
+    joined into one line (at the place of its first piece), or as they are."""
+    heights = [max(line.bottom - line.top, 1.0) for line in lines]
+    order = sorted(range(len(lines)), key=lambda at: lines[at].base)
+    bases = [lines[at].base for at in order]
+    rows: list[list[int]] = []
+    taken: set[int] = set()
+    for at in order:
+        if at in taken:
+            continue
+        row = [at]
+        reach = ROW_BASE_SIZES * heights[at]
+        start = bisect_left(bases, lines[at].base - reach)
+        for other in order[start : bisect_right(bases, lines[at].base + reach)]:
+            if other in taken or other in row or lines[other].paragraph == lines[at].paragraph:
+                continue
+            if abs(lines[other].base - lines[at].base) > ROW_BASE_SIZES * min(
+                heights[at], heights[other]
+            ) or any(_overlap_x(lines[other], lines[piece]) for piece in row):
+                continue
+            row.append(other)
+        if len(row) > 1:
+            joined = _joined(lines, row)
+            size = float(np.median([heights[piece] for piece in row]))
+            if _figure_row(_wide_parts(joined, size)):
+                rows.append(row)
+                taken.update(row)
+    if len(rows) < MIN_JOINED_ROWS:
+        return list(lines)
+    first_of = {min(row): row for row in rows}
+    out: list[LineBox] = []
+    for at, line in enumerate(lines):
+        if at in first_of:
+            out.append(_joined(lines, first_of[at]))
+        elif at not in taken:
+            out.append(line)
+    return out
+
+
+def _overlap_x(one: LineBox, other: LineBox) -> bool:
+    return one.words[0][1] < other.words[-1][2] and other.words[0][1] < one.words[-1][2]
+
+
+def _joined(lines: Sequence[LineBox], row: Sequence[int]) -> LineBox:
+    pieces = sorted((lines[at] for at in row), key=lambda line: line.words[0][1])
+    return LineBox(
+        words=tuple(word for piece in pieces for word in piece.words),
+        top=min(piece.top for piece in pieces),
+        bottom=max(piece.bottom for piece in pieces),
+        paragraph=pieces[0].paragraph,
+        baseline=float(np.median([piece.base for piece in pieces])),
+    )
 
 
 def _figure_row(parts: Sequence[Sequence[tuple[str, float, float]]]) -> bool:
