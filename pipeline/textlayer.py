@@ -18,32 +18,11 @@ from itertools import pairwise
 
 import numpy as np
 
-from models.pagerecord import OcrWord
-from pipeline.glyphless import ADVANCE, DESCENT, FONT_RESOURCE
+from pipeline.glyphless import ADVANCE, FONT_RESOURCE
+from pipeline.letterhead import HEAD_RIGHT_SIZE, head_sizes, letter_head
+from pipeline.linebox import LineBox, lines_from_words
 
-
-@dataclass(frozen=True)
-class LineBox:
-    """One OCR line in cleaned-image pixels: words in reading order with their x extents."""
-
-    words: tuple[tuple[str, float, float], ...]  # (text, left, right)
-    top: float
-    bottom: float
-    paragraph: tuple[int, int] = (0, 0)  # Tesseract's (block, paragraph)
-    # Where most of its letters stand: the median of its words' bottoms. The box's bottom
-    # is its lowest word's, which a descender or a dot below (g, y, ị, ạ) pulls down by a
-    # fifth of the line or not at all, so lines drawn from it moved against each other
-    # with what they held, and pdftotext's joining of lines into blocks (baselines at most
-    # 1.5 text sizes apart) came and went with a 3 % change of scan resolution.
-    baseline: float | None = None
-
-    @property
-    def base(self) -> float:
-        """The baseline to draw on: the words' own, or (no words' bottoms known) a fifth of
-        the line's height above its box's bottom."""
-        if self.baseline is not None:
-            return self.baseline
-        return self.bottom + DESCENT / 1000.0 * max(self.bottom - self.top, 1.0)
+__all__ = ["LineBox", "lines_from_words"]  # drawn here, made in pipeline/linebox.py
 
 
 # Words further apart than this many line heights are not one run of text: they stand in
@@ -58,34 +37,6 @@ COLUMN_GAP_LINES = 1.6
 # below it (generated filled-in forms scanned, bench/forms.py: 10.3 % CER, 7.8 % uncut).
 LABEL_END = ":"
 MAX_SIZE_OF_PITCH = 0.8  # text size at most this share of the distance between lines
-
-
-def lines_from_words(words: Sequence[OcrWord]) -> list[LineBox]:
-    """Group consecutive words by their (block, paragraph, line) into lines."""
-    lines: list[LineBox] = []
-    current: list[OcrWord] = []
-
-    def flush() -> None:
-        if not current:
-            return
-        key = current[0].line_key
-        lines.append(
-            LineBox(
-                words=tuple((w.text, float(w.left), float(w.left + w.width)) for w in current),
-                top=float(min(w.top for w in current)),
-                bottom=float(max(w.top + w.height for w in current)),
-                paragraph=(key[0], key[1]),
-                baseline=float(np.median([w.top + w.height for w in current])),
-            )
-        )
-
-    for word in words:
-        if current and word.line_key != current[0].line_key:
-            flush()
-            current = []
-        current.append(word)
-    flush()
-    return lines
 
 
 def _snap(vector: np.ndarray) -> np.ndarray:
@@ -450,79 +401,10 @@ def _stacked(above: TextBlock, below: TextBlock, above_size: float, below_size: 
     return overlap_x and gap_y <= STACK_GAP_SIZES * max(above_size, below_size)
 
 
-# A letter head stands side by side: the agency's name on the left, the national motto and
-# the place and date on the right, each line of Tesseract's running across both. pdftotext
-# grows a block sideways over text in a size within 20 % of its own when the gap is under
-# about a text size: a bold agency name reaching near the motto joined both sides into one
-# block, read line by line across ("BỘ CÔNG THƯƠNG / CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM /
-# TRƯỜNG ĐẠI HỌC ĐIỆN LỰC / Độc lập - ..."). In the letter head (``_letter_head``), what
-# stands right of a line's widest gap is drawn a quarter smaller: never joined sideways,
-# while the right side's own lines, all of that size, still stack into their block. Only
-# there: further down, lines in parts are a table's rows or a form's, which pdftotext reads
-# well as rows when it joins them (a real notice's table read 4.7 -> 17.3 % with its rows'
-# parts apart), or a list beside a receiving stamp.
-HEAD_RIGHT_SIZE = 0.75
 # A gap inside a run wider than this many text sizes is bridged by its word's letters, which
 # stop this many text sizes short of the next word (a word break for pdftotext, no hole).
 BRIDGE_SIZES = 1.0
 BRIDGE_SPACE = 0.3
-
-
-def _letter_head(lines: Sequence[LineBox], runs_of: Sequence[list[LineBox]]) -> dict[int, int]:
-    """The letter head's lines, each with the index of its first run on the right side: from
-    the top of the page, the lines in parts side by side, then the lines of the right side
-    alone just under them (0: the whole line), up to any other line (the document's title,
-    or its body). A report's head ("Báo cáo tài chính / Cho năm tài chính kết thúc ngày /
-    31 tháng 12 năm 2021" right of the company's two lines) has a right side longer than its
-    left: its last line drawn full size was no block with the two above it, and pdftotext
-    read the head's lines one by one, right before left (a held-out real page 20.4 %)."""
-    head: dict[int, int] = {}
-    right_left, bottom, right_alone = float("inf"), 0.0, False
-    for at in sorted(range(len(lines)), key=lambda i: lines[i].top):
-        runs, line = runs_of[at], lines[at]
-        height = line.bottom - line.top
-        if len(runs) >= 2 and not right_alone:
-            gaps = [b.words[0][1] - a.words[-1][2] for a, b in pairwise(runs)]
-            head[at] = gaps.index(max(gaps)) + 1
-            right_left = min(right_left, runs[head[at]].words[0][1])
-        elif (
-            head
-            and len(runs) == 1
-            and line.words[0][1] >= right_left - height
-            and line.top <= bottom + height
-        ):
-            head[at], right_alone = 0, True  # the right side's own line
-        else:
-            break
-        bottom = line.bottom
-    return head
-
-
-HEAD_STACK_SIZES = 1.5  # head lines whose baselines are this many sizes apart at most stack
-
-
-def _head_sizes(
-    lines: Sequence[LineBox], sizes: Sequence[float], head: dict[int, int]
-) -> dict[int, float]:
-    """One size for each stack of head lines (lines whose baselines are at most
-    ``HEAD_STACK_SIZES`` sizes apart): the median of its lines' sizes. A bold company name
-    over its address are two sizes, and pdftotext stacks lines into one block only in sizes
-    within 5 %; apart, each side's lines were blocks of their own, read one by one across
-    the head (a held-out real report 20.4 %, bare Tesseract 15.9 %). A line further down
-    (the number and date under an agency's name) keeps its own size."""
-
-    def size_of(stack: list[int]) -> float:  # the lines across both sides size a stack
-        return float(np.median([sizes[i] for i in stack if head[i]] or [sizes[stack[0]]]))
-
-    stacks: list[list[int]] = []
-    for at in sorted(head, key=lambda at: lines[at].top):
-        if stacks:
-            above = stacks[-1]
-            if lines[at].base - lines[above[-1]].base <= HEAD_STACK_SIZES * size_of(above):
-                above.append(at)
-                continue
-        stacks.append([at])
-    return {at: size_of(stack) for stack in stacks for at in stack}
 
 
 def text_layer_content(lines: Sequence[LineBox], cleaned_to_user: np.ndarray) -> bytes:
@@ -538,12 +420,12 @@ def text_layer_content(lines: Sequence[LineBox], cleaned_to_user: np.ndarray) ->
         [whole] if at in rows else split_at_gaps(whole, size_px)
         for at, (whole, size_px) in enumerate(zip(lines, sizes, strict=True))
     ]
-    head = _letter_head(lines, runs_of)
-    head_sizes = _head_sizes(lines, sizes, head)
+    head = letter_head(lines, runs_of)
+    head_sizes_of = head_sizes(lines, sizes, head)
     for at, (whole, size_px) in enumerate(zip(lines, sizes, strict=True)):
         runs = runs_of[at]
         right_from = head.get(at, len(runs))
-        size_px = head_sizes.get(at, size_px)
+        size_px = head_sizes_of.get(at, size_px)
         for number, run in enumerate(runs):
             drawn = size_px * (HEAD_RIGHT_SIZE if number >= right_from else 1.0)
             parts.extend(_run_content(run, drawn, whole.base, cleaned_to_user, along, up))
