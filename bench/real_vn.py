@@ -103,6 +103,8 @@ def _search_dirs() -> list[Path]:
 def _from_mirror(page: RealPage, target: Path) -> bool:
     """The whole source file from the repository snapshot, checked against its SHA-256."""
     git_dir = MIRRORS / page.repo.replace("/", "+") / "repo"
+    if (git_dir / ".git").is_dir():  # some snapshots are clones with a work tree
+        git_dir = git_dir / ".git"
     if not git_dir.is_dir():
         return False
     done = subprocess.run(
