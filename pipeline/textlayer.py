@@ -19,7 +19,7 @@ from itertools import pairwise
 import numpy as np
 
 from pipeline.glyphless import ADVANCE, FONT_RESOURCE
-from pipeline.letterhead import HEAD_RIGHT_SIZE, head_sizes, letter_head
+from pipeline.letterhead import HEAD_RIGHT_SIZE, cut_at_gutters_below, head_sizes, letter_head
 from pipeline.linebox import LineBox, lines_from_words
 
 __all__ = ["LineBox", "lines_from_words"]  # drawn here, made in pipeline/linebox.py
@@ -420,6 +420,7 @@ def text_layer_content(lines: Sequence[LineBox], cleaned_to_user: np.ndarray) ->
         [whole] if at in rows else split_at_gaps(whole, size_px)
         for at, (whole, size_px) in enumerate(zip(lines, sizes, strict=True))
     ]
+    runs_of = cut_at_gutters_below(lines, runs_of, sizes)
     head = letter_head(lines, runs_of)
     head_sizes_of = head_sizes(lines, sizes, head)
     for at, (whole, size_px) in enumerate(zip(lines, sizes, strict=True)):
