@@ -39,8 +39,7 @@ def letter_head(lines: Sequence[LineBox], runs_of: Sequence[list[LineBox]]) -> d
         runs, line = runs_of[at], lines[at]
         height = line.bottom - line.top
         if len(runs) >= 2 and not right_alone:
-            gaps = [b.words[0][1] - a.words[-1][2] for a, b in pairwise(runs)]
-            head[at] = gaps.index(max(gaps)) + 1
+            head[at] = _widest_gap(runs)[0]
             right_left = min(right_left, runs[head[at]].words[0][1])
         elif (
             head
@@ -55,6 +54,14 @@ def letter_head(lines: Sequence[LineBox], runs_of: Sequence[list[LineBox]]) -> d
             break
         bottom = line.bottom
     return head
+
+
+def _widest_gap(runs: Sequence[LineBox]) -> tuple[int, float, float]:
+    """(index of the run right of the widest gap between ``runs``, the gap's left and right
+    edges): where a head line's right side starts, its gutter."""
+    gaps = [b.words[0][1] - a.words[-1][2] for a, b in pairwise(runs)]
+    at = gaps.index(max(gaps)) + 1
+    return at, runs[at - 1].words[-1][2], runs[at].words[0][1]
 
 
 MIN_LINE_LETTERS = 3  # a line above the head with fewer letters and digits is specks
@@ -124,10 +131,7 @@ def _cut_in_gutter(line: LineBox, below: Sequence[LineBox], min_gap: float) -> l
     """``line`` in two at a gap of at least ``min_gap`` that overlaps the widest gap between
     the runs of the line ``below``, or None. A mark read as a word between the two sides (a
     piece of an underline read as "_") does not close the gap: it is left out of both."""
-    gaps = [
-        (b.words[0][1] - a.words[-1][2], a.words[-1][2], b.words[0][1]) for a, b in pairwise(below)
-    ]
-    _, gutter_left, gutter_right = max(gaps)
+    _, gutter_left, gutter_right = _widest_gap(below)
     words = [at for at, word in enumerate(line.words) if any(ch.isalnum() for ch in word[0])]
     for before, after in pairwise(words):
         left, right = line.words[before][2], line.words[after][1]

@@ -120,46 +120,35 @@ def _row_number(word: str) -> bool:
     )
 
 
-def _item_row(line: LineBox, size: float) -> bool:
+def _item_row(line: LineBox, parts: Sequence[Sequence[tuple[str, float, float]]]) -> bool:
     """A numbered line in parts whose words past its number hold a word of letters (cells
-    of figures alone are a table of figures, ``_figure_rows``)."""
+    of figures alone are a table of figures, ``_figure_row``)."""
     return (
         _row_number(line.words[0][0])
         and any(sum(ch.isalpha() for ch in word) >= 2 for word, _, _ in line.words[1:])
-        and len(_wide_parts(line, size)) >= 2
+        and len(parts) >= 2
     )
 
 
 def table_rows(lines: Sequence[LineBox], sizes: Sequence[float]) -> set[int]:
     """Indexes of the lines that are rows of a table of figures, next to another such row,
     or of a table of items."""
-    items = {
+    parts_of = [_wide_parts(line, size) for line, size in zip(lines, sizes, strict=True)]
+    items = {at for at, line in enumerate(lines) if _item_row(line, parts_of[at])}
+    figures = {at for at, parts in enumerate(parts_of) if _figure_row(parts)}
+    # A figure row's neighbour comes before or after it, or (rows of pieces joined across
+    # blocks, placed where their first piece was) stands within a row's pitch of it.
+    beside = {
         at
-        for at, (line, size) in enumerate(zip(lines, sizes, strict=True))
-        if _item_row(line, size)
-    }
-    return _figure_rows(lines, sizes) | (items if len(items) >= MIN_ITEM_ROWS else set())
-
-
-def _figure_rows(lines: Sequence[LineBox], sizes: Sequence[float]) -> set[int]:
-    """Indexes of the lines that are rows of a table of figures, next to another such row."""
-    rows = {
-        at
-        for at, (line, size) in enumerate(zip(lines, sizes, strict=True))
-        if _figure_row(_wide_parts(line, size))
-    }
-    # A row's neighbour comes before or after it, or (rows of pieces joined across blocks,
-    # placed where their first piece was) stands within a row's pitch of it on the page.
-    return {
-        at
-        for at in rows
-        if at - 1 in rows
-        or at + 1 in rows
+        for at in figures
+        if at - 1 in figures
+        or at + 1 in figures
         or any(
             other != at and abs(lines[other].base - lines[at].base) <= NEXT_ROW_SIZES * sizes[at]
-            for other in rows
+            for other in figures
         )
     }
+    return beside | (items if len(items) >= MIN_ITEM_ROWS else set())
 
 
 # ... and where the engine read such a table column by column (the labels one block, the
@@ -178,7 +167,7 @@ def rows_across_blocks(lines: Sequence[LineBox]) -> list[LineBox]:
     heights = [max(line.bottom - line.top, 1.0) for line in lines]
     order = sorted(range(len(lines)), key=lambda at: lines[at].base)
     bases = [lines[at].base for at in order]
-    rows: list[list[int]] = []
+    rows: dict[int, LineBox] = {}  # each row joined, at the place of its first piece
     taken: set[int] = set()
     for at in order:
         if at in taken:
@@ -198,18 +187,11 @@ def rows_across_blocks(lines: Sequence[LineBox]) -> list[LineBox]:
             joined = _joined(lines, row)
             size = float(np.median([heights[piece] for piece in row]))
             if _figure_row(_wide_parts(joined, size)):
-                rows.append(row)
+                rows[min(row)] = joined
                 taken.update(row)
     if len(rows) < MIN_JOINED_ROWS:
         return list(lines)
-    first_of = {min(row): row for row in rows}
-    out: list[LineBox] = []
-    for at, line in enumerate(lines):
-        if at in first_of:
-            out.append(_joined(lines, first_of[at]))
-        elif at not in taken:
-            out.append(line)
-    return out
+    return [rows.get(at, line) for at, line in enumerate(lines) if at in rows or at not in taken]
 
 
 def _overlap_x(one: LineBox, other: LineBox) -> bool:
